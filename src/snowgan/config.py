@@ -1,0 +1,439 @@
+"""Configuration: dataclass sections, recipe TOML files, JSON round-trip, flag overrides.
+
+Precedence, lowest first: dataclass defaults < ``--recipe NAME`` (a TOML shipped in
+``snowgan/recipes``) < ``--config FILE.toml`` < command-line flags.
+
+Every field of every section is a command-line flag of the same name (``--disc_lr``),
+so field names are unique across sections. TOML files use the section names as
+tables (``[train] disc_lr = 1e-4``) or may put any field at top level.
+
+The ``cmd`` section holds options of the command being run (how many samples to
+generate, where to write them). It is saved with a run for the record but is never
+part of a run's identity, so it never blocks a resume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Optional, get_args, get_origin, get_type_hints
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A bad flag, file or value. The CLI prints it as one line and exits 2."""
+
+
+def _f(default: Any, help: str, choices: Optional[list] = None, **kw: Any) -> Any:
+    meta = {"help": help}
+    if choices is not None:
+        meta["choices"] = choices
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta, **kw)
+
+
+@dataclass
+class RunConfig:
+    """Which command, which run folder, which device."""
+
+    mode: str = _f("train", "what to do", choices=[
+        "train", "generate", "prepare", "evaluate", "features", "interpolate",
+        "average", "progress", "report", "export", "probe", "predict"])
+    name: Optional[str] = _f(None, "run name; re-using the name of an existing run resumes it")
+    runs_dir: str = _f("runs", "folder holding the numbered run folders")
+    resume: Optional[str] = _f(None, "resume this run (folder path, number or name)")
+    run: Optional[str] = _f(None, "run to use for generate/evaluate/report (default: newest)")
+    recipe: Optional[str] = _f(None, "recipe name (see --mode train --recipe list)")
+    config: Optional[str] = _f(None, "TOML file with settings (overrides the recipe)")
+    seed: int = _f(0, "random seed for training or sampling")
+    device: str = _f("auto", "compute device", choices=["auto", "cpu", "cuda", "mps"])
+    deterministic: bool = _f(False, "bit-reproducible kernels (slower); resume is then bit-exact")
+    progress: str = _f("auto", "progress display", choices=["auto", "bar", "lines", "none"])
+
+
+@dataclass
+class DataConfig:
+    """Where images come from and how they are decoded and sized (see data/)."""
+
+    data: Optional[str] = _f(None, "folder, .zip, .npy/.npz, .jsonl[.gz] shards; none = built-in")
+    data_format: str = _f("auto", "force the source type",
+                          choices=["auto", "folder", "zip", "npy", "jsonl", "builtin"])
+    image_size: str = _f("64", "output size: N or HxW, of the form base*2^k with base<=8 (32, 160, 96x160)")
+    channels: int = _f(3, "1 = grayscale, 3 = RGB", choices=[1, 3])
+    resize: str = _f("center-crop", "how images are fit to the size",
+                     choices=["center-crop", "pad", "stretch", "random-crop"])
+    alpha: str = _f("composite", "transparent images: composite on --background, crop to alpha, or drop alpha",
+                    choices=["composite", "crop", "drop"])
+    background: str = _f("white", "background colour for --alpha composite and --resize pad")
+    mirror: bool = _f(False, "double the data with horizontal flips (no copies stored)")
+    labels: Optional[str] = _f(None, "labels.csv (file,label) for the images")
+    field_image: str = _f("image", "JSONL field with the base64 image")
+    field_label: str = _f("label", "JSONL field with the class label")
+    field_invert: str = _f("invert", "JSONL field with the invert flag")
+    field_orientation: str = _f("orientation", "JSONL field with the EXIF orientation (1-8)")
+    field_mask: str = _f("mask", "JSONL field with a base64 alpha mask")
+    npy_layout: str = _f("auto", ".npy axis order", choices=["auto", "nhwc", "nchw"])
+    npy_range: str = _f("auto", ".npy value range", choices=["auto", "uint8", "0-1", "-1-1"])
+    cache_dir: Optional[str] = _f(None, "prepared-dataset cache (default: $SNOWGAN_CACHE or ~/.cache/snowgan)")
+    max_bad_fraction: float = _f(0.5, "stop if more than this fraction of inputs cannot be read")
+    workers: int = _f(0, "decode processes for prepare (0 = number of cores)")
+    builtin_count: int = _f(1024, "number of images in the built-in dataset")
+
+
+@dataclass
+class ModelConfig:
+    """Network family, loss and their sizes. A resume must match these."""
+
+    arch: str = _f("dcgan", "network family", choices=["dcgan", "progan"])
+    loss: str = _f("nonsat", "adversarial loss", choices=["nonsat", "wgan-gp", "hinge"])
+    latent_dim: int = _f(100, "size of the latent vector z")
+    g_width: int = _f(64, "generator channels at the output resolution (doubles per halving)")
+    d_width: int = _f(64, "discriminator channels at the input resolution (doubles per halving)")
+    max_width: int = _f(512, "cap on channels in any layer")
+    g_norm: str = _f("batch", "generator normalisation", choices=["batch", "instance", "none", "pixel"])
+    d_norm: str = _f("auto", "discriminator normalisation (auto: none for wgan-gp or spectral norm, else batch)",
+                     choices=["auto", "batch", "instance", "layer", "none"])
+    spectral_norm: bool = _f(False, "spectral normalisation on discriminator layers")
+    gp_weight: float = _f(10.0, "gradient penalty weight (wgan-gp)")
+    drift_weight: float = _f(0.0, "drift penalty on real scores, eps*D(x)^2 (progressive GAN uses 0.001)")
+    r1_gamma: float = _f(0.0, "R1 penalty weight on real images (0 = off)")
+    # progressive growing (arch = progan)
+    pg_start: int = _f(4, "progressive: starting resolution (shorter side)")
+    pg_fade_kimg: float = _f(60.0, "progressive: thousands of images per fade-in")
+    pg_stable_kimg: float = _f(60.0, "progressive: thousands of images per stable phase")
+    pg_batch: str = _f("", "progressive: per-resolution batch sizes, e.g. '4:64,8:64,16:32,32:16'")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and schedule."""
+
+    gen_steps: int = _f(1, "generator updates per iteration")
+    disc_steps: int = _f(1, "discriminator (critic) updates per iteration, n_critic")
+    gen_lr: float = _f(2e-4, "generator learning rate")
+    disc_lr: float = _f(2e-4, "discriminator learning rate")
+    beta1: float = _f(0.5, "Adam/AdaBelief beta1")
+    beta2: float = _f(0.999, "Adam/AdaBelief beta2")
+    optimizer: str = _f("adam", "optimizer", choices=["adam", "adabelief"])
+    batch_size: int = _f(64, "images per discriminator step")
+    epochs: Optional[float] = _f(None, "training length in passes over the data")
+    kimg: Optional[float] = _f(None, "training length in thousands of real images shown")
+    steps: Optional[int] = _f(None, "training length in iterations (overrides --kimg/--epochs)")
+    ema_kimg: float = _f(10.0, "half-life of the generator EMA in thousands of images")
+    ema_rampup: float = _f(0.05, "EMA half-life is at most this fraction of images seen (0 = off)")
+    precision: str = _f("auto", "autocast precision", choices=["auto", "fp32", "bf16", "fp16"])
+    compile: bool = _f(False, "torch.compile the networks where supported")
+    channels_last: bool = _f(True, "channels_last memory format")
+    grad_accum: int = _f(1, "split each batch into this many accumulated micro-batches")
+    pause_d_alternate: bool = _f(False, "skip discriminator updates on every other epoch")
+    reg_interval: int = _f(1, "lazy regularisation: apply GP/R1 every k D steps, scaled by k")
+    max_bad_steps: int = _f(5, "non-finite steps in a row before rolling back to a checkpoint")
+    max_rollbacks: int = _f(3, "rollbacks before giving up with a diagnosis")
+    init_from: Optional[str] = _f(None, "start from the weights of this run or checkpoint (transfer)")
+    freeze_d: int = _f(0, "with --init_from: freeze this many first discriminator blocks")
+
+
+@dataclass
+class AugConfig:
+    """Differentiable augmentation applied to real and fake images before D."""
+
+    augment: str = _f("", "DiffAugment policy, comma-separated: color,translation,cutout")
+    aug_p: float = _f(1.0, "probability each augmentation is applied (start value when adaptive)")
+    ada_target: Optional[float] = _f(None, "adapt aug_p to keep E[sign(D(real))] near this (e.g. 0.6)")
+    ada_kimg: float = _f(100.0, "adaptive p can go from 0 to 1 in this many thousand images")
+    ada_interval: int = _f(4, "adjust adaptive p every this many iterations")
+
+
+@dataclass
+class LogConfig:
+    """What the run folder receives and how often (counted in iterations)."""
+
+    log_every: int = _f(50, "iterations between stats lines")
+    sample_every: int = _f(500, "iterations between sample grids")
+    checkpoint_every: int = _f(1000, "iterations between checkpoints")
+    keep_checkpoints: int = _f(3, "recent checkpoints kept (best and milestones are never pruned)")
+    milestone_every: int = _f(0, "also keep a permanent snapshot every this many iterations (0 = off)")
+    grid_size: int = _f(64, "images in each fixed-latent sample grid")
+
+
+@dataclass
+class MetricsConfig:
+    """Metrics during training and in --mode evaluate."""
+
+    metrics: str = _f("auto", "comma-separated: fid,kid,pr,dc,swd,diversity (auto: cheap ones)")
+    metrics_every: int = _f(0, "iterations between in-training metrics (0 = off)")
+    metrics_samples: int = _f(500, "generated images per in-training metric")
+    best_metric: str = _f("auto", "metric that chooses the best checkpoint")
+    inception_weights: Optional[str] = _f(None, "path to pt_inception-2015-12-05 weights")
+    stop_on_collapse: bool = _f(False, "end training when the mode-collapse signal fires")
+
+
+@dataclass
+class CommandConfig:
+    """Options of the command being run; never part of a run's identity."""
+
+    n_samples: int = _f(10, "number of images to generate / evaluate")
+    format: str = _f("png", "output format for generated images", choices=["png", "npy"])
+    out: Optional[str] = _f(None, "output file or folder")
+    force: bool = _f(False, "allow overwriting --out")
+    truncation: Optional[float] = _f(None, "resample latent values with |z| above this")
+    checkpoint: str = _f("auto", "which checkpoint: auto (best, else latest), best, latest, or a step")
+    grid: Optional[str] = _f(None, "write one ROWSxCOLS grid image instead of single files")
+    label_seeds: bool = _f(False, "print each image's seed on grids")
+    frames: int = _f(120, "frames in an interpolation video")
+    fps: int = _f(30, "frames per second of videos")
+    keyframes: int = _f(6, "latent keyframes an interpolation visits")
+    walk: bool = _f(False, "interpolate as a random latent walk instead of keyframes")
+    images: Optional[str] = _f(None, "folder of images for --mode features")
+    stats: Optional[str] = _f(None, "write FID statistics (mu, sigma) to this .npz")
+    ref: Optional[str] = _f(None, "reference FID statistics .npz to compare against")
+    model: Optional[str] = _f(None, "exported model folder")
+    probe_block: int = _f(-1, "discriminator block whose pooled features the probe uses")
+    finetune: bool = _f(False, "probe: unfreeze the last discriminator blocks")
+    head: Optional[str] = _f(None, "probe head file for --mode predict")
+
+
+SECTIONS: dict[str, type] = {
+    "run": RunConfig,
+    "data": DataConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "aug": AugConfig,
+    "log": LogConfig,
+    "metrics": MetricsConfig,
+    "cmd": CommandConfig,
+}
+
+# Sections whose values define what a checkpoint contains; a resume must match them.
+IDENTITY_FIELDS = ("arch", "loss", "latent_dim", "g_width", "d_width", "max_width", "g_norm",
+                   "d_norm", "spectral_norm", "image_size", "channels", "pg_start")
+
+
+@dataclass
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    aug: AugConfig = field(default_factory=AugConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    cmd: CommandConfig = field(default_factory=CommandConfig)
+
+    # ---- conversions -------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Config":
+        cfg = cls()
+        apply_values(cfg, d, source="config dict", strict=False)
+        return cfg
+
+    def identity(self) -> dict:
+        """The values a checkpoint's networks depend on."""
+        flat = flat_fields(self)
+        return {k: flat[k] for k in IDENTITY_FIELDS}
+
+    @property
+    def image_hw(self) -> tuple[int, int]:
+        return parse_image_size(self.data.image_size)
+
+
+# ---- field helpers -------------------------------------------------------------
+
+def _field_index() -> dict[str, tuple[str, dataclasses.Field, Any]]:
+    """flag name -> (section name, Field, resolved type)."""
+    index: dict[str, tuple[str, dataclasses.Field, Any]] = {}
+    for sec, cls in SECTIONS.items():
+        hints = get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            assert f.name not in index, f"duplicate config field {f.name}"
+            index[f.name] = (sec, f, hints[f.name])
+    return index
+
+
+FIELDS = _field_index()
+
+
+def flat_fields(cfg: Config) -> dict[str, Any]:
+    return {name: getattr(getattr(cfg, sec), name) for name, (sec, _, _) in FIELDS.items()}
+
+
+def _base_type(tp: Any) -> tuple[type, bool]:
+    """(underlying type, optional?) for Optional[X] / X."""
+    if get_origin(tp) is not None and type(None) in get_args(tp):
+        inner = [a for a in get_args(tp) if a is not type(None)][0]
+        return inner, True
+    return tp, False
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Convert a TOML/JSON/CLI value to the field's type, or raise ConfigError."""
+    sec, f, tp = FIELDS[name]
+    base, optional = _base_type(tp)
+    if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null", "")):
+        if optional:
+            return None
+        raise ConfigError(f"--{name} needs a value")
+    try:
+        if base is bool:
+            if isinstance(value, bool):
+                out = value
+            elif str(value).lower() in ("1", "true", "yes", "on"):
+                out = True
+            elif str(value).lower() in ("0", "false", "no", "off"):
+                out = False
+            else:
+                raise ValueError
+        elif base is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            out = int(value)
+        elif base is float:
+            out = float(value)
+        else:
+            out = str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--{name}: {value!r} is not a valid {base.__name__}") from None
+    choices = f.metadata.get("choices")
+    if choices is not None and out not in choices:
+        raise ConfigError(f"--{name}: {out!r} is not one of {', '.join(map(str, choices))}")
+    return out
+
+
+def apply_values(cfg: Config, values: dict, source: str, strict: bool = True) -> None:
+    """Set fields from a (possibly sectioned) mapping such as a parsed TOML file."""
+    for key, value in values.items():
+        if key in SECTIONS and isinstance(value, dict):
+            apply_values(cfg, value, source, strict)
+            continue
+        if key not in FIELDS:
+            if strict:
+                raise ConfigError(f"{source}: unknown setting '{key}'")
+            continue
+        sec = FIELDS[key][0]
+        setattr(getattr(cfg, sec), key, coerce(key, value))
+
+
+# ---- recipes and files ----------------------------------------------------------
+
+def recipe_names() -> list[str]:
+    root = resources.files("snowgan") / "recipes"
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def load_toml(path: str | Path, what: str) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{what} {p} does not exist")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{what} {p} is not valid TOML: {e}") from None
+
+
+def load_recipe(name: str) -> dict:
+    if name not in recipe_names():
+        raise ConfigError(f"--recipe {name!r} is unknown; choose one of: {', '.join(recipe_names())}")
+    text = (resources.files("snowgan") / "recipes" / f"{name}.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+# ---- command line -----------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="snowgan",
+        description="Train GANs on your own images; generate images, videos, metrics and a report.",
+        argument_default=argparse.SUPPRESS,  # only flags the user typed appear in the namespace
+    )
+    for sec, cls in SECTIONS.items():
+        group = p.add_argument_group(sec, cls.__doc__.strip().splitlines()[0] if cls.__doc__ else None)
+        for f in dataclasses.fields(cls):
+            base, _ = _base_type(FIELDS[f.name][2])
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            help_text = f"{f.metadata.get('help', '')} (default: {default})"
+            if base is bool:
+                group.add_argument(f"--{f.name}", nargs="?", const="true", metavar="BOOL", help=help_text)
+            else:
+                group.add_argument(f"--{f.name}", metavar=base.__name__.upper(), help=help_text)
+    return p
+
+
+def parse_args(argv: Optional[list[str]] = None) -> tuple[Config, set[str]]:
+    """Parse the command line into a Config. Returns (config, names the user set).
+
+    Raises ConfigError for unknown values; argparse itself exits 2 on unknown flags.
+    """
+    ns = vars(build_parser().parse_args(argv))
+    explicit = {k: coerce(k, v) for k, v in ns.items()}
+    cfg = Config()
+    if explicit.get("recipe"):
+        apply_values(cfg, load_recipe(explicit["recipe"]), f"recipe {explicit['recipe']}")
+    if explicit.get("config"):
+        apply_values(cfg, load_toml(explicit["config"], "--config"), f"--config {explicit['config']}")
+    apply_values(cfg, explicit, "command line")
+    validate(cfg)
+    return cfg, set(explicit)
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    """'64' -> (64, 64); '96x160' -> (96, 160) as (height, width)."""
+    t = str(text).lower().replace(" ", "")
+    parts = t.split("x")
+    try:
+        if len(parts) == 1:
+            h = w = int(parts[0])
+        elif len(parts) == 2:
+            h, w = int(parts[0]), int(parts[1])
+        else:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"--image_size {text!r}: give a number (64) or HEIGHTxWIDTH (96x160)") from None
+    from .models.layers import split_size  # validates base*2^k
+    split_size(h, w)
+    return h, w
+
+
+def validate(cfg: Config) -> None:
+    """Cross-field checks; raises ConfigError with what to do."""
+    parse_image_size(cfg.data.image_size)
+    t = cfg.train
+    for name in ("gen_steps", "disc_steps", "batch_size", "grad_accum", "reg_interval"):
+        if getattr(t, name) < 1:
+            raise ConfigError(f"--{name} must be at least 1")
+    if t.batch_size % t.grad_accum:
+        raise ConfigError(f"--batch_size {t.batch_size} is not divisible by --grad_accum {t.grad_accum}")
+    for name in ("gen_lr", "disc_lr"):
+        if not getattr(t, name) > 0:
+            raise ConfigError(f"--{name} must be positive")
+    if not (0 <= t.beta1 < 1 and 0 <= t.beta2 < 1):
+        raise ConfigError("--beta1 and --beta2 must be in [0, 1)")
+    if cfg.model.latent_dim < 1:
+        raise ConfigError("--latent_dim must be at least 1")
+    if not 0 <= cfg.aug.aug_p <= 1:
+        raise ConfigError("--aug_p must be in [0, 1]")
+    for name in ("log_every", "sample_every", "checkpoint_every"):
+        if getattr(cfg.log, name) < 1:
+            raise ConfigError(f"--{name} must be at least 1")
+
+
+def resolved_d_norm(cfg: Config) -> str:
+    m = cfg.model
+    if m.d_norm != "auto":
+        return m.d_norm
+    return "none" if (m.loss == "wgan-gp" or m.spectral_norm) else "batch"

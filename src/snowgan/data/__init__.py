@@ -1,0 +1,1 @@
+"""Image sources -> decoded, sized uint8 arrays -> batches on the device."""

@@ -1,0 +1,43 @@
+"""The contract between data preparation and training: a PreparedDataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+
+@dataclass
+class PreparedDataset:
+    """Decoded images, ready to batch.
+
+    images: uint8 array (N, C, H, W), values 0..255, C in {1, 3}; may be a
+        read-only np.memmap of a prepared cache.
+    labels: int64 array (N,) of class indices, or None when the source has none.
+    class_names: names for label indices (empty when labels is None).
+    fingerprint: hex string identifying source + preparation options.
+    description: one line for logs ("built-in mountains, 1024 images, 4 classes").
+    skipped: (input name, reason) for every input that could not be used.
+    """
+
+    images: np.ndarray
+    labels: Optional[np.ndarray] = None
+    class_names: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+    description: str = ""
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 4 or self.images.dtype != np.uint8:
+            raise ValueError(f"images must be uint8 (N,C,H,W), got {self.images.dtype} {self.images.shape}")
+        if self.labels is not None and len(self.labels) != len(self.images):
+            raise ValueError("labels and images differ in length")
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W)."""
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]

@@ -1,0 +1,1 @@
+"""Generator/discriminator families. A new family is one file plus one entry in registry.py."""

@@ -1,0 +1,1 @@
+"""Grids, plots, videos and the HTML report."""

@@ -1,0 +1,1 @@
+"""Training: one step (step.py), the run loop (loop.py), checkpoints (checkpoint.py)."""

@@ -1,0 +1,54 @@
+"""Shared test helpers: run the real CLI in a subprocess, make tiny images."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def cli_env(extra: dict | None = None) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("OMP_NUM_THREADS", "2")
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_cli(*args: str, cwd: Path, check: bool = True, timeout: float = 300,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m snowgan ARGS` in cwd; return the completed process (text output)."""
+    proc = subprocess.run([sys.executable, "-m", "snowgan", *map(str, args)], cwd=cwd,
+                          env=cli_env(env), capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snowgan {' '.join(map(str, args))} exited {proc.returncode}\n"
+                             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working folder with its own dataset cache."""
+    monkeypatch.setenv("SNOWGAN_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def write_image_folder(folder: Path, n: int = 12, size: int = 20, seed: int = 0) -> Path:
+    """n small RGB PNGs with random blobs of colour, in two class sub-folders."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        sub = folder / ("a" if i % 2 else "b")
+        sub.mkdir(parents=True, exist_ok=True)
+        img = (rng.random((size, size, 3)) * 255).astype(np.uint8)
+        Image.fromarray(img).save(sub / f"img_{i:03d}.png")
+    return folder
