@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -50,7 +51,14 @@ def load_dataset(cfg: Config) -> PreparedDataset:
 def main(cfg: Config, explicit: set[str]) -> int:
     session = open_session(cfg, explicit)
     try:
-        return Trainer(session).run()
+        trainer = Trainer(session)
+    except BaseException:
+        # A new run that failed during setup (bad data, bad flags) leaves no empty folder behind.
+        if not session.resuming and not (session.run_dir / "checkpoints").exists():
+            shutil.rmtree(session.run_dir, ignore_errors=True)
+        raise
+    try:
+        return trainer.run()
     except TrainingFailed as e:
         session.log(f"snowgan: training stopped: {e}")
         return 3
