@@ -72,8 +72,13 @@ def parse_colour(text: str) -> tuple[int, int, int]:
         raise ConfigError(f"--background {text!r}: give a colour name (white), #rrggbb or r,g,b") from None
 
 
-def open_image(data: bytes) -> Image.Image:
-    """Open and fully load the first frame; SkipImage with the reason on any failure."""
+def open_image(data: bytes, draft_side: int | None = None) -> Image.Image:
+    """Open and fully load the first frame; SkipImage with the reason on any failure.
+
+    draft_side: a JPEG may be decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling,
+    an area-like reduction) as long as both sides stay >= draft_side. Big photos then
+    decode several times faster; the final resize still has >= 2x the pixels it needs.
+    """
     if len(data) == 0:
         raise SkipImage("empty file (0 bytes)")
     try:
@@ -88,9 +93,11 @@ def open_image(data: bytes) -> Image.Image:
     except Image.UnidentifiedImageError:
         raise SkipImage("not an image (Pillow cannot identify the format)") from None
     except Exception as e:  # noqa: BLE001 - any parser error means this one input is unusable
-        raise SkipImage(f"cannot open ({type(e).__name__}: {e})") from None
+        raise SkipImage(f"truncated or corrupt header ({type(e).__name__}: {e})") from None
     try:
         im.seek(0)  # animations: the first frame, always
+        if draft_side and im.format == "JPEG":
+            im.draft(im.mode, (draft_side, draft_side))
         im.load()
     except Exception as e:  # noqa: BLE001 - OSError "truncated", SyntaxError, zlib.error, ...
         raise SkipImage(f"truncated or corrupt image data ({type(e).__name__}: {e})") from None
@@ -225,13 +232,14 @@ def finish(im: Image.Image, opts: DecodeOptions, invert: bool = False) -> Image.
 
 
 def decode_image(data: bytes, opts: DecodeOptions, invert: bool = False, orientation: object = None,
-                 mask: bytes | None = None) -> Image.Image:
+                 mask: bytes | None = None, draft_side: int | None = None) -> Image.Image:
     """Encoded image bytes -> Pillow image in mode L (channels 1) or RGB (channels 3).
 
     orientation: None reads the EXIF tag; a value overrides it. mask: encoded image
-    bytes whose alpha (or gray values) replace the image's alpha. Raises SkipImage.
+    bytes whose alpha (or gray values) replace the image's alpha. draft_side: see
+    open_image (ignored with a mask, which must match the full-size image). Raises SkipImage.
     """
-    raw = open_image(data)
+    raw = open_image(data, None if mask is not None else draft_side)
     code = exif_orientation(raw) if orientation is None else orientation_code(orientation)
     im = normalise_mode(raw)
     if mask is not None:

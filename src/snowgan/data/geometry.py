@@ -7,9 +7,11 @@
   random-crop  like center-crop but stored RANDOM_CROP_MARGIN larger on both sides; the
                training loader cuts a random H x W window from it each time it is drawn.
 
-Resampling is Lanczos with Pillow's ``reducing_gap``: a large downscale first reduces by
-an integer box filter (an area average) and finishes with Lanczos, which is both fast
-and alias-free. Images smaller than the target are upscaled and reported, because
+Resampling is Lanczos. A large downscale first averages f x f blocks (Pillow's reduce,
+an exact area filter) down to within REDUCING_GAP of the target and finishes with
+Lanczos: about ten times faster than Lanczos alone and as alias-free. Unlike
+``resize(reducing_gap=...)`` the region reduced is trimmed to a multiple of f, so no
+partial block at the border leaves a bright or dark edge. Images smaller than the target are upscaled and reported, because
 upscaled images look soft and a GAN learns that softness.
 """
 
@@ -22,7 +24,7 @@ from PIL import Image
 
 RANDOM_CROP_MARGIN = 1.125
 _RESAMPLE = Image.Resampling.LANCZOS
-_REDUCING_GAP = 3.0  # reduce() by integer factors until within 3x of the target, then Lanczos
+REDUCING_GAP = 3.0  # block-average until within 3x of the target size, then Lanczos
 
 
 def stored_size(target_hw: tuple[int, int], mode: str) -> tuple[int, int]:
@@ -50,6 +52,21 @@ def center_box(w: int, h: int, tw: int, th: int) -> tuple[float, float, float, f
     return (0.0, top, float(w), top + ch)
 
 
+def resize(im: Image.Image, size_wh: tuple[int, int],
+           box: tuple[float, float, float, float] | None = None) -> Image.Image:
+    """High-quality resize of `box` (default: all) of `im` to size_wh = (W, H)."""
+    l, t, r, b = box if box is not None else (0.0, 0.0, float(im.width), float(im.height))
+    tw, th = size_wh
+    f = int(min((r - l) / tw, (b - t) / th) / REDUCING_GAP)
+    if f >= 2:
+        nw, nh = int((r - l) // f) * f, int((b - t) // f) * f
+        x0 = int(round(l + ((r - l) - nw) / 2))
+        y0 = int(round(t + ((b - t) - nh) / 2))
+        im = im.crop((x0, y0, x0 + nw, y0 + nh)).reduce(f)
+        box = None
+    return im.resize((tw, th), _RESAMPLE, box=box)
+
+
 def fit(im: Image.Image, out_hw: tuple[int, int], mode: str,
         background: tuple[int, int, int] = (255, 255, 255)) -> tuple[Image.Image, bool]:
     """Resize/crop/pad `im` (mode L or RGB) to exactly out_hw = (H, W).
@@ -62,18 +79,18 @@ def fit(im: Image.Image, out_hw: tuple[int, int], mode: str,
     if (w, h) == (tw, th):
         return im, False
     if mode == "stretch":
-        return im.resize((tw, th), _RESAMPLE, reducing_gap=_REDUCING_GAP), (tw > w or th > h)
+        return resize(im, (tw, th)), (tw > w or th > h)
     if mode == "pad":
         s = min(tw / w, th / h)
         nw, nh = max(1, min(tw, round(w * s))), max(1, min(th, round(h * s)))
-        inner = im.resize((nw, nh), _RESAMPLE, reducing_gap=_REDUCING_GAP) if (nw, nh) != (w, h) else im
+        inner = resize(im, (nw, nh)) if (nw, nh) != (w, h) else im
         canvas = Image.new(im.mode, (tw, th), _fill(im.mode, background))
         canvas.paste(inner, ((tw - nw) // 2, (th - nh) // 2))
         return canvas, s > 1.0
     if mode in ("center-crop", "random-crop"):
         box = center_box(w, h, tw, th)
         upscaled = (box[2] - box[0]) < tw or (box[3] - box[1]) < th
-        return im.resize((tw, th), _RESAMPLE, box=box, reducing_gap=_REDUCING_GAP), upscaled
+        return resize(im, (tw, th), box), upscaled
     raise ValueError(f"unknown resize mode {mode!r}")
 
 

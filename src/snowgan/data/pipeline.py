@@ -36,6 +36,12 @@ class FitOptions:
     resize: str
     fields: FieldNames
 
+    @property
+    def draft_side(self) -> int:
+        """JPEGs may decode at reduced scale while both sides keep 2x the largest stored side
+        (a square bound, so it holds whichever way EXIF turns the image)."""
+        return 2 * max(self.stored_hw)
+
 
 class Result(NamedTuple):
     name: str
@@ -84,12 +90,12 @@ def run_task(task: Task) -> Result:
         if kind == "jsonl":
             rec = parse_record(payload, opts.fields)  # type: ignore[arg-type]
             label = rec.label
-            im = decode_image(rec.image, opts.decode, rec.invert, rec.orientation, rec.mask)
+            im = decode_image(rec.image, opts.decode, rec.invert, rec.orientation, rec.mask, opts.draft_side)
         elif kind == "array":
             hwc, label = payload  # type: ignore[misc]
             im = array_image(hwc, opts.decode)
         else:
-            im = decode_image(_read(kind, payload), opts.decode)
+            im = decode_image(_read(kind, payload), opts.decode, draft_side=opts.draft_side)
         im, upscaled = fit(im, opts.stored_hw, opts.resize, opts.decode.background)
         return Result(name, to_chw(im), None, upscaled, label)
     except SkipImage as e:
