@@ -121,7 +121,7 @@ def open_source(data: str, fmt: str = "auto") -> Source:
         elif _is_shard(name):
             fmt = "jsonl"
         elif name.endswith(".zip"):
-            fmt = "zip"
+            return _zip_source(p, data, "auto")  # images or shards: decided by what it holds
         else:
             raise ConfigError(f"--data {data}: cannot tell what this file is; expected a folder, .zip, "
                               ".npy/.npz or .jsonl[.gz] (or set --data_format)")
