@@ -78,7 +78,7 @@ def _load(path: Path) -> tuple[np.ndarray, Optional[np.ndarray], str]:
             lkey = next((k for k in _LABEL_KEYS if k in keys), None)
             return z[key], (z[lkey] if lkey else None), f"key '{key}'" + (f", labels '{lkey}'" if lkey else "")
     except ValueError as e:
-        if "pickle" in str(e).lower():
+        if "pickle" in str(e).lower() or "python objects" in str(e).lower():
             raise ConfigError(f"--data {path}: holds Python objects, which snowgan does not unpickle; "
                               "save a plain numeric array (np.save(path, images.astype('uint8')))") from None
         raise ConfigError(f"--data {path}: not a readable numpy file ({e})") from None
