@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli, write_image_folder
-from data_helpers import config, encode, manifest
+from data_helpers import b64, config, encode, manifest
 from snowgan.config import ConfigError
 from snowgan.data.prepare import cache_root, prepare_dataset
 from snowgan.data.prepare import main as prepare_main
@@ -163,3 +163,19 @@ def test_cli_prepare_out_force_and_training_on_the_result(workdir, capsys):
         prep("--data", out, "--image_size", "16")
     with pytest.raises(ConfigError, match="needs --data"):
         prepare_main(config("--mode", "prepare"), set())
+
+
+def test_pool_streams_in_order_with_bounded_input_and_stops_cleanly(workdir):
+    from snowgan.data.pipeline import run_all
+    from snowgan.data.prepare import fit_options
+
+    tiny = [encode(Image.new("L", (8, 8), i % 256)) for i in range(600)]
+    tasks = (("jsonl", f"s:{i}", json.dumps({"image": b64(b)}))
+             for i, b in enumerate(tiny))
+    fit = fit_options(config("--image_size", "12", "--channels", "1"))
+    results = list(run_all(tasks, 600, fit, workers=2, progress="none"))  # more than the in-flight window
+    assert [r.name for r in results] == [f"s:{i}" for i in range(600)]
+    assert [int(r.image[0, 6, 6]) for r in results[:300:50]] == [0, 50, 100, 150, 200, 250]
+    stream = run_all(iter([("bad", f"x{i}", "why") for i in range(600)]), 600, fit, workers=2, progress="none")
+    assert next(stream).reason == "why"
+    stream.close()  # stopping early ends the pool instead of hanging on its feeder thread

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
 from dataclasses import dataclass
 from typing import Iterable, Iterator, NamedTuple, Optional
 
@@ -119,6 +120,8 @@ def run_all(tasks: Iterable[Task], total: Optional[int], opts: FitOptions, worke
     """Results of every task in input order, with a progress display."""
     bar = Progress(total, desc, "img", progress)
     pool = None
+    stop = threading.Event()
+    window = threading.Semaphore(0)
     try:
         if workers <= 1 or total is None or total < MIN_PARALLEL:
             init_worker(opts)
@@ -126,12 +129,32 @@ def run_all(tasks: Iterable[Task], total: Optional[int], opts: FitOptions, worke
         else:
             pool = mp.get_context("spawn").Pool(workers, init_worker, (opts,))
             chunk = max(1, min(32, total // (workers * 8)))
-            results = pool.imap(run_task, tasks, chunksize=chunk)
+            limit = max(256, 4 * chunk * workers)
+            for _ in range(limit):
+                window.release()
+            results = pool.imap(run_task, _bounded(tasks, window, stop), chunksize=chunk)
         for r in results:
+            window.release()
             bar.update(1)
             yield r
     finally:
         if pool is not None:
+            stop.set()
+            for _ in range(1024):  # wake the pool's feeder thread if it waits for room, so it can end
+                window.release()
             pool.terminate()
             pool.join()
         bar.close()
+
+
+def _bounded(tasks: Iterable[Task], window: threading.Semaphore, stop: threading.Event) -> Iterator[Task]:
+    """Hand out a task only while fewer than the window are in flight.
+
+    Pool.imap reads its input eagerly on a feeder thread; JSONL lines and array images
+    are the data itself, so an unbounded read would hold the whole dataset in memory.
+    """
+    for t in tasks:
+        window.acquire()
+        if stop.is_set():
+            return
+        yield t
