@@ -87,6 +87,10 @@ def test_too_many_failures_stop_with_a_report(workdir, capsys):
     assert not list(cache_root(config()).glob("*/images.npy"))  # nothing half-usable left in the cache
     _, ds = prep("--data", data, "--image_size", "16", "--max_bad_fraction", "0.7")
     assert len(ds) == 2 and len(ds.skipped) == 3
+    with pytest.raises(ConfigError, match="3 of 5 inputs"):  # the cached set is held to today's limit too
+        prep("--data", data, "--image_size", "16", "--max_bad_fraction", "0.5")
+    _, again = prep("--data", data, "--image_size", "16", "--max_bad_fraction", "0.7")
+    assert again.fingerprint == ds.fingerprint  # and the cache survived the refusal
 
 
 def test_missing_empty_and_unreadable_sources_are_config_errors(workdir):

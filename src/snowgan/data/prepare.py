@@ -135,11 +135,13 @@ def _prepare(cfg: Config, progress: str, out: Optional[Path] = None) -> tuple[Pr
     if out is None and dest.is_dir():
         try:
             ds, m = load_prepared(dest)
-            _check_failures(m["counts"]["inputs"], ds.skipped, len(ds), cfg, dest / SKIPPED)
+            inputs = int(m["counts"]["inputs"])
+        except (OSError, ValueError, KeyError, TypeError):
+            shutil.rmtree(dest, ignore_errors=True)  # incomplete or damaged: prepare it again
+        else:
+            _check_failures(inputs, ds.skipped, len(ds), cfg, dest / SKIPPED)  # --max_bad_fraction may be lower now
             _say(progress, f"dataset: reusing {dest} (source and options unchanged)")
             return ds, dest, True
-        except (OSError, ValueError, KeyError, TypeError):
-            shutil.rmtree(dest, ignore_errors=True)  # incomplete or stale: prepare it again
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
