@@ -132,7 +132,8 @@ def test_random_crop_stores_a_margin_for_the_loader(workdir):
     assert ds.images.shape == (2, 3, 18, 36)
 
 
-def test_process_pool_gives_the_same_result_as_one_process(workdir):
+def test_process_pool_gives_the_same_result_as_one_process(workdir, monkeypatch):
+    monkeypatch.setattr("snowgan.data.pipeline.MIN_PARALLEL", 16)  # a real pool, on a test-sized set
     data = write_image_folder(workdir / "d", n=70, size=24, seed=3)
     _, one = prep("--data", data, "--image_size", "16", "--workers", "1", "--cache_dir", workdir / "c1")
     _, two = prep("--data", data, "--image_size", "16", "--workers", "2", "--cache_dir", workdir / "c2")

@@ -36,6 +36,11 @@ class ImageArray:
     def __len__(self) -> int:
         return int(self.array.shape[0])
 
+    @property
+    def hwc(self) -> tuple[int, int, int]:
+        """(H, W, C) of one image."""
+        return image_hwc(tuple(self.array.shape), self.layout)
+
     def chunk_hwc(self, start: int, stop: int) -> np.ndarray:
         """Images start..stop as uint8 (n, H, W, C), C in 1..4."""
         a = np.asarray(self.array[start:stop])
@@ -44,6 +49,14 @@ class ImageArray:
         elif self.layout == "nchw":
             a = a.transpose(0, 2, 3, 1)
         return to_uint8(a, self.value_range)
+
+
+def image_hwc(shape: tuple[int, ...], layout: str) -> tuple[int, int, int]:
+    if layout == "nhw":
+        return (shape[1], shape[2], 1)
+    if layout == "nchw":
+        return (shape[2], shape[3], shape[1])
+    return (shape[1], shape[2], shape[3])
 
 
 def to_uint8(a: np.ndarray, value_range: str) -> np.ndarray:
@@ -139,7 +152,7 @@ def open_array(path: Path, layout: str = "auto", value_range: str = "auto") -> I
     if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
         raise ConfigError(f"--data {path}: dtype {a.dtype} is not numeric")
     lay = _layout(tuple(a.shape), layout, path)
-    c = {"nhw": 1, "nhwc": a.shape[-1], "nchw": a.shape[1] if a.ndim == 4 else 1}[lay]
+    c = image_hwc(tuple(a.shape), lay)[2]
     if not 1 <= c <= 4:
         raise ConfigError(f"--data {path}: {c} channels under --npy_layout {lay}; images need 1-4")
     if len(a) == 0:

@@ -192,9 +192,8 @@ def _move_into_place(tmp: Path, dest: Path) -> None:
 def _array_tasks(source: Source, fit: FitOptions, cfg: Config) -> tuple[Iterator[Task], int, str, bool]:
     """(tasks, count, detail, needs a pool?) for an .npy/.npz source."""
     arr = open_array(source.path, cfg.data.npy_layout, cfg.data.npy_range)
-    c = arr.array.shape[-1] if arr.layout == "nhwc" else (arr.array.shape[1] if arr.layout == "nchw" else 1)
-    hw = arr.array.shape[1:3] if arr.layout in ("nhwc", "nhw") else arr.array.shape[2:4]
-    ready = tuple(hw) == fit.stored_hw and c == fit.decode.channels  # nothing to resize: no pool needed
+    h, w, c = arr.hwc
+    ready = (h, w) == fit.stored_hw and c == fit.decode.channels  # nothing to resize: no pool needed
 
     def gen() -> Iterator[Task]:
         for s in range(0, len(arr), _ARRAY_CHUNK):
@@ -282,8 +281,9 @@ def _build(source: Source, fit: FitOptions, dest: Path, cfg: Config, fp: str, pr
         parts.append(f"{upscaled} upscaled")
     parts += [p for p in (detail, *notes) if p]
     if upscaled:
-        print(f"warning: {upscaled} of {n} images are smaller than {th}x{tw} and were upscaled (they will look "
-              "soft); a smaller --image_size avoids that", file=sys.stderr)
+        margin = " (stored size for --resize random-crop)" if fit.resize == "random-crop" else ""
+        print(f"warning: {upscaled} of {n} images are smaller than {th}x{tw}{margin} and were upscaled (they will "
+              "look soft); a smaller --image_size avoids that", file=sys.stderr)
     write_json(dest / MANIFEST, {
         PREPARED_MARK: PREPARE_VERSION, "fingerprint": fp, "snowgan_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(time.time() - t0, 3),

@@ -133,7 +133,9 @@ def open_source(data: str, fmt: str = "auto") -> Source:
         return Source("npy", p, stamp=[[p.name, *_stat(str(p))]])
     if p.is_dir():
         return _folder_source(p, data, fmt)
-    if fmt in ("zip", "folder") or (fmt == "jsonl" and name.endswith(".zip")):
+    if fmt == "folder":
+        raise ConfigError(f"--data {data}: --data_format folder needs a folder")
+    if fmt == "zip" or (fmt == "jsonl" and name.endswith(".zip")):
         return _zip_source(p, data, fmt)
     if fmt == "jsonl":
         return Source("jsonl", p, shards=[ShardRef(p.name, str(p))], stamp=[[p.name, *_stat(str(p))]])
