@@ -41,7 +41,7 @@ def test_forced_layout_and_range(workdir):
     x = images_nhwc()
     f = x.astype(np.float32) / 255 * 0.5  # data only spans [0, 0.5]: auto would still say [0,1]
     np.save(workdir / "f.npy", f)
-    ds = prep(workdir / "f.npy", "--npy_layout", "nhwc", "--npy_range=-1-1")
+    ds = prep(workdir / "f.npy", "--npy_layout", "nhwc", "--npy_range", "signed")
     expected = np.rint((f + 1) * 127.5).clip(0, 255).astype(np.uint8).transpose(0, 3, 1, 2)
     assert np.array_equal(np.asarray(ds.images), expected)
 

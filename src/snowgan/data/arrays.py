@@ -66,9 +66,9 @@ def to_uint8(a: np.ndarray, value_range: str) -> np.ndarray:
     x = a.astype(np.float32)
     if not np.issubdtype(a.dtype, np.integer):
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-    if value_range == "0-1":
+    if value_range == "unit":
         x = x * 255.0
-    elif value_range == "-1-1":
+    elif value_range == "signed":
         x = (x + 1.0) * 127.5
     elif value_range == "uint16":
         x = x / 257.0
@@ -137,13 +137,13 @@ def _range(a: np.ndarray, forced: str, path: Path) -> tuple[str, str]:
         if lo >= 0 and hi <= 65535:
             return "uint16", span + ", scaled /257"
     elif lo >= 0 and hi <= 1:
-        return "0-1", span + " read as [0,1]"
+        return "unit", span + " read as [0,1]"
     elif lo >= -1 and hi <= 1:
-        return "-1-1", span + " read as [-1,1]"
+        return "signed", span + " read as [-1,1]"
     elif lo >= 0 and hi <= 255:
         return "uint8", span + " read as [0,255]"
     raise ConfigError(f"--data {path}: values {span} fit no known range; set --npy_range "
-                      "uint8, 0-1 or -1-1 (values outside are clipped)")
+                      "uint8, unit ([0,1]) or signed ([-1,1]); values outside are clipped")
 
 
 def open_array(path: Path, layout: str = "auto", value_range: str = "auto") -> ImageArray:

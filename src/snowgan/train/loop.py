@@ -151,8 +151,8 @@ class Trainer:
     # ---- setup helpers ---------------------------------------------------------------
     def _record_dataset(self) -> None:
         ds = self.dataset
-        where = "built-in dataset (no --data given)" if self.cfg.data.data is None else self.cfg.data.data
-        self.log(f"data: {where}: {ds.description}")
+        where = "built-in dataset (no --data given): " if self.cfg.data.data is None else ""
+        self.log(f"data: {where}{ds.description}")
         info = {"source": self.cfg.data.data, "description": ds.description, "count": len(ds),
                 "shape": list(ds.shape), "fingerprint": ds.fingerprint, "class_names": ds.class_names,
                 "mirror": self.cfg.data.mirror, "skipped": len(ds.skipped)}
