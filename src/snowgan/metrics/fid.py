@@ -25,11 +25,23 @@ def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mu, sigma
 
 
+def _psd_eigenvalues_clean(w: np.ndarray) -> np.ndarray:
+    """Zero the eigenvalues that are round-off, not signal.
+
+    Below the usual numerical-rank tolerance (n * eps * largest) an eigenvalue of a
+    PSD matrix is indistinguishable from 0; left in, its square root (~1e-7 of the
+    scale each, times hundreds of null directions when N < D) would keep the FID of a
+    set against itself visibly above 0.
+    """
+    tol = len(w) * np.finfo(np.float64).eps * max(float(np.abs(w).max(initial=0.0)), 1e-300)
+    return np.where(w > tol, w, 0.0)
+
+
 def _sqrt_psd(m: np.ndarray) -> np.ndarray:
-    """Square root of a symmetric positive semi-definite matrix (negative round-off clipped)."""
+    """Square root of a symmetric positive semi-definite matrix."""
     m = (m + m.T) / 2
     w, v = np.linalg.eigh(m)
-    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    return (v * np.sqrt(_psd_eigenvalues_clean(w))) @ v.T
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
@@ -37,7 +49,7 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     s1 = _sqrt_psd(np.asarray(sigma1, np.float64))
     inner = s1 @ np.asarray(sigma2, np.float64) @ s1
     w = np.linalg.eigvalsh((inner + inner.T) / 2)
-    return float(np.sqrt(np.clip(w, 0, None)).sum())
+    return float(np.sqrt(_psd_eigenvalues_clean(w)).sum())
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:

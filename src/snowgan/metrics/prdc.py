@@ -29,8 +29,12 @@ def _dist_chunks(a: np.ndarray, b: np.ndarray) -> Iterator[tuple[int, np.ndarray
     b2 = (b * b).sum(1)
     for s in range(0, len(a), _CHUNK):
         x = a[s:s + _CHUNK]
-        d2 = (x * x).sum(1)[:, None] + b2[None, :] - 2.0 * x @ b.T
-        yield s, np.sqrt(np.clip(d2, 0, None))
+        x2 = (x * x).sum(1)[:, None]
+        d2 = x2 + b2[None, :] - 2.0 * x @ b.T
+        # The expansion leaves round-off of ~1e-16 x the norms where a row equals a row
+        # of b; call that 0 so identical images are at distance exactly 0.
+        d2[d2 <= 1e-12 * (x2 + b2[None, :])] = 0.0
+        yield s, np.sqrt(d2)
 
 
 def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -100,7 +100,7 @@ def _patches(level: torch.Tensor, rng: np.random.Generator, per_image: int, size
 
 
 def descriptors(images: np.ndarray, seed: int = 0, batch: int = 64,
-                device: torch.device | str = "cpu") -> list[torch.Tensor]:
+                device: torch.device | str = "cpu") -> list[np.ndarray]:
     """uint8 (N, C, H, W) -> per pyramid level, normalised descriptors (N*128, C*7*7) float32."""
     n, c, h, w = images.shape
     sizes = level_sizes(h, w)
@@ -118,27 +118,28 @@ def descriptors(images: np.ndarray, seed: int = 0, batch: int = 64,
         d = d - d.mean(dim=(0, 2, 3), keepdim=True)
         # Constant channels (std 0) would divide by zero: leave them at 0 instead.
         d = d / d.std(dim=(0, 2, 3), keepdim=True, unbiased=False).clamp_min(1e-8)
-        out.append(d.reshape(len(d), -1).float())
+        out.append(d.reshape(len(d), -1).float().numpy())
     return out
 
 
-def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, seed: int = 0, dir_repeats: int = DIR_REPEATS,
+def sliced_wasserstein(a: np.ndarray, b: np.ndarray, seed: int = 0, dir_repeats: int = DIR_REPEATS,
                        dirs_per_repeat: int = DIRS_PER_REPEAT) -> float:
     """Mean 1-D Wasserstein-1 distance over random unit directions; a, b: (N, D), same N."""
     if a.shape != b.shape:
         raise ValueError(f"descriptor sets differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
-    gen = torch.Generator().manual_seed(int(seed))
+    rng = np.random.default_rng([seed, 99])
     results = []
     for _ in range(dir_repeats):
-        dirs = torch.randn(a.shape[1], dirs_per_repeat, generator=gen)
-        dirs = dirs / dirs.norm(dim=0, keepdim=True)
-        pa = torch.sort(a @ dirs, dim=0).values
-        pb = torch.sort(b @ dirs, dim=0).values
-        results.append((pa - pb).abs().mean().item())
+        dirs = rng.standard_normal((a.shape[1], dirs_per_repeat))
+        dirs = (dirs / np.sqrt((dirs ** 2).sum(axis=0, keepdims=True))).astype(a.dtype)
+        # (directions, N), each row contiguous: numpy's sort is far faster than torch's on CPU.
+        pa = np.sort((a @ dirs).T, axis=1)
+        pb = np.sort((b @ dirs).T, axis=1)
+        results.append(float(np.abs(pa - pb).mean()))
     return float(np.mean(results))
 
 
-def swd_from_descriptors(real: list[torch.Tensor], fake: list[torch.Tensor], sizes: list[tuple[int, int]],
+def swd_from_descriptors(real: list[np.ndarray], fake: list[np.ndarray], sizes: list[tuple[int, int]],
                          seed: int = 0) -> dict[str, float]:
     """Per-level SWD x 1e3 for descriptor sets of equal image counts."""
     return {f"{h}x{w}": 1e3 * sliced_wasserstein(r, f, seed=seed + lvl)
