@@ -1,0 +1,357 @@
+"""The training run: set up, loop over iterations, log, sample, checkpoint, stop cleanly.
+
+One iteration = ``disc_steps`` discriminator updates (each on a fresh real batch)
+followed by ``gen_steps`` generator updates and one EMA update. Progress is counted
+in real images shown to D (kimg), as in the progressive-GAN/StyleGAN papers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..config import Config, ConfigError
+from ..data.dataset import Batches
+from ..data.prepared import PreparedDataset
+from ..models.registry import build_networks
+from ..progress import Progress
+from ..report.grid import save_grid
+from ..sample import generate_images, latents, to_uint8
+from . import checkpoint as ckpt
+from .device import configure_threads, peak_memory_mb, pick_device, pick_precision, set_deterministic
+from .ema import ema_beta
+from .session import Session, open_session
+from .step import GANSteps
+
+
+class TrainingFailed(RuntimeError):
+    """Training cannot continue (e.g. losses keep turning non-finite). Exit code 3."""
+
+
+def load_dataset(cfg: Config) -> PreparedDataset:
+    """The built-in dataset when no --data is given, otherwise the prepared source."""
+    if cfg.data.data is None or cfg.data.data_format == "builtin":
+        from ..data.synthetic import builtin_dataset
+
+        return builtin_dataset(cfg)
+    from ..data.prepare import prepare_dataset
+
+    return prepare_dataset(cfg, progress=cfg.run.progress)
+
+
+def main(cfg: Config, explicit: set[str]) -> int:
+    session = open_session(cfg, explicit)
+    try:
+        trainer = Trainer(session)
+    except BaseException:
+        # A new run that failed during setup (bad data, bad flags) leaves no empty folder behind.
+        if not session.resuming and not (session.run_dir / "checkpoints").exists():
+            shutil.rmtree(session.run_dir, ignore_errors=True)
+        raise
+    try:
+        return trainer.run()
+    except TrainingFailed as e:
+        session.log(f"snowgan: training stopped: {e}")
+        return 3
+
+
+class Trainer:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self.cfg = cfg = session.cfg
+        self.run_dir = session.run_dir
+        self.log = session.log
+        self.device = pick_device(cfg.run.device)
+        self.precision = pick_precision(cfg.train.precision, self.device)
+        threads = configure_threads(self.device)
+        set_deterministic(cfg.run.deterministic)
+        self.log(f"run {self.run_dir} ({'resuming' if session.resuming else 'new'})")
+        self.log(f"device {self.device}, precision {self.precision.name} ({self.precision.why}), {threads}")
+
+        self.dataset = load_dataset(cfg)
+        self._record_dataset()
+        self.batch_size = cfg.train.batch_size
+        self.batches = Batches(self.dataset, cfg.run.seed, self.device, cfg.image_hw, cfg.data.mirror,
+                               channels_last=cfg.train.channels_last)
+
+        _seed_everything(cfg.run.seed)
+        G, D = build_networks(cfg)
+        fmt = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
+        G, D = G.to(self.device, memory_format=fmt), D.to(self.device, memory_format=fmt)
+        self.augment = self._build_augment()
+        self.steps = GANSteps(cfg, G, D, self.device, self.precision, self.augment)
+        self.fixed_z = latents(cfg.log.grid_size, cfg.model.latent_dim, cfg.run.seed + 1)
+        self.counters = {"step": 0, "images_seen": 0, "d_steps": 0, "time_s": 0.0, "rollbacks": 0,
+                         "skipped_steps": 0}
+        self.stop_signal: Optional[int] = None
+        n_params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
+        self.log(f"{cfg.model.arch} {cfg.model.loss}, G {n_params[0] / 1e6:.2f}M / D {n_params[1] / 1e6:.2f}M "
+                 f"parameters, {cfg.data.image_size} px, batch {self.batch_size}")
+
+    # ---- setup helpers ---------------------------------------------------------------
+    def _record_dataset(self) -> None:
+        ds = self.dataset
+        where = "built-in dataset (no --data given)" if self.cfg.data.data is None else self.cfg.data.data
+        self.log(f"data: {where}: {ds.description}")
+        info = {"source": self.cfg.data.data, "description": ds.description, "count": len(ds),
+                "shape": list(ds.shape), "fingerprint": ds.fingerprint, "class_names": ds.class_names,
+                "mirror": self.cfg.data.mirror, "skipped": len(ds.skipped)}
+        (self.run_dir / "dataset.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+        if ds.skipped:
+            with open(self.run_dir / "skipped.txt", "w", encoding="utf-8") as f:
+                for name, reason in ds.skipped:
+                    f.write(f"{name}\t{reason}\n")
+            self.log(f"data: skipped {len(ds.skipped)} unreadable inputs, listed in {self.run_dir / 'skipped.txt'}")
+        if ds.shape[0] != self.cfg.data.channels:
+            raise ConfigError(f"dataset has {ds.shape[0]} channels but --channels is {self.cfg.data.channels}")
+
+    def _build_augment(self):
+        if not self.cfg.aug.augment:
+            return None
+        from ..augment import DiffAugment
+
+        return DiffAugment(self.cfg.aug.augment, self.cfg.aug.aug_p)
+
+    def _total_images(self) -> int:
+        t = self.cfg.train
+        per_step = t.disc_steps * self.batch_size
+        if t.steps is not None:
+            return t.steps * per_step
+        if t.kimg is not None:
+            return int(math.ceil(t.kimg * 1000))
+        epochs = t.epochs if t.epochs is not None else 25.0
+        batches_per_epoch = max(1, self.batches.n // self.batch_size)
+        return int(math.ceil(epochs * batches_per_epoch)) * self.batch_size
+
+    def _done(self, total_images: int) -> bool:
+        if self.cfg.train.steps is not None:
+            return self.counters["step"] >= self.cfg.train.steps
+        return self.counters["images_seen"] >= total_images
+
+    # ---- checkpoints -----------------------------------------------------------------
+    def _state(self) -> dict:
+        rng = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {"counters": dict(self.counters), "optim": self.steps.optim_state(),
+                "data": self.batches.state_dict(), "rng": rng, "config": self.cfg.to_dict(),
+                "identity": self.cfg.identity(), "epoch": self.batches.epoch_float}
+
+    def save_checkpoint(self, milestone: bool = False) -> Path:
+        step = self.counters["step"]
+        dest = self.run_dir / "checkpoints" / f"step-{step:08d}"
+        ckpt.write_checkpoint(dest, self.steps.networks_state(), self._state(), milestone=milestone)
+        ckpt.validate(dest)  # prune only once the new one is known good
+        ckpt.prune(self.run_dir, self.cfg.log.keep_checkpoints)
+        return dest
+
+    def restore(self, path: Path) -> None:
+        c = ckpt.read_checkpoint(path, map_location=self.device)
+        if c.state.get("identity") != self.cfg.identity():
+            diff = {k: (v, self.cfg.identity()[k]) for k, v in c.state["identity"].items()
+                    if self.cfg.identity().get(k) != v}
+            raise ConfigError(f"checkpoint {path} was trained with different networks {diff}; start a new run")
+        self.steps.load(c.networks, c.state["optim"])
+        self.batches.load_state_dict(c.state["data"])
+        self.counters.update(c.state["counters"])
+        rng = c.state["rng"]
+        torch.set_rng_state(rng["torch"])
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+
+    # ---- outputs -----------------------------------------------------------------------
+    def write_samples(self) -> Path:
+        with torch.random.fork_rng(devices=[]):  # sampling must not disturb the training RNG
+            imgs = generate_images(self.steps.G_ema, self.fixed_z, self.device)
+        step = self.counters["step"]
+        path = save_grid(imgs, self.run_dir / "samples" / f"step-{step:08d}.png")
+        entry = {"file": path.name, "step": step, "kimg": self.counters["images_seen"] / 1000,
+                 "epoch": round(self.batches.epoch_float, 4)}
+        with open(self.run_dir / "samples" / "index.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+        return path
+
+    def write_reals(self) -> None:
+        with torch.random.fork_rng(devices=[]):
+            x = self.batches.next(min(self.batch_size, 64))
+            self.batches.pos = type(self.batches.pos)()  # peek only: rewind to the start
+            if self.augment is not None:
+                x = self.augment(x)
+        save_grid(to_uint8(x), self.run_dir / "samples" / "reals.png")
+
+    # ---- signals -----------------------------------------------------------------------
+    def _install_signals(self) -> None:
+        def handler(signum, frame):
+            if self.stop_signal is not None:  # second Ctrl-C: stop now
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                raise KeyboardInterrupt
+            self.stop_signal = signum
+            print(f"\nsnowgan: {signal.Signals(signum).name} received: finishing this step and saving a "
+                  "checkpoint (press Ctrl-C again to abort at once)", flush=True)
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def _rollback(self) -> None:
+        self.counters["rollbacks"] += 1
+        n = self.counters["rollbacks"]
+        if n > self.cfg.train.max_rollbacks:
+            raise TrainingFailed(
+                f"losses were non-finite for {self.cfg.train.max_bad_steps} steps in a row, {n - 1} times, even "
+                f"after rolling back to the last good checkpoint (last at step {self.counters['step']}). "
+                f"Likely causes: a learning rate too high (--gen_lr {self.cfg.train.gen_lr}, --disc_lr "
+                f"{self.cfg.train.disc_lr}), too little regularisation, or reduced precision "
+                f"(try --precision fp32).")
+        path = ckpt.latest_valid(self.run_dir, warn=self.log)
+        if path is None:
+            raise TrainingFailed("losses became non-finite and there is no checkpoint to roll back to")
+        rollbacks = n
+        self.restore(path)
+        self.counters["rollbacks"] = rollbacks
+        # Re-draw different random numbers, or the replay would hit the same NaN again.
+        torch.manual_seed(self.cfg.run.seed + 7919 * rollbacks)
+        self.log(f"warning: {self.cfg.train.max_bad_steps} non-finite steps in a row; rolled back to {path.name} "
+                 f"(rollback {rollbacks} of at most {self.cfg.train.max_rollbacks}) and re-seeded")
+
+    # ---- the loop ----------------------------------------------------------------------
+    def run(self) -> int:
+        cfg, c = self.cfg, self.counters
+        latest = ckpt.latest_valid(self.run_dir, warn=self.log) if self.s.resuming else None
+        if latest is not None:
+            self.restore(latest)
+            self.log(f"resumed from {latest.name}: step {c['step']}, {c['images_seen'] / 1000:.1f} kimg, "
+                     f"epoch {self.batches.epoch_float:.2f}")
+        elif self.s.resuming:
+            self.log("no valid checkpoint in this run yet: starting it from the beginning")
+        if cfg.train.init_from and latest is None:
+            self._init_from(cfg.train.init_from)
+        total = self._total_images()
+        if self._done(total):
+            self.log(f"run already finished at step {c['step']}; pass a larger --steps/--kimg/--epochs to continue")
+            return 0
+        if latest is None:
+            self.write_reals()
+            self.save_checkpoint()  # step 0: a rollback target and a resume point from the start
+
+        self._install_signals()
+        log_every, sample_every = cfg.log.log_every, cfg.log.sample_every
+        bar = Progress(total, f"train {self.run_dir.name}", unit="img", mode=cfg.run.progress,
+                       initial=c["images_seen"])
+        sums: dict[str, torch.Tensor] = {}
+        n_in_sums, bad_streak = 0, 0
+        t_log = time.time()
+        img_log = c["images_seen"]
+        try:
+            while not self._done(total) and self.stop_signal is None:
+                t0 = time.time()
+                bs = self.batch_size
+                stats: dict[str, torch.Tensor] = {}
+                paused = cfg.train.pause_d_alternate and self.batches.pos.epoch % 2 == 1
+                all_ok = True
+                for _ in range(cfg.train.disc_steps):
+                    real = self.batches.next(bs)
+                    if not paused:
+                        ok, sd = self.steps.d_step(real, c["d_steps"])
+                        c["d_steps"] += 1
+                        all_ok &= ok
+                        sd.pop("real_scores")
+                        stats.update(sd)
+                    c["images_seen"] += bs
+                for _ in range(cfg.train.gen_steps):
+                    ok, sg = self.steps.g_step(len(real))
+                    all_ok &= ok
+                    stats.update(sg)
+                self.steps.update_ema(ema_beta(bs, c["images_seen"], cfg.train.ema_kimg, cfg.train.ema_rampup))
+                c["step"] += 1
+                bad_streak = 0 if all_ok else bad_streak + 1
+                if not all_ok:
+                    c["skipped_steps"] += 1
+                if bad_streak >= cfg.train.max_bad_steps:
+                    self._rollback()
+                    bad_streak, sums, n_in_sums = 0, {}, 0
+                    bar.n = c["images_seen"]
+                    continue
+                for k, v in stats.items():
+                    if all_ok:
+                        sums[k] = sums.get(k, 0) + v
+                n_in_sums += int(all_ok)
+                c["time_s"] += time.time() - t0
+                bar.update(cfg.train.disc_steps * bs)
+
+                step = c["step"]
+                if step % log_every == 0 or self._done(total):
+                    self._log_stats(sums, n_in_sums, t_log, img_log, bar)
+                    sums, n_in_sums, t_log, img_log = {}, 0, time.time(), c["images_seen"]
+                if step % sample_every == 0:
+                    self.write_samples()
+                if step % cfg.log.checkpoint_every == 0:
+                    milestone = cfg.log.milestone_every > 0 and step % cfg.log.milestone_every == 0
+                    self.save_checkpoint(milestone=milestone)
+        finally:
+            bar.close()
+
+        self.save_checkpoint()
+        self.write_samples()
+        run_ref = self.run_dir.name
+        if self.stop_signal is not None:
+            self.log(f"stopped at step {c['step']} ({c['images_seen'] / 1000:.1f} kimg); checkpoint saved. "
+                     f"Resume with: snowgan --mode train --resume {self.run_dir}")
+            return 128 + int(self.stop_signal)
+        self.log(f"done: {c['step']} steps, {c['images_seen'] / 1000:.1f} kimg in {c['time_s']:.0f} s; "
+                 f"samples in {self.run_dir / 'samples'}; generate with: snowgan --mode generate --run {run_ref}")
+        return 0
+
+    def _log_stats(self, sums: dict, n: int, t_log: float, img_log: int, bar: Progress) -> None:
+        c = self.counters
+        line: dict = {"step": c["step"], "kimg": round(c["images_seen"] / 1000, 4),
+                      "epoch": round(self.batches.epoch_float, 4), "time_s": round(c["time_s"], 2)}
+        if n:
+            keys = sorted(sums)
+            values = torch.stack([sums[k].float() / n for k in keys]).tolist()  # the one sync per log line
+            line.update({k: round(v, 6) for k, v in zip(keys, values)})
+        dt = max(time.time() - t_log, 1e-9)
+        line["imgs_per_s"] = round((c["images_seen"] - img_log) / dt, 2)
+        line["sec_per_kimg"] = round(1000 / max(line["imgs_per_s"], 1e-9), 2)
+        line["aug_p"] = getattr(self.augment, "p", 0.0) if self.augment is not None else 0.0
+        line["peak_mem_mb"] = round(peak_memory_mb(self.device), 1)
+        line["skipped_steps"] = c["skipped_steps"]
+        with open(self.run_dir / "stats.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+        if "loss_g" in line and "loss_d" in line:
+            bar.set_postfix(f"G {line['loss_g']:.3f} D {line['loss_d']:.3f}")
+
+    def _init_from(self, spec: str) -> None:
+        path = Path(spec)
+        if not (path / "manifest.json").is_file():
+            from ..runs import find_run
+
+            run = find_run(self.cfg.run.runs_dir, spec)
+            path = ckpt.latest_valid(run, warn=self.log)
+            if path is None:
+                raise ConfigError(f"--init_from {spec}: that run has no valid checkpoint")
+        c = ckpt.read_checkpoint(path, map_location=self.device)
+        theirs, ours = c.state.get("identity", {}), self.cfg.identity()
+        diff = {k: f"{theirs.get(k)} vs {ours[k]}" for k in ours if theirs.get(k) != ours[k]}
+        if diff:
+            raise ConfigError(f"--init_from {spec}: networks differ ({', '.join(f'{k} {v}' for k, v in diff.items())}); "
+                              "transfer needs the same architecture and size")
+        self.steps.load(c.networks, None)
+        self.log(f"initialised G and D from {path} (optimizers fresh; "
+                 f"{self.cfg.train.freeze_d} D blocks frozen)")
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

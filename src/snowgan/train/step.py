@@ -1,0 +1,200 @@
+"""One training iteration's pieces, with no I/O: a discriminator step and a generator step.
+
+Read top to bottom like the algorithm box of a GAN paper:
+
+    D step:  x ~ data, z ~ N(0, I)
+             loss_D = L_D(D(aug(x)), D(aug(G(z))))  [+ gp * GP + drift * D(x)^2 + gamma/2 * R1]
+             update D (skipped when the loss is not finite)
+    G step:  z ~ N(0, I)
+             loss_G = L_G(D(aug(G(z))))
+             update G, then EMA(G) <- beta * EMA(G) + (1 - beta) * G
+
+All randomness (z, augmentation, GP interpolation) comes from the global torch RNG,
+which the checkpoint saves, so a resumed run draws the same numbers. The only host
+synchronisation is one finiteness check per optimizer step (a NaN must be caught
+before it reaches the weights); every statistic stays on the device until the loop
+logs it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+from torch import nn
+
+from .. import losses
+from ..config import Config
+from .device import Precision
+from .ema import make_ema, update_ema
+
+Stats = dict[str, torch.Tensor]
+
+
+def build_optimizer(name: str, params, lr: float, betas: tuple[float, float], device: torch.device
+                    ) -> torch.optim.Optimizer:
+    """adam (torch's, foreach/fused kernels where available) or adabelief (snowgan.optim)."""
+    if name == "adabelief":
+        from ..optim import AdaBelief
+
+        return AdaBelief(params, lr=lr, betas=betas)
+    # fused Adam exists for CUDA and CPU in recent torch and is the fastest; fall back to foreach.
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=device.type in ("cuda", "cpu"))
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
+
+
+class GANSteps:
+    """G, D, the EMA generator, both optimizers and their grad scalers.
+
+    G, D: networks already on `device` (optionally wrapped, e.g. by DDP; `G_module`
+    and `D_module` are the unwrapped ones). augment: callable on (B, C, H, W) images in
+    [-1, 1], applied to real and fake alike before D (None = no augmentation).
+    """
+
+    def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, device: torch.device, precision: Precision,
+                 augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+                 G_module: Optional[nn.Module] = None, D_module: Optional[nn.Module] = None) -> None:
+        t, m = cfg.train, cfg.model
+        self.cfg, self.device, self.precision = cfg, device, precision
+        self.G, self.D = G, D
+        self.G_module = G_module or G
+        self.D_module = D_module or D
+        self.G_ema = make_ema(self.G_module)
+        self.augment = augment
+        self.loss_kind = m.loss
+        self.latent_dim = m.latent_dim
+        self.accum = t.grad_accum
+        _freeze_blocks(self.D_module, t.freeze_d)  # before the optimizer sees the parameters
+        d_params = [p for p in self.D_module.parameters() if p.requires_grad]
+        self.opt_g = build_optimizer(t.optimizer, self.G_module.parameters(), t.gen_lr, (t.beta1, t.beta2), device)
+        self.opt_d = build_optimizer(t.optimizer, d_params, t.disc_lr, (t.beta1, t.beta2), device)
+        self.scaler_g = torch.amp.GradScaler(device.type, enabled=precision.use_scaler)
+        self.scaler_d = torch.amp.GradScaler(device.type, enabled=precision.use_scaler)
+        self.reg_interval = t.reg_interval
+
+    # ---- helpers -------------------------------------------------------------------
+    def _aug(self, x: torch.Tensor) -> torch.Tensor:
+        return self.augment(x) if self.augment is not None else x
+
+    def _z(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim, device=self.device)
+
+    def _apply(self, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss_sum: torch.Tensor) -> bool:
+        """Step the optimizer unless the loss is non-finite (the one deliberate host sync)."""
+        ok = bool(torch.isfinite(loss_sum))
+        if ok:
+            scaler.step(opt)
+            scaler.update()
+        opt.zero_grad(set_to_none=True)
+        return ok
+
+    # ---- discriminator -------------------------------------------------------------
+    def d_step(self, real: torch.Tensor, step_index: int = 0) -> tuple[bool, Stats]:
+        """One D update on a real batch (B, C, H, W) in [-1, 1].
+
+        step_index counts D steps so lazy regularisation (reg_interval k) runs the
+        penalty every k-th step, scaled by k to keep its average strength.
+        """
+        m = self.cfg.model
+        self.G.requires_grad_(False)
+        self.D.requires_grad_(True)
+        self.D_module.requires_grad_(True)
+        _freeze_blocks(self.D_module, self.cfg.train.freeze_d)
+        reg_now = step_index % self.reg_interval == 0
+        stats: Stats = {k: torch.zeros((), device=self.device) for k in ("loss_d", "d_real", "d_fake", "gp", "r1")}
+        real_scores_all = []
+        for x in real.chunk(self.accum):
+            with torch.no_grad(), self.precision.autocast(self.device):
+                fake = self.G(self._z(len(x)))
+            with self.precision.autocast(self.device):
+                x_aug, f_aug = self._aug(x), self._aug(fake.float())
+                real_s, fake_s = self.D(x_aug), self.D(f_aug)
+            loss = losses.d_loss(self.loss_kind, real_s, fake_s)
+            if m.drift_weight > 0:
+                loss = loss + m.drift_weight * losses.drift_penalty(real_s)
+            if reg_now and self.loss_kind == "wgan-gp" and m.gp_weight > 0:
+                with self.precision.autocast(self.device):
+                    gp = losses.gradient_penalty(self.D, x_aug, f_aug)
+                loss = loss + m.gp_weight * self.reg_interval * gp
+                stats["gp"] += gp.detach() / self.accum
+            if reg_now and m.r1_gamma > 0:
+                with self.precision.autocast(self.device):
+                    r1 = losses.r1_penalty(self.D, x_aug)
+                loss = loss + 0.5 * m.r1_gamma * self.reg_interval * r1
+                stats["r1"] += r1.detach() / self.accum
+            self.scaler_d.scale(loss / self.accum).backward()
+            stats["loss_d"] += loss.detach() / self.accum
+            stats["d_real"] += losses.d_probability(self.loss_kind, real_s) / self.accum
+            stats["d_fake"] += losses.d_probability(self.loss_kind, fake_s) / self.accum
+            real_scores_all.append(real_s.detach().float())
+        stats["real_scores"] = torch.cat(real_scores_all)
+        ok = self._apply(self.opt_d, self.scaler_d, stats["loss_d"])
+        return ok, stats
+
+    # ---- generator -----------------------------------------------------------------
+    def g_step(self, batch_size: int) -> tuple[bool, Stats]:
+        """One G update on batch_size fresh latents (this rank's share)."""
+        self.G.requires_grad_(True)
+        self.D.requires_grad_(False)  # no D weight gradients needed: saves a third of the backward
+        loss_sum = torch.zeros((), device=self.device)
+        for n in _split(batch_size, self.accum):
+            with self.precision.autocast(self.device):
+                fake_s = self.D(self._aug(self.G(self._z(n)).float()))
+            loss = losses.g_loss(self.loss_kind, fake_s)
+            self.scaler_g.scale(loss / self.accum).backward()
+            loss_sum += loss.detach() / self.accum
+        ok = self._apply(self.opt_g, self.scaler_g, loss_sum)
+        return ok, {"loss_g": loss_sum}
+
+    def update_ema(self, beta: float) -> None:
+        update_ema(self.G_ema, self.G_module, beta)
+
+    # ---- checkpoint state ----------------------------------------------------------
+    def networks_state(self) -> dict[str, dict[str, torch.Tensor]]:
+        return {"G": self.G_module.state_dict(), "D": self.D_module.state_dict(), "G_ema": self.G_ema.state_dict()}
+
+    def optim_state(self) -> dict:
+        return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict()}
+
+    def load(self, networks: dict[str, dict[str, torch.Tensor]], optim: Optional[dict] = None) -> None:
+        self.G_module.load_state_dict(networks["G"])
+        self.D_module.load_state_dict(networks["D"])
+        self.G_ema.load_state_dict(networks["G_ema"])
+        if optim is not None:
+            self.opt_g.load_state_dict(optim["opt_g"])
+            self.opt_d.load_state_dict(optim["opt_d"])
+            _match_layouts(self.opt_g)
+            _match_layouts(self.opt_d)
+            if optim.get("scaler_g"):
+                self.scaler_g.load_state_dict(optim["scaler_g"])
+            if optim.get("scaler_d"):
+                self.scaler_d.load_state_dict(optim["scaler_d"])
+
+
+def _match_layouts(opt: torch.optim.Optimizer) -> None:
+    """Give loaded optimizer moments the memory layout (e.g. channels_last) of their parameter.
+
+    Checkpoints store tensors contiguous; a moment whose strides differ from its
+    parameter's takes another kernel path and the resumed run drifts from the
+    uninterrupted one in the last bits.
+    """
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for k, v in opt.state.get(p, {}).items():
+                if isinstance(v, torch.Tensor) and v.shape == p.shape and v.stride() != p.stride():
+                    opt.state[p][k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
+
+
+def _split(n: int, parts: int) -> list[int]:
+    base, rem = divmod(n, parts)
+    return [base + (1 if i < rem else 0) for i in range(parts) if base + (1 if i < rem else 0) > 0]
+
+
+def _freeze_blocks(D: nn.Module, n: int) -> None:
+    """Keep the first n discriminator blocks frozen (transfer learning, --freeze_d)."""
+    if n > 0:
+        for block in list(D.blocks)[:n]:
+            block.requires_grad_(False)
