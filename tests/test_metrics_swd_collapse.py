@@ -8,22 +8,7 @@ import torch
 
 from snowgan.metrics.collapse import collapse_signals, collapse_warning
 from snowgan.metrics.swd import _blur, laplacian_pyramid, level_sizes, pyr_up, sliced_wasserstein, swd
-
-
-def scenes(n: int, size: int = 32, seed: int = 0, channels: int = 3) -> np.ndarray:
-    """n uint8 (n, C, size, size) images: a smooth colour gradient plus 3 sharp-edged rectangles."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    out = np.empty((n, channels, size, size), np.uint8)
-    for i in range(n):
-        a, b = rng.uniform(-1, 1, (2, channels, 1, 1))
-        img = 0.5 + 0.25 * (a * yy + b * xx)
-        for _ in range(3):
-            y0, x0 = rng.integers(0, size - 4, 2)
-            h, w = rng.integers(3, size // 2, 2)
-            img[:, y0:y0 + h, x0:x0 + w] = rng.uniform(0, 1, (channels, 1, 1))
-        out[i] = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
-    return out
+from metric_fixtures import scenes
 
 
 def blurred(images: np.ndarray, times: int = 2) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Order of search: ``--inception_weights PATH``; the cache folder
 ``($SNOWGAN_CACHE or ~/.cache/snowgan)/weights/pt_inception-2015-12-05-6726825d.pth``;
-otherwise a download from pytorch-fid's GitHub release into that folder, checked
+otherwise a download from pytorch-fid's GitHub release (or the mirror named by
+``$SNOWGAN_INCEPTION_URL``) into that folder, checked
 against the file's SHA-256 before it is moved into place. Without network access
 and without the file, a ConfigError says where to put it.
 
@@ -98,9 +99,14 @@ def download_weights(dest: Path, url: str = WEIGHTS_URL, sha256: str = WEIGHTS_S
     return dest
 
 
-def resolve_weights(explicit: Optional[str], allow_download: bool = True, url: str = WEIGHTS_URL,
+def resolve_weights(explicit: Optional[str], allow_download: bool = True, url: Optional[str] = None,
                     progress: str = "auto") -> InceptionWeights:
-    """The weights file to use: explicit path, else cached file, else a verified download."""
+    """The weights file to use: explicit path, else cached file, else a verified download.
+
+    url: where to download from; default $SNOWGAN_INCEPTION_URL (a mirror, e.g. on a
+    network without GitHub access) or the pytorch-fid release. The SHA-256 is checked
+    whatever the source.
+    """
     if explicit:
         p = Path(explicit).expanduser()
         if not p.is_file():
@@ -115,7 +121,7 @@ def resolve_weights(explicit: Optional[str], allow_download: bool = True, url: s
         return InceptionWeights(cached, digest)
     if not allow_download:
         raise ConfigError(_missing_message(cached, "offline"))
-    download_weights(cached, url=url, progress=progress)
+    download_weights(cached, url=url or os.environ.get("SNOWGAN_INCEPTION_URL") or WEIGHTS_URL, progress=progress)
     return InceptionWeights(cached, WEIGHTS_SHA256)
 
 
