@@ -151,3 +151,18 @@ def test_damaged_cached_file_is_reported(tmp_path: Path, monkeypatch: pytest.Mon
     cached.write_bytes(b"truncated")
     with pytest.raises(ConfigError, match="damaged"):
         resolve_weights(None)
+
+
+def test_folded_batchnorm_gives_the_same_features(weights_file: Path) -> None:
+    sd = read_state_dict(weights_file)
+    plain = FIDInceptionV3().eval()
+    plain.load_state_dict(sd)
+    fast = load_inception(resolve_weights(str(weights_file)))  # folded, channels_last
+    assert fast.Conv2d_1a_3x3.folded_weight is not None
+    assert set(fast.state_dict()) == set(sd) - {k for k in sd if k.endswith("num_batches_tracked")}
+    x = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (2, 3, 12, 12))).float()
+    with torch.inference_mode():
+        a, b = plain(x), fast(x)
+    assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * float(a.abs().max()))
+    fast.load_state_dict(sd)  # new weights: the folded copies are dropped, not silently stale
+    assert fast.Conv2d_1a_3x3.folded_weight is None

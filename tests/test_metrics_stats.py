@@ -57,6 +57,16 @@ def test_fid_from_sampled_gaussian_features_approaches_closed_form() -> None:
     assert fid_from_features(x, y) == pytest.approx(expected, rel=0.03)
 
 
+def test_fid_small_sample_path_equals_full_eigendecomposition() -> None:
+    rng = np.random.default_rng(10)
+    d = 96
+    real = rng.normal(size=(300, d)) * rng.uniform(0.2, 2, d)
+    fake = rng.normal(size=(40, d)) * rng.uniform(0.2, 2, d) + 0.2  # fewer samples than dimensions
+    full = frechet_distance(*feature_stats(real), *feature_stats(fake))
+    assert fid_from_features(real, fake) == pytest.approx(full, rel=1e-9)
+    assert fid_from_features(fake, real) == pytest.approx(full, rel=1e-9)
+
+
 def test_fid_rejects_mismatched_statistics() -> None:
     with pytest.raises(ValueError):
         frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))

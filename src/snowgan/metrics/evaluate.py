@@ -25,7 +25,7 @@ from ..data.prepared import PreparedDataset
 from ..sample import generate_images, latents
 from .collapse import collapse_warning
 from .features import inception_features
-from .fid import feature_stats, frechet_distance
+from .fid import feature_stats, fid_against_stats
 from .suite import MetricSuite, parse_metric_names
 from .tracker import metrics_cache_dir
 from .weights import load_inception, resolve_weights
@@ -250,5 +250,5 @@ def features_main(cfg: Config, explicit: set[str]) -> int:
         if ref is not None:
             if ref[0].shape != mu.shape:
                 raise ConfigError(f"--ref {c.ref}: statistics of {ref[0].shape[0]}-d features, ours are {mu.shape[0]}-d")
-            print(f"FID vs {c.ref}: {frechet_distance(mu, sigma, *ref):.6g} ({len(feats)} images; {protocol})")
+            print(f"FID vs {c.ref}: {fid_against_stats(feats, *ref):.6g} ({len(feats)} images; {protocol})")
     return 0

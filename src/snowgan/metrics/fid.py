@@ -65,6 +65,29 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return float(max(value, 0.0))
 
 
+def fid_against_stats(features: np.ndarray, mu_ref: np.ndarray, sigma_ref: np.ndarray) -> float:
+    """FID between (N, D) features and reference statistics (e.g. a pytorch-fid .npz).
+
+    When N - 1 < D (the usual case here: a few hundred images, 2048 features) the
+    features' covariance is S = Xc^T Xc / (N - 1) with Xc the centred features, and
+    the non-zero eigenvalues of S_ref S equal those of the small symmetric PSD matrix
+    Xc S_ref Xc^T / (N - 1). The trace term then needs one N x N eigen-decomposition
+    instead of two D x D ones: the same number, an order of magnitude faster.
+    """
+    f = np.asarray(features, np.float64)
+    mu, sigma = feature_stats(f)
+    mu_ref, sigma_ref = np.asarray(mu_ref, np.float64), np.asarray(sigma_ref, np.float64)
+    if len(f) - 1 >= f.shape[1] or sigma_ref.shape != sigma.shape:
+        return frechet_distance(mu_ref, sigma_ref, mu, sigma)
+    xc = f - mu
+    inner = xc @ sigma_ref @ xc.T / (len(f) - 1)
+    w = np.linalg.eigvalsh((inner + inner.T) / 2)
+    diff = mu - mu_ref
+    value = diff @ diff + np.trace(sigma) + np.trace(sigma_ref) - 2.0 * float(np.sqrt(_psd_eigenvalues_clean(w)).sum())
+    return float(max(value, 0.0))
+
+
 def fid_from_features(real: np.ndarray, fake: np.ndarray) -> float:
-    """FID between two (N, D) feature sets."""
-    return frechet_distance(*feature_stats(real), *feature_stats(fake))
+    """FID between two (N, D) feature sets (symmetric; the smaller set takes the fast path)."""
+    small, large = (fake, real) if len(fake) <= len(real) else (real, fake)
+    return fid_against_stats(small, *feature_stats(large))

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from ..config import ConfigError
 from .collapse import collapse_signals
 from .features import inception_features, real_features, subset_indices
-from .fid import feature_stats, frechet_distance
+from .fid import fid_from_features
 from .kid import kid_from_features
 from .prdc import DC_K, PR_K, density_coverage, precision_recall
 from .swd import descriptors, level_sizes, swd_from_descriptors
@@ -97,8 +97,6 @@ class MetricSuite:
         if NEEDS_INCEPTION & set(self.names):
             self.weights = resolve_weights(inception_weights, progress=progress)
             self._net = load_inception(self.weights, device)
-            if device.type == "cpu":
-                self._net = self._net.to(memory_format=torch.channels_last)
 
     # ---- real side, computed once per (size, count) -------------------------------
     def _real_at(self, hw: tuple[int, int]) -> np.ndarray:
@@ -155,7 +153,7 @@ class MetricSuite:
             f_real = self._real_inception(hw)
             inc = self._inception_protocol()
             if "fid" in self.names:
-                values["fid"] = frechet_distance(*feature_stats(f_real), *feature_stats(f_fake))
+                values["fid"] = fid_from_features(f_real, f_fake)
                 proto["fid"] = f"{inc}; {n_fake} generated vs {self._real_desc(len(real), hw)}"
             if "kid" in self.names:
                 kid = kid_from_features(f_real, f_fake, seed=self.seed)
