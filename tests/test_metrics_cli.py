@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import run_cli
 from metric_fixtures import random_standard_state_dict, scenes
 
-TINY = ["--image_size", "16", "--builtin_count", "12", "--batch_size", "4", "--g_width", "8", "--d_width", "8",
+TINY = ["--image_size", "16", "--builtin_count", "8", "--batch_size", "4", "--g_width", "8", "--d_width", "8",
         "--progress", "none", "--log_every", "2", "--sample_every", "2"]
 
 
@@ -32,21 +32,22 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]
 
 def test_evaluate_all_metrics_writes_metrics_json_with_protocols(trained) -> None:
     work, weights, env = trained
-    p = run_cli("--mode", "evaluate", "--metrics", "fid,kid,pr,dc,swd,diversity", "--n_samples", "8",
+    p = run_cli("--mode", "evaluate", "--metrics", "fid,kid,pr,dc,swd,diversity", "--n_samples", "6",
                 "--inception_weights", weights, "--progress", "none", cwd=work, env=env)
     for name in ("fid", "kid", "precision", "recall", "density", "coverage", "swd", "diversity", "protocol:"):
         assert name in p.stdout
     result = json.loads((work / "runs" / "00001-tiny" / "metrics.json").read_text())
-    assert result["run"] == "00001-tiny" and result["n_samples"] == 8 and result["seed"] == 0
-    assert result["real_set"]["n_images"] == 12 and result["real_set"]["fingerprint"]
+    assert result["run"] == "00001-tiny" and result["n_samples"] == 6 and result["seed"] == 0
+    assert result["real_set"]["n_images"] == 8 and result["real_set"]["fingerprint"]
     assert result["weights"]["standard"] is False and len(result["weights"]["sha256"]) == 64
     m = result["metrics"]
     assert set(m) == {"fid", "kid", "precision", "recall", "density", "coverage", "swd", "diversity"}
     for entry in m.values():
         assert np.isfinite(entry["value"]) and entry["protocol"]
     assert "TF1 bilinear resize to 299x299" in m["fid"]["protocol"]
-    assert "8 generated vs 12 of 12 real images" in m["fid"]["protocol"]
-    assert "subsets of 8" in m["kid"]["protocol"]
+    assert "6 generated vs 8 of 8 real images" in m["fid"]["protocol"]
+    assert "6 generated vs 6 of 8 real images" in m["precision"]["protocol"]
+    assert "subsets of 6" in m["kid"]["protocol"]
     assert result["weights"]["sha256"][:12] in m["kid"]["protocol"]
     assert list(m["swd"]["per_level"]) == ["16x16"]
     # Real features were cached by dataset fingerprint for the next evaluation.
@@ -77,7 +78,7 @@ def test_features_of_folder_csv_stats_and_ref(trained, tmp_path: Path) -> None:
     work, weights, env = trained
     folder = tmp_path / "imgs"
     folder.mkdir()
-    for i, img in enumerate(scenes(3, 24, seed=21)):
+    for i, img in enumerate(scenes(2, 24, seed=21)):
         Image.fromarray(img.transpose(1, 2, 0)).save(folder / f"im{i}.png")
     (folder / "broken.png").write_bytes(b"not a png")
     csv, stats = tmp_path / "f.csv", tmp_path / "s.npz"
@@ -85,11 +86,14 @@ def test_features_of_folder_csv_stats_and_ref(trained, tmp_path: Path) -> None:
                 "--inception_weights", weights, cwd=work, env=env)
     assert "skipped broken.png" in p.stderr
     rows = csv.read_text().splitlines()
-    assert len(rows) == 4 and rows[0].startswith("id,f0,f1,") and rows[0].endswith(",f2047")
-    assert [r.split(",")[0] for r in rows[1:]] == ["im0.png", "im1.png", "im2.png"]
+    assert len(rows) == 3 and rows[0].startswith("id,f0,f1,") and rows[0].endswith(",f2047")
+    assert [r.split(",")[0] for r in rows[1:]] == ["im0.png", "im1.png"]
     assert all(len(r.split(",")) == 2049 for r in rows)
+    feats = np.array([[float(v) for v in r.split(",")[1:]] for r in rows[1:]])
     with np.load(stats, allow_pickle=False) as f:
         assert f["mu"].shape == (2048,) and f["sigma"].shape == (2048, 2048) and f["sigma"].dtype == np.float64
+        # The statistics are those of the rows written (CSV keeps 7 significant digits).
+        assert np.allclose(f["mu"], feats.mean(axis=0), rtol=1e-6, atol=1e-9)
     # The same images against their own statistics: FID 0.
     p = run_cli("--mode", "features", "--images", folder, "--ref", stats, "--inception_weights", weights,
                 cwd=work, env=env)

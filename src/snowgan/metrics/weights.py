@@ -155,15 +155,17 @@ def load_inception(weights: InceptionWeights, device: torch.device | str = "cpu"
     Batch norms are folded into the convolutions, and on a CPU the network is put in
     channels_last (oneDNN's fast layout); inception_features feeds it NHWC batches.
     """
-    net = FIDInceptionV3()
-    sd = read_state_dict(weights.path)
+    # float32 whatever the file stores (a half-precision copy is fine to load; FID runs in fp32).
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in read_state_dict(weights.path).items()}
+    # Built on the meta device: no time spent on a random initialisation that the
+    # file's tensors replace anyway (assign=True adopts them; strict still checks names).
+    with torch.device("meta"):
+        net = FIDInceptionV3()
     try:
-        net.load_state_dict(sd, strict=True)
+        net.load_state_dict(sd, strict=True, assign=True)
     except RuntimeError as e:
         first = str(e).splitlines()[1:3]
         raise ConfigError(f"{weights.path}: not the FID Inception-V3 weights ({' '.join(s.strip() for s in first)})"
                           ) from None
-    net = net.eval().fold_batchnorm().to(device)
-    if torch.device(device).type == "cpu":
-        net = net.to(memory_format=torch.channels_last)
-    return net
+    device = torch.device(device)
+    return net.eval().to(device).fold_batchnorm(channels_last=device.type == "cpu")
