@@ -9,11 +9,11 @@ from snowgan.config import Config, ConfigError, parse_args, parse_image_size, re
 
 def test_precedence_and_types(tmp_path: Path) -> None:
     toml = tmp_path / "c.toml"
-    toml.write_text('[train]\nbatch_size = 8\ndisc_lr = 0.5\n[data]\nimage_size = "32"\nmirror = true\n')
+    toml.write_text('[train]\nbatch_size = 8\ndisc_lr = 0.5\n[data]\nmirror = true\n')
     cfg, explicit = parse_args(["--recipe", "demo", "--config", str(toml), "--disc_lr", "0.0001"])
     assert cfg.train.batch_size == 8          # from --config over the recipe's 64
     assert cfg.train.disc_lr == 0.0001        # flag over file
-    assert cfg.model.g_width == 32            # from the recipe
+    assert cfg.data.image_size == "32"        # from the recipe (default 64)
     assert cfg.data.mirror is True
     assert explicit == {"recipe", "config", "disc_lr"}
 
