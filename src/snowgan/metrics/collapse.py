@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass
 from typing import Optional
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 
+from .features import float_images
 from .prdc import pairwise_distances
 
 FEATURE_SIDE = 32
@@ -55,7 +55,7 @@ class CollapseSignals:
 
 def pixel_features(images: np.ndarray) -> np.ndarray:
     """uint8 (N, C, H, W) -> float64 (N, D) in [0, 1] / sqrt(D): Euclidean distance = RMS difference."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).float() / 255.0
+    x = float_images(images) / 255.0
     h, w = x.shape[-2:]
     scale = FEATURE_SIDE / max(h, w)
     if scale < 1:

@@ -19,6 +19,14 @@ from ..progress import Progress
 from .inception import FIDInceptionV3
 
 
+def float_images(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 array (N, C, H, W) -> float32 tensor of the same values on device.
+
+    Copies first: dataset images may be a read-only memmap, which torch must not wrap.
+    """
+    return torch.tensor(np.asarray(images), device=device).float()
+
+
 @torch.inference_mode()
 def inception_features(net: FIDInceptionV3, images: np.ndarray, device: torch.device | str = "cpu",
                        batch: int = 32, progress: str = "auto", desc: str = "inception features") -> np.ndarray:
@@ -28,7 +36,7 @@ def inception_features(net: FIDInceptionV3, images: np.ndarray, device: torch.de
     bar = Progress(len(images), desc, "img", progress)
     try:
         for i in range(0, len(images), batch):
-            x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch])).to(device).float()
+            x = float_images(images[i:i + batch], device)
             x = net.preprocess(x)
             if device.type == "cpu":
                 # oneDNN convolutions run faster on NHWC activations.

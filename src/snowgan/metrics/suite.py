@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from ..config import ConfigError
 from .collapse import collapse_signals
-from .features import inception_features, real_features, subset_indices
+from .features import float_images, inception_features, real_features, subset_indices
 from .fid import fid_from_features
 from .kid import kid_from_features
 from .prdc import DC_K, PR_K, density_coverage, precision_recall
@@ -67,7 +67,7 @@ def resize_uint8(images: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     """Area-downsample uint8 (N, C, H, W) images to hw (used when a growing generator is smaller)."""
     if tuple(images.shape[-2:]) == tuple(hw):
         return images
-    x = torch.from_numpy(np.ascontiguousarray(images)).float()
+    x = float_images(images)
     return F.interpolate(x, size=hw, mode="area").round().clamp(0, 255).to(torch.uint8).numpy()
 
 

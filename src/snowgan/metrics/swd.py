@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .features import float_images
+
 NHOOD = 7
 NHOODS_PER_IMAGE = 128
 DIR_REPEATS = 4
@@ -109,7 +111,7 @@ def descriptors(images: np.ndarray, seed: int = 0, batch: int = 64,
     rng = np.random.default_rng([seed, 77])
     per_level: list[list[torch.Tensor]] = [[] for _ in sizes]
     for i in range(0, n, batch):
-        x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch])).to(device).float()
+        x = float_images(images[i:i + batch], device)
         for lvl, band in enumerate(laplacian_pyramid(x, len(sizes))):
             per_level[lvl].append(_patches(band, rng, NHOODS_PER_IMAGE, size).cpu())
     out = []
