@@ -8,7 +8,9 @@
 2. FID trace term for n generated vs 2n real 2048-d features: the n x n path that
    fid_from_features takes vs the two 2048 x 2048 eigen-decompositions of the textbook
    formula (same number, checked).
-3. SWD and the collapse signals on n images: seconds (no reference; they need no network).
+3. KID, 100 subsets of n: kernel matrices computed once and indexed vs three kernel
+   products per subset (the textbook loop).
+4. SWD and the collapse signals on n images: seconds (no reference; they need no network).
 
 Numbers are machine- and load-dependent; compare the ratios. Record results in
 docs/performance-metrics.md with the command line used.
@@ -22,6 +24,7 @@ import time
 import numpy as np
 import torch
 
+from snowgan.metrics import kid as kid_module
 from snowgan.metrics.collapse import collapse_signals
 from snowgan.metrics.features import inception_features
 from snowgan.metrics.fid import feature_stats, fid_from_features, frechet_distance
@@ -102,6 +105,17 @@ def main() -> None:
     t_full = time.perf_counter() - t
     print(f"FID {n} vs {2 * n} features: small-matrix path {t_fast:.2f} s, two 2048x2048 eigh {t_full:.2f} s, "
           f"ratio {t_full / t_fast:.1f}x (values {a:.6f} vs {b:.6f})")
+
+    t = time.perf_counter()
+    k_fast = kid_module.kid_from_features(real, fake)
+    t_fast = time.perf_counter() - t
+    saved, kid_module.GRAM_MAX = kid_module.GRAM_MAX, 0  # force the per-subset reference path
+    t = time.perf_counter()
+    k_ref = kid_module.kid_from_features(real, fake)
+    t_ref = time.perf_counter() - t
+    kid_module.GRAM_MAX = saved
+    print(f"KID {n} vs {2 * n} features, 100 subsets of {k_fast.subset_size}: precomputed kernels {t_fast:.2f} s, "
+          f"per-subset products {t_ref:.2f} s, ratio {t_ref / t_fast:.1f}x (values {k_fast.mean:.3e} vs {k_ref.mean:.3e})")
 
     imgs = rng.integers(0, 256, (2 * n, 3, args.size, args.size), dtype=np.uint8)
     t = time.perf_counter()

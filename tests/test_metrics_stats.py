@@ -96,6 +96,17 @@ def test_kid_expectation_is_zero_for_one_distribution_and_positive_for_two() -> 
     assert shifted.mean() > 10 * same.std() / np.sqrt(draws)
 
 
+def test_kid_precomputed_kernels_give_the_same_subsets_as_direct_computation(monkeypatch) -> None:
+    import snowgan.metrics.kid as kid
+
+    rng = np.random.default_rng(11)
+    real, fake = rng.normal(size=(70, 12)), rng.normal(size=(50, 12)) + 0.2
+    fast = kid.kid_from_features(real, fake, n_subsets=7, subset_max=30, seed=3)
+    monkeypatch.setattr(kid, "GRAM_MAX", 10)  # force the per-subset path
+    slow = kid.kid_from_features(real, fake, n_subsets=7, subset_max=30, seed=3)
+    assert fast.mean == pytest.approx(slow.mean, rel=1e-10) and fast.std == pytest.approx(slow.std, rel=1e-8)
+
+
 def test_kid_subset_size_is_min_of_counts_and_1000() -> None:
     rng = np.random.default_rng(6)
     r = kid_from_features(rng.normal(size=(60, 8)), rng.normal(size=(45, 8)), n_subsets=5)
