@@ -90,10 +90,11 @@ class MetricSuite:
         self.real_name = real_name
         idx = subset_indices(len(real), MAX_REAL, seed)
         self.real = real[idx] if len(idx) < len(real) else real
-        self.real_subset = "all" if len(idx) == len(real) else f"seeded-{len(idx)}"
+        # Which real images: part of the feature-cache key (a seed matters only for a subset).
+        self.real_subset = "all" if len(idx) == len(real) else f"seeded-{len(idx)}-seed{seed}"
         self.weights: Optional[InceptionWeights] = None
         self._net = None
-        self._by_size: dict[tuple, dict] = {}  # (h, w, n) -> cached real-side data
+        self._by_size: dict[tuple, object] = {}  # (kind, size[, n]) -> real-side data computed once
         if NEEDS_INCEPTION & set(self.names):
             self.weights = resolve_weights(inception_weights, progress=progress)
             self._net = load_inception(self.weights, device)
@@ -111,7 +112,7 @@ class MetricSuite:
             size_tag = "native" if hw == tuple(self.real.shape[-2:]) else f"{hw[0]}x{hw[1]}"
             self._by_size[key] = real_features(
                 self._net, self._real_at(hw), self.fingerprint, self.weights.sha256, self.cache_dir,
-                self.device, self.progress, subset=f"{self.real_subset}-{size_tag}-seed{self.seed}")
+                self.device, self.progress, subset=f"{self.real_subset}-{size_tag}")
         return self._by_size[key]
 
     def _equal_subset(self, n: int) -> np.ndarray:
