@@ -83,7 +83,7 @@ class DataConfig:
     field_orientation: str = _f("orientation", "JSONL field with the EXIF orientation (1-8)")
     field_mask: str = _f("mask", "JSONL field with a base64 alpha mask")
     npy_layout: str = _f("auto", ".npy axis order", choices=["auto", "nhwc", "nchw"])
-    npy_range: str = _f("auto", ".npy value range", choices=["auto", "uint8", "0-1", "-1-1"])
+    npy_range: str = _f("auto", ".npy value range: uint8 0..255, unit [0,1], signed [-1,1]", choices=["auto", "uint8", "unit", "signed"])
     cache_dir: Optional[str] = _f(None, "prepared-dataset cache (default: $SNOWGAN_CACHE or ~/.cache/snowgan)")
     max_bad_fraction: float = _f(0.5, "stop if more than this fraction of inputs cannot be read")
     workers: int = _f(0, "decode processes for prepare (0 = number of cores)")
@@ -405,7 +405,7 @@ def parse_image_size(text: str) -> tuple[int, int]:
             raise ValueError
     except ValueError:
         raise ConfigError(f"--image_size {text!r}: give a number (64) or HEIGHTxWIDTH (96x160)") from None
-    from .models.layers import split_size  # validates base*2^k
+    from .sizes import split_size  # validates base*2^k
     split_size(h, w)
     return h, w
 

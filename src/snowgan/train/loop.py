@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..augment import from_config
 from ..config import Config, ConfigError
 from ..data.dataset import Batches
 from ..data.prepared import PreparedDataset
@@ -31,6 +32,7 @@ from . import distributed as dist_util
 from .device import configure_threads, peak_memory_mb, pick_device, pick_precision, set_deterministic
 from .ema import ema_beta
 from .session import Session, open_session
+from .progressive import Schedule, apply_stage, real_for_stage
 from .step import GANSteps
 
 
@@ -122,7 +124,9 @@ class Trainer:
         G, D = G.to(self.device, memory_format=fmt), D.to(self.device, memory_format=fmt)
         if self.dist.enabled:
             G, D = self._prepare_distributed(G, D)
-        self.augment = self._build_augment()
+        self.augment, self.ada = from_config(cfg)
+        self.schedule = Schedule(cfg, cfg.image_hw) if cfg.model.arch == "progan" else None
+        self.stage = None
         self.steps = GANSteps(cfg, G, D, self.device, self.precision, self.augment,
                               rank=self.dist.rank, world=self.dist.world)
         self.fixed_z = latents(cfg.log.grid_size, cfg.model.latent_dim, cfg.run.seed + 1)
@@ -147,8 +151,8 @@ class Trainer:
     # ---- setup helpers ---------------------------------------------------------------
     def _record_dataset(self) -> None:
         ds = self.dataset
-        where = "built-in dataset (no --data given)" if self.cfg.data.data is None else self.cfg.data.data
-        self.log(f"data: {where}: {ds.description}")
+        where = "built-in dataset (no --data given): " if self.cfg.data.data is None else ""
+        self.log(f"data: {where}{ds.description}")
         info = {"source": self.cfg.data.data, "description": ds.description, "count": len(ds),
                 "shape": list(ds.shape), "fingerprint": ds.fingerprint, "class_names": ds.class_names,
                 "mirror": self.cfg.data.mirror, "skipped": len(ds.skipped)}
@@ -161,18 +165,12 @@ class Trainer:
         if ds.shape[0] != self.cfg.data.channels:
             raise ConfigError(f"dataset has {ds.shape[0]} channels but --channels is {self.cfg.data.channels}")
 
-    def _build_augment(self):
-        if not self.cfg.aug.augment:
-            return None
-        from ..augment import DiffAugment
-
-        return DiffAugment(self.cfg.aug.augment, self.cfg.aug.aug_p)
-
     def _total_images(self) -> int:
         t = self.cfg.train
         per_step = t.disc_steps * self.batch_size
         if t.steps is not None:
-            return t.steps * per_step
+            return t.steps * per_step if self.schedule is None else t.steps * t.disc_steps * max(
+                self.schedule.batch_sizes)
         if t.kimg is not None:
             return int(math.ceil(t.kimg * 1000))
         epochs = t.epochs if t.epochs is not None else 25.0
@@ -191,6 +189,8 @@ class Trainer:
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {"counters": dict(self.counters), "optim": self.steps.optim_state(),
                 "data": self.batches.state_dict(), "rng": rng, "config": self.cfg.to_dict(),
+                "ada": self.ada.state_dict() if self.ada is not None else None,
+                "stage": [self.stage.level, self.stage.alpha] if self.stage is not None else None,
                 "identity": self.cfg.identity(), "epoch": self.batches.epoch_float}
 
     def save_checkpoint(self, milestone: bool = False) -> Path:
@@ -213,6 +213,10 @@ class Trainer:
         self.steps.load(c.networks, c.state["optim"])
         self.batches.load_state_dict(c.state["data"])
         self.counters.update(c.state["counters"])
+        if self.ada is not None and c.state.get("ada"):
+            self.ada.load_state_dict(c.state["ada"])
+            self.augment.p = self.ada.p
+        self._set_stage()
         rng = c.state["rng"]
         torch.set_rng_state(rng["torch"])
         random.setstate(rng["python"])
@@ -227,7 +231,7 @@ class Trainer:
         step = self.counters["step"]
         path = save_grid(imgs, self.run_dir / "samples" / f"step-{step:08d}.png")
         entry = {"file": path.name, "step": step, "kimg": self.counters["images_seen"] / 1000,
-                 "epoch": round(self.batches.epoch_float, 4)}
+                 "epoch": round(self.batches.epoch_float, 4), **self._stage_info()}
         with open(self.run_dir / "samples" / "index.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
         return path
@@ -239,6 +243,25 @@ class Trainer:
             if self.augment is not None:
                 x = self.augment(x)
         save_grid(to_uint8(x), self.run_dir / "samples" / "reals.png")
+
+    # ---- progressive growing ---------------------------------------------------------
+    def _set_stage(self) -> None:
+        """Resolution and fade-in alpha from images seen (a pure function: resume mid-fade is exact)."""
+        if self.schedule is None:
+            return
+        stage = self.schedule.stage(self.counters["images_seen"])
+        if stage != self.stage:
+            if self.stage is None or stage.level != self.stage.level:
+                self.log(f"progressive: {stage.res[0]}x{stage.res[1]} ({stage.phase}), batch {stage.batch_size}")
+            apply_stage(stage, self.steps.G_module, self.steps.D_module, self.steps.G_ema)
+            self.stage = stage
+            self.batch_size = stage.batch_size
+
+    def _stage_info(self) -> dict:
+        if self.stage is None:
+            return {}
+        return {"res": f"{self.stage.res[0]}x{self.stage.res[1]}", "alpha": round(self.stage.alpha, 4),
+                "phase": self.stage.phase}
 
     # ---- signals -----------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -307,17 +330,22 @@ class Trainer:
             while not self._done(total) and not dist_util.any_rank(
                     self.stop_signal is not None, self.device, self.dist.world):
                 t0 = time.time()
+                self._set_stage()
                 bs = self.batch_size
                 stats: dict[str, torch.Tensor] = {}
                 paused = cfg.train.pause_d_alternate and self.batches.pos.epoch % 2 == 1
                 all_ok = True
                 for _ in range(cfg.train.disc_steps):
                     real = self.batches.next(bs)
+                    if self.stage is not None:
+                        real = real_for_stage(real, self.stage)
                     if not paused:
                         ok, sd = self.steps.d_step(real, c["d_steps"])
                         c["d_steps"] += 1
                         all_ok &= ok
-                        sd.pop("real_scores")
+                        real_scores = sd.pop("real_scores")
+                        if self.ada is not None:
+                            self.ada.accumulate(real_scores)
                         stats.update(sd)
                     c["images_seen"] += bs
                 for _ in range(cfg.train.gen_steps):
@@ -326,6 +354,8 @@ class Trainer:
                     stats.update(sg)
                 self.steps.update_ema(ema_beta(bs, c["images_seen"], cfg.train.ema_kimg, cfg.train.ema_rampup))
                 c["step"] += 1
+                if self.ada is not None and c["step"] % self.ada.interval == 0:
+                    self.augment.p = self.ada.update(self.ada.interval * cfg.train.disc_steps * bs)
                 bad_streak = 0 if all_ok else bad_streak + 1
                 if not all_ok:
                     c["skipped_steps"] += 1
@@ -353,8 +383,10 @@ class Trainer:
         finally:
             bar.close()
 
-        self.save_checkpoint()
-        if self.main:
+        step = c["step"]
+        if step % cfg.log.checkpoint_every:  # the loop has not just written this one
+            self.save_checkpoint()
+        if self.main and step % sample_every:
             self.write_samples()
         run_ref = self.run_dir.name
         if not self._done(total):  # stopped by a signal (on this or another rank)
@@ -377,7 +409,10 @@ class Trainer:
         dt = max(time.time() - t_log, 1e-9)
         line["imgs_per_s"] = round((c["images_seen"] - img_log) / dt, 2)
         line["sec_per_kimg"] = round(1000 / max(line["imgs_per_s"], 1e-9), 2)
-        line["aug_p"] = getattr(self.augment, "p", 0.0) if self.augment is not None else 0.0
+        line["aug_p"] = round(self.augment.p, 5) if self.augment is not None else 0.0
+        if self.ada is not None and self.ada.last_rt is not None:
+            line["ada_rt"] = round(self.ada.last_rt, 4)
+        line.update(self._stage_info())
         line["peak_mem_mb"] = round(peak_memory_mb(self.device), 1)
         line["skipped_steps"] = c["skipped_steps"]
         if not self.main:
