@@ -62,18 +62,22 @@ def _write_video(frames, paths: list[Path], fps: int) -> None:
     print(f"wrote {', '.join(str(p) for p in paths)}: {n} frames, {n / fps:.2f} s at {fps} fps, {w}x{h} px")
 
 
-def _load(cfg: Config):
-    """(run folder, LoadedRun, device) for --run / --checkpoint / --device."""
+def _find_run(cfg: Config) -> Path:
     from ..runs import find_run
+
+    return find_run(cfg.run.runs_dir, cfg.run.run)
+
+
+def _load(cfg: Config, run_dir: Path):
+    """(LoadedRun, device) for --checkpoint / --device."""
     from ..train.checkpoint import load_run
     from ..train.device import pick_device
 
-    run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
     device = pick_device(cfg.run.device)
     loaded = load_run(run_dir, cfg.cmd.checkpoint, device)
     print(f"run {run_dir.name}: {getattr(loaded, 'why', 'checkpoint')} {loaded.path.name} "
           f"(step {loaded.step}, {loaded.kimg:.1f} kimg), EMA generator, seed {cfg.run.seed}")
-    return run_dir, loaded, device
+    return loaded, device
 
 
 def _spec(cfg: Config):
@@ -129,8 +133,9 @@ def interpolate_main(cfg: Config, explicit: set[str]) -> int:
 
     _check_video_flags(cfg, cfg.cmd.fps)
     spec = _spec(cfg)
-    run_dir, loaded, device = _load(cfg)
-    paths = _outputs(cfg, run_dir, _kind(spec), VIDEO_EXTS)
+    run_dir = _find_run(cfg)
+    paths = _outputs(cfg, run_dir, _kind(spec), VIDEO_EXTS)  # refuse before the slow part
+    loaded, device = _load(cfg, run_dir)
     frames = interpolation_frames(loaded.G, spec, device, cfg.run.progress)
     _write_video(frames, paths, cfg.cmd.fps)
     if spec.grid and not spec.walk:
@@ -148,9 +153,10 @@ def average_main(cfg: Config, explicit: set[str]) -> int:
     """PNG: the mean of --n_samples generated images (default 1000) beside the mean real image."""
     from .render import average_picture
 
-    run_dir, loaded, device = _load(cfg)
+    run_dir = _find_run(cfg)
     (path,) = _outputs(cfg, run_dir, "average", ("png",))
     n = _average_n(cfg, explicit)
+    loaded, device = _load(cfg, run_dir)
     real = _real_images(loaded.cfg, cfg, explicit)
     _save_picture(average_picture(loaded.G, n, cfg.run.seed, device, real, loaded.cfg.data.mirror,
                                   cfg.cmd.truncation, cfg.run.progress), path)
@@ -178,9 +184,7 @@ def _progress_frames(cfg: Config, explicit: set[str], run_dir: Path):
 
 def progress_main(cfg: Config, explicit: set[str]) -> int:
     """GIF + MP4 of the run's fixed-latent sample grids in order (works on a live run)."""
-    from ..runs import find_run
-
-    run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
+    run_dir = _find_run(cfg)
     fps = _progress_fps(cfg, explicit)
     frames = _progress_frames(cfg, explicit, run_dir)
     _write_video(frames, _outputs(cfg, run_dir, "progress", VIDEO_EXTS), fps)
@@ -198,14 +202,13 @@ def _stale(target: Path, sources: list[Path]) -> bool:
 def report_main(cfg: Config, explicit: set[str]) -> int:
     """RUN/report.html: plots from the logs, plus (re)made videos and average in RUN/report/
     when missing or older than their inputs (always with --force)."""
-    from ..runs import find_run
     from ..train.checkpoint import pick_checkpoint
     from .html import write_report
     from .plots import plot_stats
     from .render import average_picture, interpolation_frames
     from .runfiles import sample_grids
 
-    run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
+    run_dir = _find_run(cfg)
     own = run_dir / REPORT_DIR
     grids = sample_grids(run_dir)
     if grids and (cfg.cmd.force or _stale(own / "progress.gif", [g.path for g in grids])):
@@ -223,7 +226,7 @@ def report_main(cfg: Config, explicit: set[str]) -> int:
         weights = [ckpt / "model.safetensors"]
         need_video, need_avg = (cfg.cmd.force or _stale(p, weights) for p in (video, avg))
         if need_video or need_avg:
-            _, loaded, device = _load(cfg)
+            loaded, device = _load(cfg, run_dir)
             if need_video:
                 _write_video(interpolation_frames(loaded.G, spec, device, cfg.run.progress),
                              [video, video.with_suffix(".mp4")], cfg.cmd.fps)

@@ -50,11 +50,12 @@ def data_uri(data: bytes, suffix: str) -> str:
     return f"data:{MIME.get(suffix.lower(), 'application/octet-stream')};base64,{base64.b64encode(data).decode()}"
 
 
-def src_for(path: Path, run_dir: Path, embed_max: int = EMBED_MAX_BYTES) -> str:
-    """A URL for ``path`` inside report.html: a data: URI when small enough, else the path
-    relative to the run folder (report.html lives there). Never an http(s) URL."""
+def src_for(path: Path, run_dir: Path, embed_max: Optional[int] = None) -> str:
+    """A URL for ``path`` inside report.html: a data: URI when at most embed_max bytes
+    (default EMBED_MAX_BYTES), else the path relative to the run folder (report.html lives
+    there). Never an http(s) URL."""
     path = Path(path)
-    if path.stat().st_size <= embed_max:
+    if path.stat().st_size <= (EMBED_MAX_BYTES if embed_max is None else embed_max):
         return data_uri(path.read_bytes(), path.suffix)
     return relative_url(path, run_dir)
 
