@@ -139,6 +139,7 @@ class TrainConfig:
     reg_interval: int = _f(1, "lazy regularisation: apply GP/R1 every k D steps, scaled by k")
     max_bad_steps: int = _f(5, "non-finite steps in a row before rolling back to a checkpoint")
     max_rollbacks: int = _f(3, "rollbacks before giving up with a diagnosis")
+    sync_bn: bool = _f(False, "multi-GPU: synchronise BatchNorm statistics across processes (CUDA only)")
     init_from: Optional[str] = _f(None, "start from the weights of this run or checkpoint (transfer)")
     freeze_d: int = _f(0, "with --init_from: freeze this many first discriminator blocks")
 

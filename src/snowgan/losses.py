@@ -35,13 +35,16 @@ def g_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"unknown loss {kind!r}")
 
 
-def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                     eps: torch.Tensor | None = None) -> torch.Tensor:
     """WGAN-GP penalty E[(||grad_x D(x_hat)||_2 - 1)^2] on random interpolates (Gulrajani et al. 2017).
 
     real, fake: (B, C, H, W). The interpolation and the norm are computed in float32
     even when D runs under autocast, so bf16/fp16 cannot turn the penalty into NaN.
+    eps: interpolation weights (B, 1, 1, 1) in [0, 1); drawn here when not given.
     """
-    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=torch.float32)
+    if eps is None:
+        eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=torch.float32)
     x_hat = (eps * real.float() + (1 - eps) * fake.detach().float()).requires_grad_(True)
     scores = D(x_hat).float()
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)

@@ -82,3 +82,60 @@ def widths(base_width: int, levels: int, max_width: int) -> list[int]:
     resolution doubles them, capped at max_width (the DCGAN ngf/ndf convention).
     """
     return [min(max_width, base_width * 2 ** (levels - 1 - i)) for i in range(levels)]
+
+
+# ---- progressive GAN layers (Karras et al. 2018) --------------------------------------
+
+class EqualizedConv2d(nn.Module):
+    """Conv2d with the equalised learning rate: weights ~ N(0, 1), scaled by He's constant at run time.
+
+    Storing unit-variance weights and multiplying by gain / sqrt(fan_in) in forward makes
+    every layer's effective step size the same under Adam (the paper's section 4.1).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, padding: int = 0, gain: float = 2 ** 0.5,
+                 bias: bool = True) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
+        self.scale = gain / (in_ch * kernel * kernel) ** 0.5
+        self.padding = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+
+class EqualizedLinear(nn.Module):
+    """Linear layer with the equalised learning rate (see EqualizedConv2d)."""
+
+    def __init__(self, in_features: int, out_features: int, gain: float = 2 ** 0.5, bias: bool = True) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        self.scale = gain / in_features ** 0.5
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight * self.scale, self.bias)
+
+
+class MinibatchStdDev(nn.Module):
+    """Append one feature map: the mean standard deviation over groups of samples.
+
+    (B, C, H, W) -> (B, C + 1, H, W). Each group of up to ``group_size`` samples (the
+    largest divisor of B not above it) gets the std of every feature across the group,
+    averaged to one number: D can see a batch with too little variety (mode collapse).
+    """
+
+    def __init__(self, group_size: int = 4) -> None:
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        g = min(self.group_size, b)
+        while b % g:
+            g -= 1
+        y = x.float().reshape(g, b // g, c, h, w)  # sample i is in group i % (b // g)
+        y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (b // g,)
+        y = y.reshape(1, b // g, 1, 1, 1).expand(g, b // g, 1, h, w).reshape(b, 1, h, w)
+        return torch.cat([x, y.to(x.dtype)], dim=1)

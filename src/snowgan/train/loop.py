@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from ..progress import Progress
 from ..report.grid import save_grid
 from ..sample import generate_images, latents, to_uint8
 from . import checkpoint as ckpt
+from . import distributed as dist_util
 from .device import configure_threads, peak_memory_mb, pick_device, pick_precision, set_deterministic
 from .ema import ema_beta
 from .session import Session, open_session
@@ -48,17 +50,52 @@ def load_dataset(cfg: Config) -> PreparedDataset:
 
 
 def main(cfg: Config, explicit: set[str]) -> int:
-    session = open_session(cfg, explicit)
+    info = dist_util.init_distributed(pick_device(cfg.run.device).type)
     try:
-        return Trainer(session).run()
+        return _train(cfg, explicit, info)
+    except Exception as e:
+        if info.enabled:  # say which process failed; torchrun then stops the others
+            print(f"snowgan: rank {info.rank} of {info.world} failed: {type(e).__name__}: {e}", flush=True)
+        raise
+    finally:
+        dist_util.cleanup()
+
+
+def _train(cfg: Config, explicit: set[str], info: dist_util.DistInfo) -> int:
+    if info.enabled and cfg.train.batch_size % info.world:
+        raise ConfigError(f"--batch_size {cfg.train.batch_size} must be divisible by the {info.world} processes")
+    session = _open_session_all_ranks(cfg, explicit, info)
+    try:
+        trainer = Trainer(session, info)
+    except BaseException:
+        # A new run that failed during setup (bad data, bad flags) leaves no empty folder behind.
+        if not session.resuming and not (session.run_dir / "checkpoints").exists():
+            shutil.rmtree(session.run_dir, ignore_errors=True)
+        raise
+    try:
+        return trainer.run()
     except TrainingFailed as e:
         session.log(f"snowgan: training stopped: {e}")
         return 3
 
 
+def _open_session_all_ranks(cfg: Config, explicit: set[str], info: dist_util.DistInfo) -> Session:
+    """Rank 0 creates or reopens the run folder; the other ranks read its resolved config."""
+    if info.is_main:
+        session = open_session(cfg, explicit)
+    run_dir = Path(dist_util.share_string(str(session.run_dir) if info.is_main else "", info))
+    if info.is_main:
+        return session
+    saved = Config.from_dict(json.loads((run_dir / "config.json").read_text(encoding="utf-8")))
+    resuming = (run_dir / "checkpoints").is_dir()
+    return Session(saved, run_dir, resuming, lambda msg: None)
+
+
 class Trainer:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, info: Optional[dist_util.DistInfo] = None) -> None:
         self.s = session
+        self.dist = info or dist_util.DistInfo()
+        self.main = self.dist.is_main
         self.cfg = cfg = session.cfg
         self.run_dir = session.run_dir
         self.log = session.log
@@ -69,25 +106,43 @@ class Trainer:
         self.log(f"run {self.run_dir} ({'resuming' if session.resuming else 'new'})")
         self.log(f"device {self.device}, precision {self.precision.name} ({self.precision.why}), {threads}")
 
+        if self.dist.enabled and not self.main:
+            dist_util.barrier(self.dist.world)  # let rank 0 prepare (and cache) the data first
         self.dataset = load_dataset(cfg)
-        self._record_dataset()
+        if self.main:
+            self._record_dataset()
+            dist_util.barrier(self.dist.world)
         self.batch_size = cfg.train.batch_size
         self.batches = Batches(self.dataset, cfg.run.seed, self.device, cfg.image_hw, cfg.data.mirror,
-                               channels_last=cfg.train.channels_last)
+                               rank=self.dist.rank, world=self.dist.world, channels_last=cfg.train.channels_last)
 
         _seed_everything(cfg.run.seed)
         G, D = build_networks(cfg)
         fmt = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
         G, D = G.to(self.device, memory_format=fmt), D.to(self.device, memory_format=fmt)
+        if self.dist.enabled:
+            G, D = self._prepare_distributed(G, D)
         self.augment = self._build_augment()
-        self.steps = GANSteps(cfg, G, D, self.device, self.precision, self.augment)
+        self.steps = GANSteps(cfg, G, D, self.device, self.precision, self.augment,
+                              rank=self.dist.rank, world=self.dist.world)
         self.fixed_z = latents(cfg.log.grid_size, cfg.model.latent_dim, cfg.run.seed + 1)
         self.counters = {"step": 0, "images_seen": 0, "d_steps": 0, "time_s": 0.0, "rollbacks": 0,
                          "skipped_steps": 0}
         self.stop_signal: Optional[int] = None
         n_params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
         self.log(f"{cfg.model.arch} {cfg.model.loss}, G {n_params[0] / 1e6:.2f}M / D {n_params[1] / 1e6:.2f}M "
-                 f"parameters, {cfg.data.image_size} px, batch {self.batch_size}")
+                 f"parameters, {cfg.data.image_size} px, batch {self.batch_size}"
+                 + (f" split over {self.dist.world} processes" if self.dist.enabled else ""))
+
+    def _prepare_distributed(self, G, D):
+        if self.cfg.train.sync_bn:
+            if self.device.type != "cuda":
+                raise ConfigError("--sync_bn needs CUDA GPUs (PyTorch's SyncBatchNorm does not run on CPU)")
+            G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(G)
+            D = torch.nn.SyncBatchNorm.convert_sync_batchnorm(D)
+        dist_util.broadcast_module(G)
+        dist_util.broadcast_module(D)
+        return G, D
 
     # ---- setup helpers ---------------------------------------------------------------
     def _record_dataset(self) -> None:
@@ -139,11 +194,14 @@ class Trainer:
                 "identity": self.cfg.identity(), "epoch": self.batches.epoch_float}
 
     def save_checkpoint(self, milestone: bool = False) -> Path:
+        """Rank 0 writes; every rank waits until it is on disk (a rollback may read it)."""
         step = self.counters["step"]
         dest = self.run_dir / "checkpoints" / f"step-{step:08d}"
-        ckpt.write_checkpoint(dest, self.steps.networks_state(), self._state(), milestone=milestone)
-        ckpt.validate(dest)  # prune only once the new one is known good
-        ckpt.prune(self.run_dir, self.cfg.log.keep_checkpoints)
+        if self.main:
+            ckpt.write_checkpoint(dest, self.steps.networks_state(), self._state(), milestone=milestone)
+            ckpt.validate(dest)  # prune only once the new one is known good
+            ckpt.prune(self.run_dir, self.cfg.log.keep_checkpoints)
+        dist_util.barrier(self.dist.world)
         return dest
 
     def restore(self, path: Path) -> None:
@@ -233,19 +291,21 @@ class Trainer:
             self.log(f"run already finished at step {c['step']}; pass a larger --steps/--kimg/--epochs to continue")
             return 0
         if latest is None:
-            self.write_reals()
+            if self.main:
+                self.write_reals()
             self.save_checkpoint()  # step 0: a rollback target and a resume point from the start
 
         self._install_signals()
         log_every, sample_every = cfg.log.log_every, cfg.log.sample_every
-        bar = Progress(total, f"train {self.run_dir.name}", unit="img", mode=cfg.run.progress,
-                       initial=c["images_seen"])
+        bar = Progress(total, f"train {self.run_dir.name}", unit="img",
+                       mode=cfg.run.progress if self.main else "none", initial=c["images_seen"])
         sums: dict[str, torch.Tensor] = {}
         n_in_sums, bad_streak = 0, 0
         t_log = time.time()
         img_log = c["images_seen"]
         try:
-            while not self._done(total) and self.stop_signal is None:
+            while not self._done(total) and not dist_util.any_rank(
+                    self.stop_signal is not None, self.device, self.dist.world):
                 t0 = time.time()
                 bs = self.batch_size
                 stats: dict[str, torch.Tensor] = {}
@@ -285,7 +345,7 @@ class Trainer:
                 if step % log_every == 0 or self._done(total):
                     self._log_stats(sums, n_in_sums, t_log, img_log, bar)
                     sums, n_in_sums, t_log, img_log = {}, 0, time.time(), c["images_seen"]
-                if step % sample_every == 0:
+                if step % sample_every == 0 and self.main:
                     self.write_samples()
                 if step % cfg.log.checkpoint_every == 0:
                     milestone = cfg.log.milestone_every > 0 and step % cfg.log.milestone_every == 0
@@ -294,12 +354,13 @@ class Trainer:
             bar.close()
 
         self.save_checkpoint()
-        self.write_samples()
+        if self.main:
+            self.write_samples()
         run_ref = self.run_dir.name
-        if self.stop_signal is not None:
+        if not self._done(total):  # stopped by a signal (on this or another rank)
             self.log(f"stopped at step {c['step']} ({c['images_seen'] / 1000:.1f} kimg); checkpoint saved. "
                      f"Resume with: snowgan --mode train --resume {self.run_dir}")
-            return 128 + int(self.stop_signal)
+            return 128 + int(self.stop_signal or signal.SIGTERM)
         self.log(f"done: {c['step']} steps, {c['images_seen'] / 1000:.1f} kimg in {c['time_s']:.0f} s; "
                  f"samples in {self.run_dir / 'samples'}; generate with: snowgan --mode generate --run {run_ref}")
         return 0
@@ -310,7 +371,8 @@ class Trainer:
                       "epoch": round(self.batches.epoch_float, 4), "time_s": round(c["time_s"], 2)}
         if n:
             keys = sorted(sums)
-            values = torch.stack([sums[k].float() / n for k in keys]).tolist()  # the one sync per log line
+            values = torch.stack([sums[k].float() / n for k in keys])
+            values = dist_util.all_reduce_mean(values, self.dist.world).tolist()  # the one sync per log line
             line.update({k: round(v, 6) for k, v in zip(keys, values)})
         dt = max(time.time() - t_log, 1e-9)
         line["imgs_per_s"] = round((c["images_seen"] - img_log) / dt, 2)
@@ -318,6 +380,8 @@ class Trainer:
         line["aug_p"] = getattr(self.augment, "p", 0.0) if self.augment is not None else 0.0
         line["peak_mem_mb"] = round(peak_memory_mb(self.device), 1)
         line["skipped_steps"] = c["skipped_steps"]
+        if not self.main:
+            return
         with open(self.run_dir / "stats.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
         if "loss_g" in line and "loss_d" in line:

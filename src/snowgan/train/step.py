@@ -55,7 +55,8 @@ class GANSteps:
 
     def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, device: torch.device, precision: Precision,
                  augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-                 G_module: Optional[nn.Module] = None, D_module: Optional[nn.Module] = None) -> None:
+                 G_module: Optional[nn.Module] = None, D_module: Optional[nn.Module] = None,
+                 rank: int = 0, world: int = 1) -> None:
         t, m = cfg.train, cfg.model
         self.cfg, self.device, self.precision = cfg, device, precision
         self.G, self.D = G, D
@@ -73,16 +74,37 @@ class GANSteps:
         self.scaler_g = torch.amp.GradScaler(device.type, enabled=precision.use_scaler)
         self.scaler_d = torch.amp.GradScaler(device.type, enabled=precision.use_scaler)
         self.reg_interval = t.reg_interval
+        self.rank, self.world = rank, world
 
     # ---- helpers -------------------------------------------------------------------
     def _aug(self, x: torch.Tensor) -> torch.Tensor:
         return self.augment(x) if self.augment is not None else x
 
+    def _global_rand(self, draw, n: int) -> torch.Tensor:
+        """This rank's rows of a draw for the whole global batch (n rows per rank).
+
+        Every rank draws all world*n rows from the same RNG stream and keeps rows
+        rank::world, matching the data slicing: the union over ranks is exactly what
+        a single process would draw, and the RNG advances identically on every world
+        size, so runs resume across world sizes.
+        """
+        full = draw(n * self.world)
+        return full if self.world == 1 else full[self.rank::self.world]
+
     def _z(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.latent_dim, device=self.device)
+        return self._global_rand(lambda k: torch.randn(k, self.latent_dim, device=self.device), n)
 
     def _apply(self, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss_sum: torch.Tensor) -> bool:
-        """Step the optimizer unless the loss is non-finite (the one deliberate host sync)."""
+        """Step the optimizer unless the loss is non-finite (the one deliberate host sync).
+
+        Under torchrun the gradients (and the loss) are first averaged over ranks, so all
+        ranks take the same decision and the same step.
+        """
+        if self.world > 1:
+            from .distributed import average_gradients
+
+            params = [p for g in opt.param_groups for p in g["params"]]
+            loss_sum = average_gradients(params, loss_sum, self.world)
         ok = bool(torch.isfinite(loss_sum))
         if ok:
             scaler.step(opt)
@@ -116,7 +138,8 @@ class GANSteps:
                 loss = loss + m.drift_weight * losses.drift_penalty(real_s)
             if reg_now and self.loss_kind == "wgan-gp" and m.gp_weight > 0:
                 with self.precision.autocast(self.device):
-                    gp = losses.gradient_penalty(self.D, x_aug, f_aug)
+                    eps = self._global_rand(lambda k: torch.rand(k, 1, 1, 1, device=self.device), len(x))
+                    gp = losses.gradient_penalty(self.D, x_aug, f_aug, eps)
                 loss = loss + m.gp_weight * self.reg_interval * gp
                 stats["gp"] += gp.detach() / self.accum
             if reg_now and m.r1_gamma > 0:

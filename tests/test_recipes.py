@@ -1,0 +1,57 @@
+"""The five seed recipes parse, validate, build their networks and state what their seeds did."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from snowgan.augment import from_config as augment_from_config
+from snowgan.config import parse_args, recipe_names
+from snowgan.models.registry import build_networks
+from snowgan.optim import AdaBelief, build_optimizer
+from snowgan.train.progressive import Schedule
+
+SEEDS = ["snowgan", "mountains", "houses", "bobross", "noise"]
+
+
+def test_every_seed_has_a_recipe() -> None:
+    assert set(SEEDS) <= set(recipe_names())
+
+
+@pytest.mark.parametrize("name", SEEDS)
+def test_recipe_builds_and_runs_at_a_tiny_size(name: str) -> None:
+    # Flags override the recipe: shrink everything so the networks build in a blink.
+    cfg, explicit = parse_args(["--recipe", name, "--image_size", "32", "--g_width", "4", "--d_width", "4",
+                                "--max_width", "16", "--latent_dim", "8"])
+    assert cfg.run.recipe == name and "image_size" in explicit
+    torch.manual_seed(0)
+    G, D = build_networks(cfg)
+    x = G(torch.randn(4, 8))
+    assert x.shape == (4, cfg.data.channels, 32, 32)
+    aug, _ = augment_from_config(cfg)
+    assert D(aug(x) if aug else x).shape == (4,)
+    opt = build_optimizer(cfg.train.optimizer, D.parameters(), cfg.train.disc_lr, (cfg.train.beta1, cfg.train.beta2))
+    assert opt.defaults["lr"] == cfg.train.disc_lr
+
+
+def test_recipes_state_what_their_seeds_did() -> None:
+    snow = parse_args(["--recipe", "snowgan"])[0]
+    assert (snow.model.loss, snow.model.latent_dim, snow.data.image_size, snow.train.disc_lr) == \
+        ("wgan-gp", 100, "1024", 1e-4)
+    assert parse_args(["--recipe", "snowgan", "--gen_steps", "4"])[0].train.gen_steps == 4  # its README
+    mnt = parse_args(["--recipe", "mountains"])[0]
+    assert (mnt.data.image_size, mnt.data.mirror, mnt.train.pause_d_alternate) == ("160", True, False)
+    houses = parse_args(["--recipe", "houses"])[0]
+    assert houses.model.spectral_norm and houses.train.optimizer == "adabelief"
+    assert houses.aug.augment == "color,translation,cutout"
+    assert isinstance(build_optimizer("adabelief", [torch.nn.Parameter(torch.zeros(1))], 1e-4, (0.5, 0.9)),
+                      AdaBelief)
+    bob = parse_args(["--recipe", "bobross"])[0]
+    sched = Schedule(bob, bob.image_hw)
+    assert sched.resolutions[0] == (4, 4) and sched.resolutions[-1] == (256, 256)
+    assert (bob.model.drift_weight, bob.train.gen_lr, bob.train.beta1, bob.train.beta2) == (0.001, 1e-3, 0.0, 0.99)
+    assert sched.final_stable_at <= bob.train.kimg * 1000  # training outlasts the growth
+    noise = parse_args(["--recipe", "noise"])[0]
+    assert (noise.data.image_size, noise.model.g_norm, noise.train.disc_steps, noise.model.gp_weight) == \
+        ("32", "instance", 5, 10.0)
+    assert (noise.train.gen_lr, noise.train.beta1, noise.train.beta2, noise.model.latent_dim) == (1e-4, 0.5, 0.9, 100)
