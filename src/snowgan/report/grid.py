@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -74,5 +75,8 @@ def save_grid(images: np.ndarray, path: str | Path, nrow: Optional[int] = None,
             draw.text((x, y), text, fill=(255, 255, 255))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
+    # Written aside and renamed: the report, rebuilt while training runs, never reads half a PNG.
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    img.save(tmp)
+    os.replace(tmp, path)
     return path
