@@ -277,3 +277,22 @@ def test_bad_picture_flags_are_one_line_errors(tmp_path: Path, capsys: pytest.Ca
     assert main(["--mode", "interpolate", "--runs_dir", str(tmp_path / "runs"), *flags]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_output_paths_never_overwrite_without_force(tmp_path: Path) -> None:
+    from snowgan.config import ConfigError
+    from snowgan.report.commands import _outputs
+
+    cfg, run = Config(), tmp_path / "run"
+    first = _outputs(cfg, run, "progress", ("gif", "mp4"))
+    assert [p.relative_to(run).as_posix() for p in first] == ["media/progress-00001.gif", "media/progress-00001.mp4"]
+    first[1].parent.mkdir(parents=True)
+    first[1].write_bytes(b"made earlier")  # only the MP4 exists: the next call still moves on
+    assert _outputs(cfg, run, "progress", ("gif", "mp4"))[0].name == "progress-00002.gif"
+    cfg.cmd.out = str(tmp_path)  # an existing folder: numbered names inside it
+    assert _outputs(cfg, run, "average", ("png",)) == [tmp_path / "average-00001.png"]
+    cfg.cmd.out = str(first[1])
+    with pytest.raises(ConfigError, match="--force"):
+        _outputs(cfg, run, "progress", ("gif", "mp4"))
+    cfg.cmd.force = True
+    assert _outputs(cfg, run, "progress", ("gif", "mp4")) == [first[1]]

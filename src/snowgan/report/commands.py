@@ -33,12 +33,13 @@ def _check_video_flags(cfg: Config, fps: int) -> None:
 
 
 def _outputs(cfg: Config, run_dir: Path, kind: str, exts: Sequence[str]) -> list[Path]:
-    """Where to write: --out (FILE.ext for one format, a name without extension for all),
-    refused when it exists and --force is not given; else the next RUN/media/KIND-NNNNN.*"""
-    if cfg.cmd.out is None:
-        stem = next_numbered(run_dir / MEDIA_DIR, kind, exts)
+    """Where to write: --out (FILE.ext for one format, a name without extension for all, an
+    existing folder for numbered names in it), refused when it exists and --force is not
+    given; else the next RUN/media/KIND-NNNNN.*"""
+    out = Path(cfg.cmd.out) if cfg.cmd.out is not None else None
+    if out is None or out.is_dir():
+        stem = next_numbered(out or run_dir / MEDIA_DIR, kind, exts)
         return [stem.with_name(f"{stem.name}.{e}") for e in exts]
-    out = Path(cfg.cmd.out)
     ext = out.suffix.lower().lstrip(".")
     if ext in exts:
         paths = [out]

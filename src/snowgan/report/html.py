@@ -37,7 +37,7 @@ vertical-align:top}figcaption{font-size:13px;color:#555;max-width:640px}img.px{i
 img{max-width:100%;height:auto}table{border-collapse:collapse;font-size:13px}td,th{padding:3px 10px;text-align:left;
 border-bottom:1px solid #e3e6ea}th{background:#f0f2f5}.warn{background:#fff4e5;border-left:5px solid #e67700}
 .warn li{margin:3px 0}.muted{color:#666}code{background:#f0f2f5;padding:1px 4px;border-radius:3px}
-.strip figure{margin-right:8px}pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px}
+.strip figure{margin-right:8px}.plots figure{width:calc(50% - 20px);min-width:420px}.plots img{width:100%}pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px}
 """
 
 STATS_ORDER = ["step", "kimg", "epoch", "time_s", "loss_g", "loss_d", "d_real", "d_fake", "gp", "r1", "aug_p",
@@ -181,9 +181,9 @@ def _plots(run_dir: Path, **_) -> str:
     paths = [folder / f"{stem}.png" for stem in order if (folder / f"{stem}.png").is_file()]
     if not paths:
         return ""
-    imgs = "".join(_figure(p, run_dir, esc(p.stem), pixel=False) for p in paths)
-    return f"<section id=plots><h2>Curves</h2><p class=muted>Raw values faint, smoothed bold; x: thousands of " \
-           f"real images shown (kimg).</p>{imgs}</section>"
+    imgs = "".join(f"<figure>{_img(src_for(p, run_dir), p.stem)}</figure>" for p in paths)
+    return ("<section id=plots><h2>Curves</h2><p class=muted>Raw values faint, smoothed bold; x: thousands of "
+            f"real images shown (kimg).</p><div class=plots>{imgs}</div></section>")
 
 
 def _metrics(run_dir: Path, **_) -> str:
