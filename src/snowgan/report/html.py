@@ -216,6 +216,11 @@ def _config(run_dir: Path, cfg: Optional[dict], **_) -> str:
             f"<details><summary>Full config.json</summary><pre>{full}</pre></details></section>")
 
 
+def _best_metric_name(cfg: Optional[dict]) -> str:
+    name = str(((cfg or {}).get("metrics") or {}).get("best_metric", "auto"))
+    return "the tracked metric" if name == "auto" else name
+
+
 SECTIONS: list[tuple[str, Callable[..., str]]] = [
     ("warnings", _warnings), ("summary", _summary), ("samples", _samples), ("progress", _progress),
     ("latent", _latent), ("plots", _plots), ("metrics", _metrics), ("config", _config)]
@@ -228,7 +233,7 @@ def render(run_dir: Path) -> str:
     stats = read_jsonl(run_dir / "stats.jsonl")
     ctx = {"stats": stats, "cfg": cfg, "run_ref": run_dir.name,
            "image_size": (cfg or {}).get("data", {}).get("image_size"),
-           "best_metric": str((cfg or {}).get("metrics", {}).get("best_metric", "the tracked metric"))}
+           "best_metric": _best_metric_name(cfg)}
     parts = []
     for name, build in SECTIONS:
         try:
