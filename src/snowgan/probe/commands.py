@@ -51,7 +51,7 @@ def _fit_and_score(D: torch.nn.Module, images: np.ndarray, t: Targets, train: np
 def _table(t: Targets, rows: list[tuple[str, dict]]) -> list[str]:
     keys = ("accuracy", "macro_f1") if t.task == "classify" else ("mae", "r2")
     heads = {"accuracy": "accuracy", "macro_f1": "macro-F1", "mae": "MAE", "r2": "R^2"}
-    lines = [f"  {"held-out scores":<28}" + "".join(f"{heads[k]:>10}" for k in keys)]
+    lines = [f"  {'held-out scores':<28}" + "".join(f"{heads[k]:>10}" for k in keys)]
     lines += [f"  {name:<28}" + "".join(f"{r[k]:>10.3f}" for k in keys) for name, r in rows]
     return lines
 
