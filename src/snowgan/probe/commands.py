@@ -52,7 +52,8 @@ def _table(t: Targets, rows: list[tuple[str, dict]]) -> list[str]:
     keys = ("accuracy", "macro_f1") if t.task == "classify" else ("mae", "r2")
     heads = {"accuracy": "accuracy", "macro_f1": "macro-F1", "mae": "MAE", "r2": "R^2"}
     lines = [f"  {'held-out scores':<28}" + "".join(f"{heads[k]:>10}" for k in keys)]
-    lines += [f"  {name:<28}" + "".join(f"{r[k]:>10.3f}" for k in keys) for name, r in rows]
+    fmt = {"accuracy": ".3f", "macro_f1": ".3f", "mae": ".4g", "r2": ".3f"}  # MAE is in the labels' units
+    lines += [f"  {name:<28}" + "".join(f"{r[k]:>10{fmt[k]}}" for k in keys) for name, r in rows]
     return lines
 
 
@@ -73,15 +74,19 @@ def probe_main(cfg: Config, explicit: set[str]) -> int:
     block = resolve_block(bb.D, cfg.cmd.probe_block)
     out = Path(cfg.cmd.out).expanduser() if cfg.cmd.out else bb.home / "probe-head"
     check_out_dir(out, cfg.cmd.force, "probe head")
-    data = load_probe_images(cfg, explicit, bb.cfg, need_labels=True)
     where = f"--labels {cfg.data.labels}" if cfg.data.labels else "the built-in dataset"
-    t = make_targets(data.labels or [], cfg.cmd.probe_task, where)
-    train, test = split_indices(t, cfg.run.seed)
+    data = load_probe_images(cfg, explicit, bb.cfg, need_labels=True,
+                             check=lambda labels: make_targets(labels, cfg.cmd.probe_task, where))
+    t = make_targets(data.labels or [], cfg.cmd.probe_task, where)  # again: unreadable images were dropped
+    if cfg.cmd.probe_shots < 0:
+        raise ConfigError("--probe_shots must be 0 (all) or a positive number of images")
+    train, test = split_indices(t, cfg.run.seed, cfg.cmd.probe_shots)
     what = (f"{len(t.class_names)} classes ({', '.join(t.class_names)})" if t.task == "classify"
             else f"a number (range {t.y.min():g}..{t.y.max():g})")
     print(f"probe: {bb.source}; block {block} of 0..{len(bb.D.blocks) - 1}, pooled; "
           f"{'fine-tuning the last blocks' if cfg.cmd.finetune else 'frozen'}; predicting {what}")
-    print(f"data: {data.description}; {len(train)} to train on, {len(test)} held out "
+    shots = f" ({cfg.cmd.probe_shots} per class)" if cfg.cmd.probe_shots and t.task == "classify" else ""
+    print(f"data: {data.description}; {len(train)} to train on{shots}, {len(test)} held out "
           f"(seed {cfg.run.seed}{', stratified' if t.task == 'classify' else ''})")
 
     t0 = time.time()
@@ -100,7 +105,8 @@ def probe_main(cfg: Config, explicit: set[str]) -> int:
         "backbone": {"source": bb.source, "fingerprint": bb.fingerprint},
         "data": {"description": data.description, "labels": cfg.data.labels, "images": len(t.y),
                  "skipped": len(data.skipped)},
-        "split": {"seed": cfg.run.seed, "train": len(train), "test": len(test), "stratified": t.task == "classify"},
+        "split": {"seed": cfg.run.seed, "train": len(train), "test": len(test), "shots": cfg.cmd.probe_shots,
+                  "stratified": t.task == "classify"},
         "scores": {"pretrained": pre, "random_init": rnd, trivial.replace(" ", "_"): base},
         "seconds": round(time.time() - t0, 2), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
@@ -140,10 +146,19 @@ def predict_main(cfg: Config, explicit: set[str]) -> int:
         D.load_state_dict({**D.state_dict(), **{k: v.to(device) for k, v in tuned.items()}})
         D.eval()
     out = _predictions_path(cfg)
-    data = load_probe_images(cfg, explicit, bb.cfg, need_labels=False)
+    names = info.get("class_names", [])
+    where = f"--labels {cfg.data.labels}" if cfg.data.labels else "the built-in labels"
+
+    def truth(labels: list[str]) -> np.ndarray:
+        """Labels as the head's class indices or values; ConfigError for classes it does not know."""
+        if info["task"] == "classify":
+            return check_known(labels, names, where, cfg.cmd.head)
+        return numeric_labels(labels, where)
+
+    # A label file with classes the head does not know fails before any image is decoded.
+    data = load_probe_images(cfg, explicit, bb.cfg, need_labels=False, check=truth if cfg.data.labels else None)
     feats = extract(D, data.images, int(info["block"]), device, cfg.run.progress, "features")
     pred, probs = predict(head.to(device), torch.from_numpy(feats), info["task"])
-    names = info.get("class_names", [])
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -157,12 +172,11 @@ def predict_main(cfg: Config, explicit: set[str]) -> int:
                 row += [f"{probs[i].max():.4f}"] + [f"{p:.4f}" for p in probs[i]]
             w.writerow(row + ([data.labels[i]] if data.labels is not None else []))
     print(f"wrote {len(data.names)} predictions to {out} (head {cfg.cmd.head}: {info['task']}, block {info['block']})")
-    if data.labels is not None:
-        where = f"--labels {cfg.data.labels}" if cfg.data.labels else "the built-in labels"
+    # Built-in images are scored only when the head predicts their classes (it may know others).
+    if data.labels is not None and (cfg.data.labels or set(data.labels) <= set(names)):
+        s = scores(info["task"], truth(data.labels), pred, len(names))
         if info["task"] == "classify":
-            s = scores("classify", check_known(data.labels, names, where, cfg.cmd.head), pred, len(names))
             print(f"against {where}: accuracy {s['accuracy']:.3f}, macro-F1 {s['macro_f1']:.3f}")
         else:
-            s = scores("regress", numeric_labels(data.labels, where), pred, 0)
             print(f"against {where}: MAE {s['mae']:.4g}, R^2 {s['r2']:.3f}")
     return 0

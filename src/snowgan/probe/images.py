@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -105,12 +105,15 @@ def folder_probe_images(data: str, names: list[str], labels: Optional[list[str]]
                        f"{data}: {len(kept)} images resized to {h}x{w}", skipped)
 
 
-def load_probe_images(cfg: Config, explicit: set[str], model_cfg: Config, need_labels: bool) -> ProbeImages:
+def load_probe_images(cfg: Config, explicit: set[str], model_cfg: Config, need_labels: bool,
+                      check: Optional[Callable[[list[str]], object]] = None) -> ProbeImages:
     """The images a probe/predict command works on, with label strings when given.
 
     No --data: the built-in set (labelled). --data FOLDER: its images; with --labels the
     rows are matched to them (rows naming no image are an error; images without a row are
     left out). need_labels: the probe needs labels, predict only scores them when present.
+    check: called with the label strings before any image is decoded, so a bad label file
+    fails at once (it raises ConfigError).
     """
     from .labels import match_rows, read_labels_csv
 
@@ -135,6 +138,8 @@ def load_probe_images(cfg: Config, explicit: set[str], model_cfg: Config, need_l
             print(f"note: {unlabelled} images in {d.data} have no row in {d.labels} and are left out")
         names = [n for n in names if n in table]
         labels = [table[n] for n in names]
+        if check is not None:
+            check(labels)
     elif need_labels:
         raise ConfigError(f"--data {d.data} needs --labels labels.csv ('file,label' rows) for the probe")
     out = folder_probe_images(d.data, names, labels, model_cfg.image_hw, model_cfg.data.channels, cfg.run.progress)

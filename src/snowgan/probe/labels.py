@@ -155,18 +155,23 @@ def check_known(labels: Sequence[str], class_names: Sequence[str], where: str, h
     return np.array([index[x] for x in labels], np.int64)
 
 
-def split_indices(targets: Targets, seed: int, test_fraction: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) index arrays, a fixed-seed split; stratified for classes (every class in both)."""
-    rng = np.random.default_rng([int(seed), 2024])
-    test: list[np.ndarray] = []
-    if targets.task == "classify":
-        for k in range(len(targets.class_names)):
-            idx = rng.permutation(np.flatnonzero(targets.y == k))
-            test.append(idx[:max(1, int(round(test_fraction * len(idx))))])
-    else:
-        idx = rng.permutation(len(targets.y))
-        test.append(idx[:max(2, int(round(test_fraction * len(idx))))])
-    test_idx = np.sort(np.concatenate(test))
-    train_idx = np.setdiff1d(np.arange(len(targets.y)), test_idx)
-    return train_idx, test_idx
+def split_indices(targets: Targets, seed: int, shots: int = 0, test_fraction: float = 0.25
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) index arrays from a fixed seed; stratified for classes (every class in both).
 
+    The held-out share is the same whatever `shots` is; shots > 0 then keeps only that many
+    training examples per class (in all, for numbers), to measure how far few labels go.
+    """
+    rng = np.random.default_rng([int(seed), 2024])
+    train: list[np.ndarray] = []
+    test: list[np.ndarray] = []
+    groups = ([np.flatnonzero(targets.y == k) for k in range(len(targets.class_names))]
+              if targets.task == "classify" else [np.arange(len(targets.y))])
+    for members in groups:
+        idx = rng.permutation(members)
+        n_test = max(1 if targets.task == "classify" else 2, int(round(test_fraction * len(idx))))
+        test.append(idx[:n_test])
+        train.append(idx[n_test:n_test + shots] if shots > 0 else idx[n_test:])
+    if targets.task == "regress" and shots and shots < 2:
+        raise ConfigError("--probe_shots: a numeric target needs at least 2 training images")
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
