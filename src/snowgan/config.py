@@ -201,7 +201,12 @@ class CommandConfig:
     model: Optional[str] = _f(None, "exported model folder")
     probe_block: int = _f(-1, "discriminator block whose pooled features the probe uses")
     finetune: bool = _f(False, "probe: unfreeze the last discriminator blocks")
-    head: Optional[str] = _f(None, "probe head file for --mode predict")
+    head: Optional[str] = _f(None, "probe head folder for --mode predict")
+    probe_task: str = _f("auto", "probe: classify or regress (auto: regress when every label is a number)",
+                         choices=["auto", "classify", "regress"])
+    probe_shots: int = _f(0, "probe: fit the head on only this many labelled images per class (numbers: in "
+                               "all) to see how far few labels go; the held-out images stay the same (0 = all)")
+    license: str = _f("other", "export: license id for the model card (e.g. apache-2.0, cc-by-4.0, mit)")
 
 
 SECTIONS: dict[str, type] = {
