@@ -53,18 +53,36 @@ class Precision:
     dtype: Optional[torch.dtype]
     use_scaler: bool
     why: str
+    # CPU bf16 only: route convolutions through train/cpu_conv.py (weight gradients as GEMMs).
+    gemm_conv_grads: bool = False
 
     def autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
         if self.dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=self.dtype)
+        ac = torch.autocast(device_type=device.type, dtype=self.dtype)
+        if not (self.gemm_conv_grads and device.type == "cpu"):
+            return ac
+        from .cpu_conv import fast_bf16_convs
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(ac)
+        stack.enter_context(fast_bf16_convs())
+        return stack
+
+
+def cpu_has_amx() -> bool:
+    fn = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool(fn and fn())
+    except RuntimeError:  # pragma: no cover
+        return False
 
 
 def pick_precision(requested: str, device: torch.device) -> Precision:
     if requested == "auto":
         if device.type == "cpu":
             if cpu_has_fast_bf16():
-                return Precision("bf16", torch.bfloat16, False, "auto: this CPU has bf16 matrix units (AMX/AVX512-BF16)")
+                return _cpu_bf16("auto: this CPU has bf16 matrix units (AMX/AVX512-BF16)")
             return Precision("fp32", None, False, "auto: this CPU has no fast bf16")
         if device.type == "cuda":
             if torch.cuda.is_bf16_supported():
@@ -74,10 +92,20 @@ def pick_precision(requested: str, device: torch.device) -> Precision:
     if requested == "fp32":
         return Precision("fp32", None, False, "requested")
     if requested == "bf16":
+        if device.type == "cpu":
+            return _cpu_bf16("requested")
         return Precision("bf16", torch.bfloat16, False, "requested")
     if device.type == "cpu":
         raise ConfigError("--precision fp16 is not supported on CPU; use bf16 or fp32")
     return Precision("fp16", torch.float16, device.type == "cuda", "requested")
+
+
+def _cpu_bf16(why: str) -> Precision:
+    """bf16 autocast on CPU; without AMX, oneDNN's bf16 conv weight-gradient kernel is slow
+    (see train/cpu_conv.py), so convolutions then compute it as a GEMM instead."""
+    gemm = not cpu_has_amx()
+    return Precision("bf16", torch.bfloat16, False, why + ("; conv weight gradients as bf16 GEMMs" if gemm else ""),
+                     gemm_conv_grads=gemm)
 
 
 def configure_threads(device: torch.device) -> str:

@@ -45,6 +45,13 @@ def build_optimizer(name: str, params, lr: float, betas: tuple[float, float], de
         return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
 
 
+def prepare_networks(cfg: Config, G: nn.Module, D: nn.Module, device: torch.device
+                     ) -> tuple[nn.Module, nn.Module]:
+    """Move freshly built (G, D) to the device in the configured memory format (channels_last by default)."""
+    fmt = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
+    return G.to(device, memory_format=fmt), D.to(device, memory_format=fmt)
+
+
 class GANSteps:
     """G, D, the EMA generator, both optimizers and their grad scalers.
 
