@@ -119,11 +119,29 @@ def matmul_peak(dtype: torch.dtype, n: int = 3072, reps: int = 3) -> float:
 
 
 def count_flops(fn) -> int:
+    """FLOPs of the matrix work fn does (torch.utils.flop_counter's per-op formulas).
+
+    FlopCounterMode itself tracks modules with hooks that autograd.grad(create_graph=True)
+    (the gradient penalty) rejects, so its registry is applied from a plain dispatch mode.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as fc:
+    registry = FlopCounterMode(display=False).flop_registry
+
+    class Count(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            if func.overloadpacket in registry:
+                Count.total += registry[func.overloadpacket](*args, **kwargs, out_val=out)
+            return out
+
+    with Count():
         fn()
-    return fc.get_total_flops()
+    return Count.total
 
 
 def spread(values: list[float]) -> dict:
