@@ -83,7 +83,7 @@ class DataConfig:
     field_orientation: str = _f("orientation", "JSONL field with the EXIF orientation (1-8)")
     field_mask: str = _f("mask", "JSONL field with a base64 alpha mask")
     npy_layout: str = _f("auto", ".npy axis order", choices=["auto", "nhwc", "nchw"])
-    npy_range: str = _f("auto", ".npy value range", choices=["auto", "uint8", "0-1", "-1-1"])
+    npy_range: str = _f("auto", ".npy value range: uint8 0..255, unit [0,1], signed [-1,1]", choices=["auto", "uint8", "unit", "signed"])
     cache_dir: Optional[str] = _f(None, "prepared-dataset cache (default: $SNOWGAN_CACHE or ~/.cache/snowgan)")
     max_bad_fraction: float = _f(0.5, "stop if more than this fraction of inputs cannot be read")
     workers: int = _f(0, "decode processes for prepare (0 = number of cores)")
@@ -201,7 +201,12 @@ class CommandConfig:
     model: Optional[str] = _f(None, "exported model folder")
     probe_block: int = _f(-1, "discriminator block whose pooled features the probe uses")
     finetune: bool = _f(False, "probe: unfreeze the last discriminator blocks")
-    head: Optional[str] = _f(None, "probe head file for --mode predict")
+    head: Optional[str] = _f(None, "probe head folder for --mode predict")
+    probe_task: str = _f("auto", "probe: classify or regress (auto: regress when every label is a number)",
+                         choices=["auto", "classify", "regress"])
+    probe_shots: int = _f(0, "probe: fit the head on only this many labelled images per class (numbers: in "
+                               "all) to see how far few labels go; the held-out images stay the same (0 = all)")
+    license: str = _f("other", "export: license id for the model card (e.g. apache-2.0, cc-by-4.0, mit)")
 
 
 SECTIONS: dict[str, type] = {
@@ -405,7 +410,7 @@ def parse_image_size(text: str) -> tuple[int, int]:
             raise ValueError
     except ValueError:
         raise ConfigError(f"--image_size {text!r}: give a number (64) or HEIGHTxWIDTH (96x160)") from None
-    from .models.layers import split_size  # validates base*2^k
+    from .sizes import split_size  # validates base*2^k
     split_size(h, w)
     return h, w
 

@@ -47,7 +47,10 @@ class Batches:
         self._perm_epoch = -1
         self._perm = np.empty(0, np.int64)
         self._warned_small = False
-        imgs = torch.from_numpy(np.ascontiguousarray(dataset.images))
+        # A prepared cache is a read-only memmap; torch wants writable memory, and a
+        # training set of a few thousand small images fits in RAM, so copy it once.
+        arr = dataset.images
+        imgs = torch.from_numpy(np.array(arr) if not arr.flags.writeable else np.ascontiguousarray(arr))
         # On an accelerator keep the whole uint8 set there when it is small: batches are
         # then gathered on the device and nothing crosses the bus during training.
         self.on_device = device.type != "cpu" and imgs.numel() < _device_budget(device)

@@ -5,45 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import ConfigError
-
-MAX_BASE = 8
-MIN_BASE = 3
-
-
-def split_size(h: int, w: int) -> tuple[int, int, int]:
-    """Split an output size into a small base and a number of doublings.
-
-    Returns (h0, w0, k) with h = h0 * 2**k and w = w0 * 2**k, choosing the largest k
-    that keeps both h0 and w0 >= 3. Sizes whose base would exceed 8 (or that allow
-    fewer than 2 doublings) raise ConfigError: the networks grow from a small base
-    by doubling, so e.g. 100 is not reachable but 96 (3*2^5) and 160 (5*2^5) are.
-    """
-    if h < 1 or w < 1:
-        raise ConfigError(f"--image_size {h}x{w}: sizes must be positive")
-    k = 0
-    while h % (2 ** (k + 1)) == 0 and w % (2 ** (k + 1)) == 0 \
-            and min(h, w) // 2 ** (k + 1) >= MIN_BASE:
-        k += 1
-    h0, w0 = h // 2 ** k, w // 2 ** k
-    if k < 2 or max(h0, w0) > MAX_BASE:
-        size = f"{h}" if h == w else f"{h}x{w}"
-        raise ConfigError(
-            f"--image_size {size}: each side must be base*2^k with base 3..8 and k>=2 "
-            f"(e.g. 32, 64, 96, 160, 256, 96x160); try {_nearest(h)}" +
-            ("" if h == w else f"x{_nearest(w)}"))
-    return h0, w0, k
-
-
-def _nearest(n: int) -> int:
-    """Closest valid single side to n, for the error message."""
-    best = 32
-    for base in range(MIN_BASE, MAX_BASE + 1):
-        for k in range(2, 12):
-            v = base * 2 ** k
-            if abs(v - n) < abs(best - n):
-                best = v
-    return best
+from ..sizes import MAX_BASE, MIN_BASE, split_size  # noqa: F401  (re-exported)
 
 
 class PixelNorm(nn.Module):

@@ -105,7 +105,8 @@ class Generator(_Staged):
         self.base_shape = (ch[0], h, w)
         # z is pixel-normalised (PixelNorm over dim 1 works on (B, latent) too); the dense layer
         # stands for an (h x w) transposed conv on a 1x1 input, hence gain sqrt(2 / (h*w)) (paper code).
-        self.input = nn.Sequential(PixelNorm(), EqualizedLinear(latent_dim, ch[0] * h * w, gain=math.sqrt(2 / (h * w))))
+        self.input = nn.Sequential(
+            PixelNorm(), EqualizedLinear(latent_dim, ch[0] * h * w, gain=math.sqrt(2 / (h * w))))
         blocks = [nn.Sequential(nn.LeakyReLU(0.2), PixelNorm(),
                                 EqualizedConv2d(ch[0], ch[0], 3, 1), nn.LeakyReLU(0.2), PixelNorm())]
         for i in range(1, len(self.resolutions)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -32,14 +33,35 @@ def make_grid(images: np.ndarray, nrow: Optional[int] = None, padding: int = 2,
     return out
 
 
+def enlarge_cells(images: np.ndarray, min_cell: int = 64) -> tuple[np.ndarray, int]:
+    """Nearest-neighbour enlarge uint8 (N, C, H, W) by the smallest whole factor that makes the
+    shorter side at least ``min_cell``; returns (images, factor)."""
+    h, w = images.shape[-2:]
+    scale = max(1, math.ceil(min_cell / min(h, w)))
+    if scale > 1:
+        images = images.repeat(scale, axis=-2).repeat(scale, axis=-1)
+    return images, scale
+
+
+def parse_grid(text: str, flag: str = "--grid") -> tuple[int, int]:
+    """'4x8' -> (rows, cols) = (4, 8); raises ConfigError naming the flag otherwise."""
+    from ..config import ConfigError
+
+    try:
+        rows, cols = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: give ROWSxCOLS, e.g. 4x8") from None
+    if rows < 1 or cols < 1:
+        raise ConfigError(f"{flag} {text!r}: rows and columns must be at least 1")
+    return rows, cols
+
+
 def save_grid(images: np.ndarray, path: str | Path, nrow: Optional[int] = None,
               labels: Optional[Sequence[str]] = None, min_cell: int = 64) -> Path:
     """Write a grid PNG. Small images are enlarged (nearest) so each cell is at least
     ``min_cell`` pixels on its shorter side; labels (one per image) are drawn on the cells."""
     n, c, h, w = images.shape
-    scale = max(1, math.ceil(min_cell / min(h, w)))
-    if scale > 1:
-        images = images.repeat(scale, axis=2).repeat(scale, axis=3)
+    images, scale = enlarge_cells(images, min_cell)
     grid = make_grid(images, nrow)
     img = Image.fromarray(grid)
     if labels is not None:
@@ -53,5 +75,8 @@ def save_grid(images: np.ndarray, path: str | Path, nrow: Optional[int] = None,
             draw.text((x, y), text, fill=(255, 255, 255))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
+    # Written aside and renamed: the report, rebuilt while training runs, never reads half a PNG.
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    img.save(tmp)
+    os.replace(tmp, path)
     return path

@@ -287,7 +287,7 @@ def load_run(run_dir: Path, which: str = "auto", device: str | torch.device = "c
     G.load_state_dict(c.networks["G_ema"])
     D.load_state_dict(c.networks["D"])
     counters = c.state["counters"]
-    if hasattr(G, "set_stage") and "stage" in c.state:  # progressive: the stage it was trained to
+    if hasattr(G, "set_stage") and c.state.get("stage"):  # progressive: the stage it was trained to
         G.set_stage(*c.state["stage"])
         D.set_stage(*c.state["stage"])
     loaded = LoadedRun(cfg, G.to(device).eval(), D.to(device).eval(), int(counters["step"]),

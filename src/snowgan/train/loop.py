@@ -32,6 +32,7 @@ from .device import configure_threads, peak_memory_mb, pick_device, pick_precisi
 from .ema import ema_beta
 from .session import Session, open_session
 from .step import GANSteps
+from .techniques import Techniques
 
 
 class TrainingFailed(RuntimeError):
@@ -122,7 +123,8 @@ class Trainer:
         G, D = G.to(self.device, memory_format=fmt), D.to(self.device, memory_format=fmt)
         if self.dist.enabled:
             G, D = self._prepare_distributed(G, D)
-        self.augment = self._build_augment()
+        self.tech = Techniques(cfg)  # augmentation (fixed or adaptive p), progressive stage
+        self.augment = self.tech.augment
         self.steps = GANSteps(cfg, G, D, self.device, self.precision, self.augment,
                               rank=self.dist.rank, world=self.dist.world)
         self.fixed_z = latents(cfg.log.grid_size, cfg.model.latent_dim, cfg.run.seed + 1)
@@ -147,8 +149,8 @@ class Trainer:
     # ---- setup helpers ---------------------------------------------------------------
     def _record_dataset(self) -> None:
         ds = self.dataset
-        where = "built-in dataset (no --data given)" if self.cfg.data.data is None else self.cfg.data.data
-        self.log(f"data: {where}: {ds.description}")
+        where = "built-in dataset (no --data given): " if self.cfg.data.data is None else ""
+        self.log(f"data: {where}{ds.description}")
         info = {"source": self.cfg.data.data, "description": ds.description, "count": len(ds),
                 "shape": list(ds.shape), "fingerprint": ds.fingerprint, "class_names": ds.class_names,
                 "mirror": self.cfg.data.mirror, "skipped": len(ds.skipped)}
@@ -161,18 +163,12 @@ class Trainer:
         if ds.shape[0] != self.cfg.data.channels:
             raise ConfigError(f"dataset has {ds.shape[0]} channels but --channels is {self.cfg.data.channels}")
 
-    def _build_augment(self):
-        if not self.cfg.aug.augment:
-            return None
-        from ..augment import DiffAugment
-
-        return DiffAugment(self.cfg.aug.augment, self.cfg.aug.aug_p)
-
     def _total_images(self) -> int:
         t = self.cfg.train
         per_step = t.disc_steps * self.batch_size
         if t.steps is not None:
-            return t.steps * per_step
+            return t.steps * per_step if self.tech.schedule is None else t.steps * t.disc_steps * max(
+                self.tech.schedule.batch_sizes)
         if t.kimg is not None:
             return int(math.ceil(t.kimg * 1000))
         epochs = t.epochs if t.epochs is not None else 25.0
@@ -191,7 +187,8 @@ class Trainer:
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {"counters": dict(self.counters), "optim": self.steps.optim_state(),
                 "data": self.batches.state_dict(), "rng": rng, "config": self.cfg.to_dict(),
-                "identity": self.cfg.identity(), "epoch": self.batches.epoch_float}
+                "identity": self.cfg.identity(), "epoch": self.batches.epoch_float,
+                "techniques": self.tech.state_dict()}
 
     def save_checkpoint(self, milestone: bool = False) -> Path:
         """Rank 0 writes; every rank waits until it is on disk (a rollback may read it)."""
@@ -213,6 +210,7 @@ class Trainer:
         self.steps.load(c.networks, c.state["optim"])
         self.batches.load_state_dict(c.state["data"])
         self.counters.update(c.state["counters"])
+        self.tech.load_state_dict(c.state.get("techniques") or {})
         rng = c.state["rng"]
         torch.set_rng_state(rng["torch"])
         random.setstate(rng["python"])
@@ -227,14 +225,14 @@ class Trainer:
         step = self.counters["step"]
         path = save_grid(imgs, self.run_dir / "samples" / f"step-{step:08d}.png")
         entry = {"file": path.name, "step": step, "kimg": self.counters["images_seen"] / 1000,
-                 "epoch": round(self.batches.epoch_float, 4)}
+                 "epoch": round(self.batches.epoch_float, 4), **self.tech.sample_info()}
         with open(self.run_dir / "samples" / "index.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
         return path
 
     def write_reals(self) -> None:
         with torch.random.fork_rng(devices=[]):
-            x = self.batches.next(min(self.batch_size, 64))
+            x = self.tech.real(self.batches.next(min(self.batch_size, 64)))
             self.batches.pos = type(self.batches.pos)()  # peek only: rewind to the start
             if self.augment is not None:
                 x = self.augment(x)
@@ -301,23 +299,29 @@ class Trainer:
                        mode=cfg.run.progress if self.main else "none", initial=c["images_seen"])
         sums: dict[str, torch.Tensor] = {}
         n_in_sums, bad_streak = 0, 0
+        last_level = -1  # progressive level last announced in the log
         t_log = time.time()
         img_log = c["images_seen"]
         try:
             while not self._done(total) and not dist_util.any_rank(
                     self.stop_signal is not None, self.device, self.dist.world):
                 t0 = time.time()
-                bs = self.batch_size
+                bs = self.tech.begin_iteration(c["images_seen"], self.steps.G_module, self.steps.D_module,
+                                               self.steps.G_ema)
+                if self.tech.stage is not None and self.tech.stage.level != last_level:
+                    last_level = self.tech.stage.level
+                    st = self.tech.stage
+                    self.log(f"progressive: {st.res[0]}x{st.res[1]} ({st.phase}), batch {st.batch_size}")
                 stats: dict[str, torch.Tensor] = {}
                 paused = cfg.train.pause_d_alternate and self.batches.pos.epoch % 2 == 1
                 all_ok = True
                 for _ in range(cfg.train.disc_steps):
-                    real = self.batches.next(bs)
+                    real = self.tech.real(self.batches.next(bs))
                     if not paused:
                         ok, sd = self.steps.d_step(real, c["d_steps"])
                         c["d_steps"] += 1
                         all_ok &= ok
-                        sd.pop("real_scores")
+                        self.tech.after_d_step(sd.pop("real_scores"), bs)
                         stats.update(sd)
                     c["images_seen"] += bs
                 for _ in range(cfg.train.gen_steps):
@@ -326,6 +330,7 @@ class Trainer:
                     stats.update(sg)
                 self.steps.update_ema(ema_beta(bs, c["images_seen"], cfg.train.ema_kimg, cfg.train.ema_rampup))
                 c["step"] += 1
+                self.tech.end_iteration(c["step"])
                 bad_streak = 0 if all_ok else bad_streak + 1
                 if not all_ok:
                     c["skipped_steps"] += 1
@@ -353,8 +358,10 @@ class Trainer:
         finally:
             bar.close()
 
-        self.save_checkpoint()
-        if self.main:
+        step = c["step"]
+        if step % cfg.log.checkpoint_every:  # the loop has not just written this one
+            self.save_checkpoint()
+        if self.main and step % sample_every:
             self.write_samples()
         run_ref = self.run_dir.name
         if not self._done(total):  # stopped by a signal (on this or another rank)
@@ -377,7 +384,7 @@ class Trainer:
         dt = max(time.time() - t_log, 1e-9)
         line["imgs_per_s"] = round((c["images_seen"] - img_log) / dt, 2)
         line["sec_per_kimg"] = round(1000 / max(line["imgs_per_s"], 1e-9), 2)
-        line["aug_p"] = getattr(self.augment, "p", 0.0) if self.augment is not None else 0.0
+        line.update(self.tech.stats())  # aug_p (ada_rt), and res/alpha/phase when progressive
         line["peak_mem_mb"] = round(peak_memory_mb(self.device), 1)
         line["skipped_steps"] = c["skipped_steps"]
         if not self.main:

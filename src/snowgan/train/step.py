@@ -24,25 +24,12 @@ import torch
 from torch import nn
 
 from .. import losses
+from ..optim import build_optimizer
 from ..config import Config
 from .device import Precision
 from .ema import make_ema, update_ema
 
 Stats = dict[str, torch.Tensor]
-
-
-def build_optimizer(name: str, params, lr: float, betas: tuple[float, float], device: torch.device
-                    ) -> torch.optim.Optimizer:
-    """adam (torch's, foreach/fused kernels where available) or adabelief (snowgan.optim)."""
-    if name == "adabelief":
-        from ..optim import AdaBelief
-
-        return AdaBelief(params, lr=lr, betas=betas)
-    # fused Adam exists for CUDA and CPU in recent torch and is the fastest; fall back to foreach.
-    try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=device.type in ("cuda", "cpu"))
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
 
 
 def prepare_networks(cfg: Config, G: nn.Module, D: nn.Module, device: torch.device

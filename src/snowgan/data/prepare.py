@@ -1,0 +1,327 @@
+"""Prepare once: decode a source into a memory-mappable uint8 cache, reused while nothing changes.
+
+``prepare_dataset(cfg)`` is what training calls; ``main`` is ``snowgan --mode prepare``.
+
+The cache folder is ``<cache>/<fingerprint>/`` (see cache.py for its files), where
+<cache> is --cache_dir, else $SNOWGAN_CACHE, else ~/.cache/snowgan, and the fingerprint
+hashes the source's file list with sizes and modification times plus every option
+that changes the prepared pixels. Same fingerprint -> the cache is reused; touch a
+file or change --image_size and it is prepared again. A dataset is written to a
+temporary folder and renamed into place, so an interrupted prepare leaves no
+half-written cache, and two processes preparing at once (DDP ranks) both end with
+the same complete folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Iterator, Optional
+
+import numpy as np
+
+from .. import __version__
+from ..config import Config, ConfigError
+from . import labels as lab
+from .arrays import open_array
+from .cache import IMAGES, LABELS, MANIFEST, SKIPPED, NpyWriter, load_prepared, write_json, write_skipped
+from .decode import DecodeOptions, parse_colour
+from .geometry import stored_size
+from .pipeline import FitOptions, Result, run_all, worker_count
+from .prepared import PreparedDataset
+from .records import FieldNames
+from .sources import PREPARED_MARK, Source, Task, open_source
+
+PREPARE_VERSION = 1  # bump when decoding or resizing changes what a cache holds
+_ARRAY_CHUNK = 256
+
+
+def cache_root(cfg: Config) -> Path:
+    return Path(cfg.data.cache_dir or os.environ.get("SNOWGAN_CACHE") or "~/.cache/snowgan").expanduser()
+
+
+def fit_options(cfg: Config) -> FitOptions:
+    d = cfg.data
+    fields = FieldNames(d.field_image, d.field_label, d.field_invert, d.field_orientation, d.field_mask)
+    return FitOptions(DecodeOptions(d.channels, d.alpha, parse_colour(d.background)),
+                      stored_size(cfg.image_hw, d.resize), d.resize, fields)
+
+
+def option_record(cfg: Config, source: Source, fit: FitOptions) -> dict:
+    """The options that decide the prepared pixels and labels (only those that apply to this source)."""
+    d = cfg.data
+    rec: dict = {"version": PREPARE_VERSION, "stored_hw": list(fit.stored_hw), "channels": d.channels,
+                 "resize": d.resize, "alpha": d.alpha, "background": list(fit.decode.background)}
+    if source.kind == "jsonl":
+        rec["fields"] = dataclasses.asdict(fit.fields)
+    if source.kind == "npy":
+        rec["npy_layout"], rec["npy_range"] = d.npy_layout, d.npy_range
+    if d.labels:
+        p = Path(d.labels).expanduser().resolve()
+        st = p.stat() if p.is_file() else None
+        rec["labels"] = [str(p), st.st_size if st else -1, st.st_mtime_ns if st else 0]
+    return rec
+
+
+def fingerprint(source: Source, options: dict) -> str:
+    blob = json.dumps({"kind": source.kind, "path": str(source.path), "files": source.stamp, "options": options},
+                      sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
+
+
+# ---- public entry points ------------------------------------------------------------
+
+def prepare_dataset(cfg: Config, progress: str = "auto") -> PreparedDataset:
+    """The dataset cfg describes, prepared (or reused from the cache).
+
+    images: uint8 (N, C, H, W) memory-mapped; H, W = the --image_size, or larger by
+    geometry.RANDOM_CROP_MARGIN with --resize random-crop (the loader crops).
+    Raises ConfigError when the source is missing or too much of it is unreadable.
+    """
+    return _prepare(cfg, progress)[0]
+
+
+def main(cfg: Config, explicit: set[str]) -> int:
+    """snowgan --mode prepare --data SRC --image_size S [--out DIR [--force]]"""
+    if not cfg.data.data or cfg.data.data_format == "builtin":
+        raise ConfigError("--mode prepare needs --data PATH: a folder of images, a .zip, .npy/.npz "
+                          "or .jsonl[.gz] shards")
+    out = None
+    if cfg.cmd.out:
+        out = Path(cfg.cmd.out).expanduser().resolve()
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {cfg.cmd.out} is a file; give a folder for the prepared dataset")
+        if out.is_dir() and any(out.iterdir()) and not cfg.cmd.force:
+            raise ConfigError(f"--out {cfg.cmd.out} is not empty; choose a new folder, or add --force "
+                              "to replace the prepared-dataset files in it")
+    ds, folder, reused = _prepare(cfg, cfg.run.progress, out)
+    print(ds.description)
+    size_mb = ds.images.nbytes / 2 ** 20
+    print(f"{'reused' if reused else 'wrote'} {folder} (images.npy {tuple(ds.images.shape)} uint8, {size_mb:.1f} MB)")
+    if ds.skipped:
+        print(f"{len(ds.skipped)} input(s) skipped, reasons in {folder / SKIPPED}")
+    return 0
+
+
+# ---- the work -------------------------------------------------------------------------
+
+def _say(progress: str, text: str) -> None:
+    if progress != "none":
+        print(text, file=sys.stderr, flush=True)
+
+
+def _prepare(cfg: Config, progress: str, out: Optional[Path] = None) -> tuple[PreparedDataset, Path, bool]:
+    """(dataset, folder it lives in, reused?) — the cache folder, --out, or a prepared --data folder."""
+    if cfg.data.data is None or cfg.data.data_format == "builtin":
+        from .synthetic import builtin_dataset
+
+        return builtin_dataset(cfg), Path("."), False
+    source = open_source(cfg.data.data, cfg.data.data_format)
+    if source.kind == "prepared":
+        if out is not None:
+            raise ConfigError(f"--data {cfg.data.data} is already a prepared dataset; train on it directly")
+        return _use_prepared(source.path, cfg), source.path, True
+    fit = fit_options(cfg)
+    fp = fingerprint(source, option_record(cfg, source, fit))
+    root = cache_root(cfg)
+    dest = out if out is not None else root / fp
+    if out is None and dest.is_dir():
+        try:
+            ds, m = load_prepared(dest)
+            inputs = int(m["counts"]["inputs"])
+        except (OSError, ValueError, KeyError, TypeError):
+            shutil.rmtree(dest, ignore_errors=True)  # incomplete or damaged: prepare it again
+        else:
+            _check_failures(inputs, ds.skipped, len(ds), cfg, dest / SKIPPED)  # --max_bad_fraction may be lower now
+            _say(progress, f"dataset: reusing {dest} (source and options unchanged)")
+            return ds, dest, True
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    except OSError as e:
+        raise ConfigError(f"cannot write the prepared dataset under {dest.parent} ({e}); "
+                          "set --cache_dir or $SNOWGAN_CACHE to a writable folder") from None
+    try:
+        _say(progress, f"dataset: preparing {source.summary()} -> {dest}")
+        _build(source, fit, tmp, cfg, fp, progress, failed_report=root / f"failed-{fp}.txt")
+        _move_into_place(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    ds, _ = load_prepared(dest)
+    return ds, dest, False
+
+
+def _use_prepared(folder: Path, cfg: Config) -> PreparedDataset:
+    try:
+        ds, _ = load_prepared(folder)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"--data {folder}: damaged prepared dataset ({e}); prepare it again") from None
+    c, h, w = ds.shape
+    th, tw = cfg.image_hw
+    if c != cfg.data.channels or h < th or w < tw:
+        raise ConfigError(f"--data {folder} was prepared as {c}x{h}x{w}; prepare it again for --image_size "
+                          f"{cfg.data.image_size} --channels {cfg.data.channels}, or train at its size")
+    return ds
+
+
+def _move_into_place(tmp: Path, dest: Path) -> None:
+    if not dest.exists():
+        try:
+            os.rename(tmp, dest)
+            return
+        except OSError:
+            if (dest / MANIFEST).is_file():  # another process finished the same dataset first
+                return
+            raise
+    for name in (IMAGES, LABELS, SKIPPED, MANIFEST):  # manifest last: it vouches for the rest
+        if (tmp / name).exists():
+            os.replace(tmp / name, dest / name)
+        else:
+            (dest / name).unlink(missing_ok=True)
+
+
+def _array_tasks(source: Source, fit: FitOptions, cfg: Config) -> tuple[Iterator[Task], int, str, bool]:
+    """(tasks, count, detail, needs a pool?) for an .npy/.npz source."""
+    arr = open_array(source.path, cfg.data.npy_layout, cfg.data.npy_range)
+    h, w, c = arr.hwc
+    ready = (h, w) == fit.stored_hw and c == fit.decode.channels  # nothing to resize: no pool needed
+
+    def gen() -> Iterator[Task]:
+        for s in range(0, len(arr), _ARRAY_CHUNK):
+            chunk = arr.chunk_hwc(s, min(len(arr), s + _ARRAY_CHUNK))
+            for j, img in enumerate(chunk):
+                i = s + j
+                label = None if arr.labels is None else str(arr.labels[i])
+                yield ("array", f"{source.path.name}[{i}]", (img, label))
+    return gen(), len(arr), arr.note, not ready
+
+
+def _check_failures(total: int, skipped: list[tuple[str, str]], kept: int, cfg: Config, report: Path) -> None:
+    """ConfigError when nothing, or more than --max_bad_fraction of the inputs, could be used."""
+    bad = len(skipped)
+    if kept > 0 and bad <= cfg.data.max_bad_fraction * total:
+        return
+    common = Counter(reason.split(" (")[0] for _, reason in skipped).most_common(5)
+    for reason, n in common:
+        print(f"  {n} x {reason}", file=sys.stderr)
+    if kept == 0:
+        raise ConfigError(f"--data {cfg.data.data}: none of the {total} inputs could be used; reasons in "
+                          f"{report}")
+    raise ConfigError(f"--data {cfg.data.data}: {bad} of {total} inputs could not be used, more than "
+                      f"--max_bad_fraction {cfg.data.max_bad_fraction:g}; reasons in {report}; fix or remove "
+                      "them, or raise --max_bad_fraction")
+
+
+def _build(source: Source, fit: FitOptions, dest: Path, cfg: Config, fp: str, progress: str,
+           failed_report: Path) -> None:
+    """Decode every input of `source` into `dest` (images.npy, labels.npy, skipped.txt, manifest.json)."""
+    t0 = time.time()
+    detail = ""
+    if source.kind == "npy":
+        tasks, total, detail, parallel = _array_tasks(source, fit, cfg)
+        workers = worker_count(cfg.data.workers) if parallel else 1
+    else:
+        tasks, total, workers = source.tasks(), source.count(), worker_count(cfg.data.workers)
+    table = lab.read_labels_csv(cfg.data.labels) if cfg.data.labels else None
+    folder_cls = None
+    if table is None and source.kind in ("folder", "zip"):
+        names = [n for n, _ in source.images]
+        cls = lab.folder_classes(names)
+        folder_cls = dict(zip(names, cls)) if cls else None
+
+    c = fit.decode.channels
+    writer = NpyWriter(dest / IMAGES, (c, *fit.stored_hw))
+    inputs: list[dict] = []
+    skipped: list[tuple[str, str]] = []
+    kept_labels: list[Optional[str]] = []
+    upscaled = 0
+    try:
+        for r in run_all(tasks, total, fit, workers, progress):
+            label, reason = _label_for(r, table, folder_cls)
+            if reason is not None:
+                skipped.append((r.name, reason))
+                inputs.append({"name": r.name, "status": "skipped", "reason": reason})
+                continue
+            writer.append(r.image)  # type: ignore[arg-type]
+            entry = {"name": r.name, "status": "ok", "index": writer.n - 1}
+            if r.upscaled:
+                entry["upscaled"] = True
+                upscaled += 1
+            inputs.append(entry)
+            kept_labels.append(label)
+    finally:
+        n = writer.close()
+    write_skipped(dest / SKIPPED, skipped)
+    if skipped:
+        shutil.copyfile(dest / SKIPPED, failed_report)
+    _check_failures(len(inputs), skipped, n, cfg, failed_report)
+    failed_report.unlink(missing_ok=True)
+
+    label_source, notes = _label_source(source, table, folder_cls, kept_labels)
+    class_names: list[str] = []
+    if label_source:
+        idx, class_names = lab.encode([str(x) for x in kept_labels])
+        np.save(dest / LABELS, idx)
+    th, tw = fit.stored_hw
+    parts = [f"{source.summary()}: {n} images {c}x{th}x{tw}"]
+    if class_names:
+        parts.append(f"{len(class_names)} classes from {label_source}")
+    if skipped:
+        parts.append(f"{len(skipped)} of {len(inputs)} inputs skipped")
+    if upscaled:
+        parts.append(f"{upscaled} upscaled")
+    parts += [p for p in (detail, *notes) if p]
+    if upscaled:
+        margin = " (stored size for --resize random-crop)" if fit.resize == "random-crop" else ""
+        print(f"warning: {upscaled} of {n} images are smaller than {th}x{tw}{margin} and were upscaled (they will "
+              "look soft); a smaller --image_size avoids that", file=sys.stderr)
+    write_json(dest / MANIFEST, {
+        PREPARED_MARK: PREPARE_VERSION, "fingerprint": fp, "snowgan_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(time.time() - t0, 3),
+        "description": ", ".join(parts),
+        "source": {"kind": source.kind, "path": str(source.path), "detail": detail, "ignored_files": source.ignored},
+        "options": option_record(cfg, source, fit),
+        "counts": {"inputs": len(inputs), "images": n, "skipped": len(skipped), "upscaled": upscaled},
+        "shape": [n, c, th, tw], "class_names": class_names, "label_source": label_source,
+        "inputs": inputs,
+    })
+
+
+def _label_for(r: Result, table: Optional[lab.CsvLabels], folder_cls: Optional[dict]
+               ) -> tuple[Optional[str], Optional[str]]:
+    """(label, skip reason) of one result."""
+    if r.reason is not None:
+        return None, r.reason
+    if table is not None:
+        label = table.get(r.name)
+        if label is None:
+            return None, f"no row in --labels {table.path}"
+        return label, None
+    if folder_cls is not None:
+        return folder_cls[r.name], None
+    return r.label, None
+
+
+def _label_source(source: Source, table: Optional[lab.CsvLabels], folder_cls: Optional[dict],
+                  kept: list[Optional[str]]) -> tuple[Optional[str], list[str]]:
+    """Where the labels came from (None = no labels), and notes for the description."""
+    if table is not None:
+        return "labels.csv", []
+    if folder_cls is not None:
+        return "sub-folders", []
+    have = sum(x is not None for x in kept)
+    if have == 0:
+        return None, []
+    what = "the JSONL label field" if source.kind == "jsonl" else "the .npz labels"
+    if have < len(kept):
+        return None, [f"labels ignored: {len(kept) - have} of {len(kept)} images have none in {what}"]
+    return what, []

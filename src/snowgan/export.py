@@ -1,0 +1,196 @@
+"""A portable model folder: export a trained run, and rebuild its networks from the folder alone.
+
+    snowgan --mode export [--run RUN] [--checkpoint auto|best|latest|STEP] [--out DIR] [--force]
+
+writes DIR (default: RUN/export) with
+
+    config.json                the run's resolved Config.to_dict(), plus an "export" record: format,
+                               snowgan version, source run/checkpoint/step/kimg, and the size and
+                               SHA-256 of both weight files (Config.from_dict ignores the extra key)
+    generator.safetensors      the EMA generator (the one snowgan samples from)
+    discriminator.safetensors  the discriminator (a feature backbone for --mode probe)
+    samples/seed000000.png ... the first seeds, exactly what `--mode generate --model DIR` makes
+    samples/grid.png           a 4x4 grid of the same seeds
+    samples/training-data.png  the run's grid of real training images, when it has one
+    README.md                  a model card (see modelcard.py)
+
+Like diffusers, a network's init arguments are its config and the weights carry no code:
+``load_generator(DIR)`` / ``load_discriminator(DIR)`` rebuild the network class from
+config.json through the model registry and fill it from safetensors — nothing is
+unpickled, so a folder from a stranger cannot run code on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from . import __version__
+from .config import Config, ConfigError
+
+FORMAT = 1
+WEIGHTS = {"generator": "generator.safetensors", "discriminator": "discriminator.safetensors"}
+N_SAMPLE_FILES = 8  # single PNGs
+GRID = 4  # GRID x GRID seeds in samples/grid.png
+
+
+# ---- loading ------------------------------------------------------------------------------
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_model_config(model_dir: str | Path) -> tuple[Config, dict]:
+    """(Config, export record) of an exported model folder; ConfigError if it is not one."""
+    root = Path(model_dir).expanduser()
+    path = root / "config.json"
+    if not root.is_dir():
+        raise ConfigError(f"--model {model_dir}: no such folder; export one with snowgan --mode export --out DIR")
+    if not path.is_file():
+        raise ConfigError(f"--model {model_dir}: no config.json; this is not a folder made by snowgan --mode export")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ConfigError(f"--model {model_dir}: config.json is not valid JSON ({e})") from None
+    record = raw.get("export") if isinstance(raw, dict) else None
+    if not isinstance(record, dict) or "files" not in record:
+        raise ConfigError(f"--model {model_dir}: config.json has no 'export' record; re-export the run")
+    if int(record.get("format", 0)) > FORMAT:
+        raise ConfigError(f"--model {model_dir}: export format {record.get('format')} is newer than this snowgan "
+                          f"({__version__}) reads; upgrade snowgan")
+    return Config.from_dict(raw), record
+
+
+def _load_network(model_dir: str | Path, which: str, device: str | torch.device) -> nn.Module:
+    from .models.registry import build_networks
+
+    cfg, record = read_model_config(model_dir)
+    name = WEIGHTS[which]
+    path = Path(model_dir).expanduser() / name
+    expected = record["files"].get(name, {})
+    if not path.is_file():
+        raise ConfigError(f"--model {model_dir}: {name} is missing")
+    if path.stat().st_size != expected.get("size") or _sha256(path) != expected.get("sha256"):
+        raise ConfigError(f"--model {model_dir}: {name} does not match the size/hash in config.json "
+                          "(truncated or replaced); export the run again")
+    G, D = build_networks(cfg)
+    net = G if which == "generator" else D
+    try:
+        net.load_state_dict(load_file(str(path), device="cpu"))
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise ConfigError(f"--model {model_dir}: {name} does not fit the networks config.json describes "
+                          f"({first})") from None
+    return net.to(device).eval()
+
+
+def load_generator(model_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """The EMA generator of an exported folder, in eval mode on `device`.
+
+    G(z) maps latents z (B, G.latent_dim) ~ N(0, I) to images (B, C, H, W) in [-1, 1];
+    ``snowgan.sample.latents(n, G.latent_dim, seed)`` gives the latents snowgan uses.
+    """
+    return _load_network(model_dir, "generator", device)
+
+
+def load_discriminator(model_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """The discriminator of an exported folder, in eval mode on `device`.
+
+    D(x) maps images (B, C, H, W) in [-1, 1] to raw scores (B,) (logits, no sigmoid);
+    ``D.forward_features(x)`` returns each block's output, highest resolution first.
+    """
+    return _load_network(model_dir, "discriminator", device)
+
+
+# ---- exporting ----------------------------------------------------------------------------
+
+def check_out_dir(out: Path, force: bool, what: str) -> None:
+    """Refuse a file, or a non-empty folder unless --force (then only our own files are replaced)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder for the {what}")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ConfigError(f"--out {out} already exists and is not empty; choose another folder or add --force")
+
+
+def _save_weights(net: nn.Module, path: Path, which: str) -> dict:
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
+    save_file(tensors, str(path), metadata={"format": f"snowgan-export-{FORMAT}", "network": which})
+    return {"size": path.stat().st_size, "sha256": _sha256(path)}
+
+
+def _write_samples(G: nn.Module, out: Path, seed: int) -> list[str]:
+    """Single PNGs and a grid from seeds seed, seed+1, ... (the `--mode generate` convention)."""
+    from PIL import Image
+
+    from .report.grid import save_grid
+    from .sample import generate_images, latents
+
+    n = max(N_SAMPLE_FILES, GRID * GRID)
+    z = torch.cat([latents(1, G.latent_dim, seed + i) for i in range(n)])
+    images = generate_images(G, z, "cpu")  # uint8 (n, C, H, W)
+    folder = out / "samples"
+    folder.mkdir(exist_ok=True)
+    files = []
+    for i in range(N_SAMPLE_FILES):
+        arr = images[i].transpose(1, 2, 0)
+        name = f"samples/seed{seed + i:06d}.png"
+        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out / name)
+        files.append(name)
+    save_grid(images[:GRID * GRID], folder / "grid.png", nrow=GRID)
+    return files
+
+
+def export_main(cfg: Config, explicit: set[str]) -> int:
+    """`snowgan --mode export`: the chosen checkpoint of a run as a self-contained model folder."""
+    from .modelcard import collect_run_facts, render_model_card
+    from .runs import find_run
+    from .train.checkpoint import load_run
+
+    run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
+    out = Path(cfg.cmd.out).expanduser() if cfg.cmd.out else run_dir / "export"
+    check_out_dir(out, cfg.cmd.force, "exported model")
+    loaded = load_run(run_dir, cfg.cmd.checkpoint, "cpu")
+    out.mkdir(parents=True, exist_ok=True)  # only now: a failed load leaves no empty folder behind
+    print(f"exporting run {run_dir.name}, {loaded.why} {loaded.path.name} "
+          f"(step {loaded.step}, {loaded.kimg:.1f} kimg) to {out}")
+
+    files = {WEIGHTS["generator"]: _save_weights(loaded.G, out / WEIGHTS["generator"], "generator (EMA)"),
+             WEIGHTS["discriminator"]: _save_weights(loaded.D, out / WEIGHTS["discriminator"], "discriminator")}
+    samples = _write_samples(loaded.G, out, cfg.run.seed)
+    reals = run_dir / "samples" / "reals.png"
+    if reals.is_file():
+        shutil.copyfile(reals, out / "samples" / "training-data.png")
+
+    record: dict[str, Any] = {
+        "format": FORMAT, "snowgan_version": __version__, "exported": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "source": {"run": run_dir.name, "checkpoint": loaded.path.name, "why": loaded.why,
+                   "step": loaded.step, "kimg": round(loaded.kimg, 3)},
+        "generator": {"latent_dim": int(loaded.G.latent_dim), "image_size": list(loaded.cfg.image_hw),
+                      "channels": loaded.cfg.data.channels, "output_range": [-1, 1],
+                      "parameters": sum(p.numel() for p in loaded.G.parameters())},
+        "discriminator": {"blocks": len(loaded.D.blocks), "output": "raw score (logit), no sigmoid",
+                          "parameters": sum(p.numel() for p in loaded.D.parameters())},
+        "files": files, "samples": samples, "sample_seed": cfg.run.seed, "license": cfg.cmd.license,
+    }
+    facts = collect_run_facts(run_dir, loaded.step)
+    card = render_model_card(loaded.cfg, record, facts, has_reals=reals.is_file())
+    (out / "README.md").write_text(card, encoding="utf-8")
+    # config.json last: a folder is loadable only once every file it vouches for is in place.
+    (out / "config.json").write_text(json.dumps({**loaded.cfg.to_dict(), "export": record}, indent=2),
+                                     encoding="utf-8")
+    print(f"wrote {out}: config.json, {WEIGHTS['generator']}, {WEIGHTS['discriminator']}, README.md, "
+          f"{len(samples)} samples + grid")
+    print(f"generate with: snowgan --mode generate --model {out} --n_samples 10")
+    return 0

@@ -1,0 +1,254 @@
+"""`snowgan --mode evaluate` and `snowgan --mode features`.
+
+evaluate: generate --n_samples images (default 1000) from a run's EMA generator with
+the fixed seed --seed, measure them against the run's dataset (or --data), print a
+table and write metrics.json into the run folder with the protocol beside every number.
+
+features: Inception pool3 features (2048 values per image) of a run's samples or of a
+folder of images -> CSV (--out), FID statistics (--stats, the .npz layout pytorch-fid
+reads: mu, sigma float64) and/or FID against precomputed statistics (--ref).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..config import FIELDS, Config, ConfigError
+from ..data.prepared import PreparedDataset
+from ..sample import generate_images, latents
+from .collapse import collapse_warning
+from .features import inception_features
+from .fid import feature_stats, fid_against_stats
+from .suite import MetricSuite, parse_metric_names
+from .tracker import metrics_cache_dir
+from .weights import load_inception, resolve_weights
+
+DEFAULT_N_SAMPLES = 1000  # when --n_samples is not given (its global default, 10, is for generate)
+# Flags that choose the images, not how they are sized: --data may override these for evaluate.
+_SOURCE_FLAGS = ("data", "data_format", "labels", "field_image", "field_label", "field_invert",
+                 "field_orientation", "field_mask", "npy_layout", "npy_range", "cache_dir",
+                 "max_bad_fraction", "workers", "builtin_count")
+
+
+def _check_out(path: Optional[str], force: bool, flag: str) -> Optional[Path]:
+    """An output path that may be written: refuse to replace an existing file without --force."""
+    if not path:
+        return None
+    p = Path(path)
+    if p.exists() and not force:
+        raise ConfigError(f"--{flag} {p} already exists; pass --force to overwrite it")
+    if p.is_dir():
+        raise ConfigError(f"--{flag} {p} is a folder; give a file name")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _load_generator(cfg: Config, device: torch.device):
+    from ..runs import find_run
+    from ..train.checkpoint import load_run
+
+    run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
+    loaded = load_run(run_dir, cfg.cmd.checkpoint, device, warn=lambda m: print(m, file=sys.stderr))
+    return run_dir, loaded
+
+
+def _real_dataset(cfg: Config, explicit: set[str], run_cfg: Config) -> tuple[PreparedDataset, str]:
+    """The run's own dataset, or --data prepared at the run's image size and channels."""
+    from ..train.loop import load_dataset
+
+    data_cfg = Config.from_dict(run_cfg.to_dict())
+    for name in _SOURCE_FLAGS:
+        if name in explicit:
+            sec = FIELDS[name][0]
+            setattr(getattr(data_cfg, sec), name, getattr(getattr(cfg, sec), name))
+    data_cfg.run.progress = cfg.run.progress
+    try:
+        dataset = load_dataset(data_cfg)
+    except ImportError as e:  # a data source this installation cannot read yet
+        raise ConfigError(f"--data {data_cfg.data.data}: cannot be read by this version ({e})") from None
+    source = f"--data {data_cfg.data.data}" if "data" in explicit else "the run's dataset"
+    return dataset, source
+
+
+def _metric_entries(values: dict[str, float], proto: dict[str, str]) -> dict[str, dict]:
+    """Group flat values into one entry per reported number, each with its protocol."""
+    out: dict[str, dict] = {}
+    if "fid" in values:
+        out["fid"] = {"value": values["fid"], "protocol": proto["fid"]}
+    if "kid" in values:
+        out["kid"] = {"value": values["kid"], "std": values["kid_std"], "protocol": proto["kid"]}
+    for key, group in (("precision", "pr"), ("recall", "pr"), ("density", "dc"), ("coverage", "dc")):
+        if key in values:
+            out[key] = {"value": values[key], "protocol": proto[group]}
+    if "swd" in values:
+        per = {k[4:]: v for k, v in values.items() if k.startswith("swd_")}
+        out["swd"] = {"value": values["swd"], "per_level": per, "protocol": proto["swd"]}
+    if "diversity" in values:
+        extra = {k: values[k] for k in ("div_fake", "div_real", "dup_rate", "dup_rate_real", "memorised",
+                                        "train_nn_ratio", "tau")}
+        out["diversity"] = {"value": values["diversity"], **extra, "protocol": proto["diversity"]}
+    return out
+
+
+def format_table(entries: dict[str, dict]) -> str:
+    """Plain-text table: metric, value, then each protocol once."""
+    lines = [f"{'metric':<11} value"]
+    for name, e in entries.items():
+        v = f"{e['value']:.6g}"
+        if name == "kid":
+            v += f"  (std over subsets {e['std']:.3g})"
+        if name == "swd":
+            v += "  (" + ", ".join(f"{k}: {x:.4g}" for k, x in e["per_level"].items()) + ")"
+        if name == "diversity":
+            v += (f"  (near-duplicates {e['dup_rate']:.0%} vs real {e['dup_rate_real']:.0%}, "
+                  f"memorised {e['memorised']:.0%})")
+        lines.append(f"{name:<11} {v}")
+    lines.append("protocol:")
+    seen = set()
+    for name, e in entries.items():
+        if e["protocol"] not in seen:
+            seen.add(e["protocol"])
+            lines.append(f"  {name}: {e['protocol']}")
+    return "\n".join(lines)
+
+
+def evaluate_main(cfg: Config, explicit: set[str]) -> int:
+    """`snowgan --mode evaluate --run RUN [--data PATH] [--metrics ...] [--n_samples N]`."""
+    from ..train.device import pick_device
+
+    device = pick_device(cfg.run.device)
+    out_path = _check_out(cfg.cmd.out, cfg.cmd.force, "out")
+    names = parse_metric_names(cfg.metrics.metrics, device, cfg.metrics.inception_weights)
+    n = cfg.cmd.n_samples if "n_samples" in explicit else DEFAULT_N_SAMPLES
+    if n < 2:
+        raise ConfigError("--n_samples must be at least 2 for metrics")
+    run_dir, loaded = _load_generator(cfg, device)
+    dataset, source = _real_dataset(cfg, explicit, loaded.cfg)
+    print(f"evaluating run {run_dir.name}: {getattr(loaded, 'why', 'checkpoint')} {loaded.path.name} "
+          f"(step {loaded.step}, {loaded.kimg:.3g} kimg), {n} samples with seed {cfg.run.seed}, "
+          f"real set: {dataset.description or source} ({len(dataset)} images); metrics: {', '.join(names)}",
+          flush=True)
+    suite = MetricSuite(names, dataset.images, dataset.fingerprint, device, cfg.metrics.inception_weights,
+                        metrics_cache_dir(cfg), cfg.run.progress, seed=cfg.run.seed, real_name=source)
+    fake = generate_images(loaded.G, latents(n, loaded.G.latent_dim, cfg.run.seed), device)
+    values, proto = suite.measure(fake)
+    entries = _metric_entries(values, proto)
+    warning = collapse_warning(values)
+    result = {
+        "run": run_dir.name, "checkpoint": loaded.path.name, "step": loaded.step, "kimg": round(loaded.kimg, 3),
+        "time": _dt.datetime.now().isoformat(timespec="seconds"), "n_samples": n, "seed": cfg.run.seed,
+        "latents": f"snowgan.sample.latents(n={n}, seed={cfg.run.seed}), EMA generator",
+        "real_set": {"source": source, "description": dataset.description, "fingerprint": dataset.fingerprint,
+                     "n_images": len(dataset), "shape": list(dataset.shape)},
+        "weights": None if suite.weights is None else {
+            "path": str(suite.weights.path), "sha256": suite.weights.sha256, "standard": suite.weights.standard},
+        "metrics": entries, "collapse_warning": warning, "time_metrics_s": round(values["time_metrics_s"], 2),
+    }
+    print(format_table(entries))
+    if warning:
+        print(f"warning: {warning}")
+    target = out_path or run_dir / "metrics.json"  # the run folder's copy is snowgan's own output
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(target)
+    print(f"wrote {target}")
+    return 0
+
+
+# ---- features ------------------------------------------------------------------------
+
+def read_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """mu (D,), sigma (D, D) from a .npz of FID statistics (no pickles)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"--ref {p}: file not found")
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            mu, sigma = np.asarray(f["mu"], np.float64), np.asarray(f["sigma"], np.float64)
+    except (KeyError, ValueError, OSError) as e:
+        raise ConfigError(f"--ref {p}: not FID statistics (need arrays 'mu' and 'sigma'): {e}") from None
+    if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+        raise ConfigError(f"--ref {p}: mu {mu.shape} and sigma {sigma.shape} do not fit together")
+    return mu, sigma
+
+
+def _features_of_folder(cfg: Config, explicit: set[str], net, device) -> tuple[list[str], np.ndarray, str]:
+    from .images import read_image_folder
+
+    folder = Path(cfg.cmd.images)
+    if not folder.is_dir():
+        raise ConfigError(f"--images {folder}: not a folder")
+    limit = cfg.cmd.n_samples if "n_samples" in explicit else None
+    names, arrays, skipped = read_image_folder(folder, limit)
+    for name, why in skipped:
+        print(f"skipped {name}: {why}", file=sys.stderr)
+    if not arrays:
+        raise ConfigError(f"--images {folder}: no readable images ({len(skipped)} skipped)")
+    feats = np.empty((len(arrays), 2048))
+    # Batch runs of equally sized images; Inception resizes each to 299x299 itself.
+    start = 0
+    while start < len(arrays):
+        end = start + 1
+        while end < len(arrays) and arrays[end].shape == arrays[start].shape and end - start < 32:
+            end += 1
+        feats[start:end] = inception_features(net, np.stack(arrays[start:end]), device, progress="none")
+        start = end
+    what = f"{len(arrays)} images from {folder}" + (f" ({len(skipped)} skipped)" if skipped else "")
+    return names, feats, what
+
+
+def features_main(cfg: Config, explicit: set[str]) -> int:
+    """`snowgan --mode features [--run RUN | --images DIR] [--out F.csv] [--stats S.npz] [--ref R.npz]`."""
+    from ..train.device import pick_device
+
+    c = cfg.cmd
+    if c.images and "run" in explicit:
+        raise ConfigError("--mode features: give --run or --images, not both")
+    if not (c.out or c.stats or c.ref):
+        raise ConfigError("--mode features: give --out FEATURES.csv, --stats STATS.npz and/or --ref STATS.npz")
+    out = _check_out(c.out, c.force, "out")
+    stats_out = _check_out(c.stats, c.force, "stats")
+    ref = read_stats(c.ref) if c.ref else None
+    device = pick_device(cfg.run.device)
+    weights = resolve_weights(cfg.metrics.inception_weights, progress=cfg.run.progress)
+    net = load_inception(weights, device)
+    if c.images:
+        names, feats, what = _features_of_folder(cfg, explicit, net, device)
+    else:
+        n = c.n_samples if "n_samples" in explicit else DEFAULT_N_SAMPLES
+        run_dir, loaded = _load_generator(cfg, device)
+        fake = generate_images(loaded.G, latents(n, loaded.G.latent_dim, cfg.run.seed), device)
+        feats = inception_features(net, fake, device, progress=cfg.run.progress, desc="generated-image features")
+        names = [f"sample-{i:05d}" for i in range(n)]
+        what = f"{n} samples of run {run_dir.name} ({loaded.path.name}, seed {cfg.run.seed})"
+    std = "standard" if weights.standard else "NON-STANDARD"
+    protocol = (f"Inception-V3 pool3, {std} weights sha256 {weights.sha256[:12]}, TF1 bilinear resize to "
+                f"299x299, (x-128)/128; {what}")
+    print(f"features: {protocol}")
+    if out is not None:
+        header = "id," + ",".join(f"f{i}" for i in range(feats.shape[1]))
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(header + "\n")
+            for name, row in zip(names, feats):
+                f.write(name.replace(",", "_") + "," + ",".join(f"{v:.7g}" for v in row) + "\n")
+        print(f"wrote {out} ({len(names)} rows x {feats.shape[1]} features)")
+    if stats_out is not None or ref is not None:
+        if len(feats) < 2:
+            raise ConfigError("FID statistics need at least 2 images")
+        mu, sigma = feature_stats(feats)
+        if stats_out is not None:
+            with open(stats_out, "wb") as f:  # a file object keeps the exact name (np.savez adds .npz)
+                np.savez(f, mu=mu, sigma=sigma)
+            print(f"wrote {stats_out} (mu {mu.shape}, sigma {sigma.shape}, float64)")
+        if ref is not None:
+            if ref[0].shape != mu.shape:
+                raise ConfigError(f"--ref {c.ref}: statistics of {ref[0].shape[0]}-d features, ours are {mu.shape[0]}-d")
+            print(f"FID vs {c.ref}: {fid_against_stats(feats, *ref):.6g} ({len(feats)} images; {protocol})")
+    return 0

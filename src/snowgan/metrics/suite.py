@@ -1,0 +1,190 @@
+"""A set of metrics measured against one real-image reference, with the protocol of each number.
+
+Used by ``--mode evaluate`` and by the in-training MetricTracker. Everything that
+depends only on the real images (Inception features, SWD descriptors, pixel
+features) is computed once per reference and image size and reused.
+
+Sample-count protocol (stated beside every number):
+
+- FID: all ``n_fake`` generated images vs every image of the real set.
+- KID: subsets of min(n_real, n_fake, 1000), 100 subsets, mean and std.
+- precision/recall, density/coverage, SWD, diversity: equal counts on both sides,
+  n = min(n_real, n_fake), the real side a seeded random subset (k-NN radii and
+  descriptor normalisation depend on the set size, so unequal sets would bias them).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import ConfigError
+from .collapse import collapse_signals
+from .features import float_images, inception_features, real_features, subset_indices
+from .fid import fid_from_features
+from .kid import kid_from_features
+from .prdc import DC_K, PR_K, density_coverage, precision_recall
+from .swd import descriptors, level_sizes, swd_from_descriptors
+from .weights import InceptionWeights, load_inception, resolve_weights, weights_available
+
+ALL_METRICS = ("fid", "kid", "pr", "dc", "swd", "diversity")
+NEEDS_INCEPTION = frozenset({"fid", "kid", "pr", "dc"})
+# Largest training subset the memorisation check compares against (cost grows with it).
+MAX_TRAIN_FOR_COLLAPSE = 5000
+# Largest real set whose Inception features are computed (FID's usual 50k).
+MAX_REAL = 50000
+
+
+def parse_metric_names(text: str, device: torch.device, inception_weights: Optional[str] = None) -> list[str]:
+    """'--metrics' value -> metric names in canonical order.
+
+    auto: swd and diversity (need no weights, cheap on a CPU); on a CUDA device also
+    fid and kid when the Inception weights are already on disk (never downloads).
+    all: every metric.
+    """
+    t = (text or "auto").strip().lower()
+    if t == "auto":
+        names = {"swd", "diversity"}
+        if device.type == "cuda" and weights_available(inception_weights):
+            names |= {"fid", "kid"}
+    elif t == "all":
+        names = set(ALL_METRICS)
+    else:
+        names = {n.strip() for n in t.split(",") if n.strip()}
+        unknown = sorted(names - set(ALL_METRICS))
+        if unknown or not names:
+            raise ConfigError(f"--metrics {text!r}: unknown {', '.join(unknown) or 'empty list'}; "
+                              f"choose from {', '.join(ALL_METRICS)}, auto or all")
+    return [n for n in ALL_METRICS if n in names]
+
+
+def resize_uint8(images: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Area-downsample uint8 (N, C, H, W) images to hw (used when a growing generator is smaller)."""
+    if tuple(images.shape[-2:]) == tuple(hw):
+        return images
+    x = float_images(images)
+    return F.interpolate(x, size=hw, mode="area").round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+class MetricSuite:
+    """Measure generated uint8 images against a fixed real set.
+
+    real: uint8 (N, C, H, W) real images (the whole dataset, or what --data points at).
+    fingerprint: the dataset fingerprint ("" = do not cache on disk).
+    """
+
+    def __init__(self, names: list[str], real: np.ndarray, fingerprint: str, device: torch.device,
+                 inception_weights: Optional[str] = None, cache_dir: Optional[Path] = None,
+                 progress: str = "auto", seed: int = 0, real_name: str = "dataset") -> None:
+        self.names = list(names)
+        self.device = device
+        self.fingerprint = fingerprint
+        self.cache_dir = cache_dir
+        self.progress = progress
+        self.seed = seed
+        self.real_name = real_name
+        idx = subset_indices(len(real), MAX_REAL, seed)
+        self.real = real[idx] if len(idx) < len(real) else real
+        # Which real images: part of the feature-cache key (a seed matters only for a subset).
+        self.real_subset = "all" if len(idx) == len(real) else f"seeded-{len(idx)}-seed{seed}"
+        self.weights: Optional[InceptionWeights] = None
+        self._net = None
+        self._by_size: dict[tuple, object] = {}  # (kind, size[, n]) -> real-side data computed once
+        if NEEDS_INCEPTION & set(self.names):
+            self.weights = resolve_weights(inception_weights, progress=progress)
+            self._net = load_inception(self.weights, device)
+
+    # ---- real side, computed once per (size, count) -------------------------------
+    def _real_at(self, hw: tuple[int, int]) -> np.ndarray:
+        key = ("images", hw)
+        if key not in self._by_size:
+            self._by_size[key] = resize_uint8(self.real, hw)
+        return self._by_size[key]
+
+    def _real_inception(self, hw: tuple[int, int]) -> np.ndarray:
+        key = ("inception", hw)
+        if key not in self._by_size:
+            size_tag = "native" if hw == tuple(self.real.shape[-2:]) else f"{hw[0]}x{hw[1]}"
+            self._by_size[key] = real_features(
+                self._net, self._real_at(hw), self.fingerprint, self.weights.sha256, self.cache_dir,
+                self.device, self.progress, subset=f"{self.real_subset}-{size_tag}")
+        return self._by_size[key]
+
+    def _equal_subset(self, n: int) -> np.ndarray:
+        return subset_indices(len(self.real), n, self.seed + 1)
+
+    # ---- protocol text --------------------------------------------------------------
+    def _inception_protocol(self) -> str:
+        w = self.weights
+        std = "standard pt_inception-2015-12-05" if w.standard else "NON-STANDARD weights, not comparable"
+        return (f"Inception-V3 pool3 2048-d ({std}, sha256 {w.sha256[:12]}), TF1 bilinear resize "
+                f"to 299x299, (x-128)/128")
+
+    def _real_desc(self, n: int, hw: tuple[int, int]) -> str:
+        scaled = "" if hw == tuple(self.real.shape[-2:]) else f", area-resized to {hw[0]}x{hw[1]}"
+        return f"{n} of {len(self.real)} real images ({self.real_name} {self.fingerprint or 'unfingerprinted'}{scaled})"
+
+    # ---- measuring ------------------------------------------------------------------
+    def measure(self, fake: np.ndarray) -> tuple[dict[str, float], dict[str, str]]:
+        """fake: uint8 (N, C, H, W) generated images -> (values, protocol text per metric).
+
+        values keys: fid; kid, kid_std; precision, recall; density, coverage; swd and
+        swd_<HxW> per level; diversity, div_fake, div_real, dup_rate, dup_rate_real,
+        memorised, train_nn_ratio; plus time_metrics_s.
+        """
+        t0 = time.time()
+        hw = tuple(fake.shape[-2:])
+        if fake.shape[1] != self.real.shape[1]:
+            raise ConfigError(f"generated images have {fake.shape[1]} channels, the real images "
+                              f"{self.real.shape[1]}; use data with the run's --channels")
+        real = self._real_at(hw)
+        n_fake = len(fake)
+        n_eq = min(len(real), n_fake)
+        eq = self._equal_subset(n_eq)
+        values: dict[str, float] = {}
+        proto: dict[str, str] = {}
+        if NEEDS_INCEPTION & set(self.names):
+            f_fake = inception_features(self._net, fake, self.device, progress=self.progress,
+                                        desc="generated-image features")
+            f_real = self._real_inception(hw)
+            inc = self._inception_protocol()
+            if "fid" in self.names:
+                values["fid"] = fid_from_features(f_real, f_fake)
+                proto["fid"] = f"{inc}; {n_fake} generated vs {self._real_desc(len(real), hw)}"
+            if "kid" in self.names:
+                kid = kid_from_features(f_real, f_fake, seed=self.seed)
+                values["kid"], values["kid_std"] = kid.mean, kid.std
+                proto["kid"] = (f"{inc}; unbiased MMD^2, cubic kernel, {kid.n_subsets} subsets of "
+                                f"{kid.subset_size}; {n_fake} generated vs {self._real_desc(len(real), hw)}")
+            same = f"{n_eq} generated vs {self._real_desc(n_eq, hw)}"
+            if "pr" in self.names:
+                values["precision"], values["recall"] = precision_recall(f_real[eq], f_fake[:n_eq])
+                proto["pr"] = f"{inc}; k={PR_K} (Kynkaanniemi 2019); {same}"
+            if "dc" in self.names:
+                values["density"], values["coverage"] = density_coverage(f_real[eq], f_fake[:n_eq])
+                proto["dc"] = f"{inc}; k={DC_K} (Naeem 2020); {same}"
+        if "swd" in self.names:
+            key = ("swd", hw, n_eq)
+            if key not in self._by_size:
+                self._by_size[key] = descriptors(real[eq], self.seed, device=self.device)
+            sizes = level_sizes(*hw)
+            per = swd_from_descriptors(self._by_size[key], descriptors(fake[:n_eq], self.seed + 1,
+                                                                         device=self.device), sizes, self.seed)
+            values["swd"] = float(np.mean(list(per.values())))
+            values.update({f"swd_{k}": v for k, v in per.items()})
+            proto["swd"] = (f"SWD x1e3, Laplacian pyramid levels {', '.join(per)}, 128 7x7 patches per image, "
+                            f"4x128 directions, mean over levels; {n_eq} generated vs {self._real_desc(n_eq, hw)}")
+        if "diversity" in self.names:
+            train_idx = subset_indices(len(real), MAX_TRAIN_FOR_COLLAPSE, self.seed + 2)
+            sig = collapse_signals(fake[:n_eq], real[eq], real[train_idx])
+            values.update(sig.as_dict())
+            proto["diversity"] = (f"RMS pixel distance at <=32 px; {n_eq} generated vs {self._real_desc(n_eq, hw)}; "
+                                  f"memorisation vs {len(train_idx)} training images; "
+                                  f"near-duplicate tau={sig.tau:.4f}")
+        values["time_metrics_s"] = time.time() - t0
+        return values, proto

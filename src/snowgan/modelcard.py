@@ -1,0 +1,259 @@
+"""The README.md model card of an exported model, in the shape of the SnowGAN seed's card.
+
+YAML front matter (license, tags, pipeline_tag, library_name: the Hugging Face Hub's
+metadata keys), then: description with sample images, intended uses & limitations,
+training data (from the run's dataset.json), training procedure (from the resolved
+config), model details, metrics (from metrics.jsonl / metrics.json when the run has
+them), ethical considerations, how to use (commands and the Python API), provenance.
+
+Everything here is read from files the run wrote; nothing is invented. A fact the run
+does not record is said to be unknown rather than guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+from .config import Config, resolved_d_norm
+
+# Keys of a metrics.jsonl record that are bookkeeping, not measurements.
+_NOT_METRICS = {"step", "kimg", "time", "best_metric", "protocol", "collapse_warning"}
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    out = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:  # a line cut short by a crash: skip it
+                continue
+            if isinstance(rec, dict):
+                out.append(rec)
+    return out
+
+
+def _numbers(d: dict, prefix: str = "") -> dict[str, float]:
+    """Finite numeric leaves of a (nested) dict, keys joined with '.'."""
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            out[key] = float(v)
+        elif isinstance(v, dict):
+            out.update(_numbers(v, key + "."))
+    return out
+
+
+def collect_run_facts(run_dir: Path, step: int) -> dict[str, Any]:
+    """What the run folder records about its data and quality, for the card.
+
+    Returns {"dataset": dict | None, "metrics": {"step", "values", "protocol", "best_metric"} | None,
+    "evaluation": {name: value} | None}. The in-training metrics shown are those measured at the
+    exported step, else the latest measured before it.
+    """
+    run_dir = Path(run_dir)
+    facts: dict[str, Any] = {"dataset": None, "metrics": None, "evaluation": None}
+    ds = run_dir / "dataset.json"
+    if ds.is_file():
+        try:
+            facts["dataset"] = json.loads(ds.read_text(encoding="utf-8"))
+        except ValueError:
+            pass
+    records = [r for r in _read_jsonl(run_dir / "metrics.jsonl") if isinstance(r.get("step"), int)]
+    before = [r for r in records if r["step"] <= step]
+    if before:
+        rec = max(before, key=lambda r: r["step"])
+        values = {k: v for k, v in _numbers(rec).items() if k.split(".")[0] not in _NOT_METRICS}
+        facts["metrics"] = {"step": rec["step"], "values": values, "protocol": rec.get("protocol"),
+                            "best_metric": rec.get("best_metric")}
+    ev = run_dir / "metrics.json"
+    if ev.is_file():
+        try:
+            raw = json.loads(ev.read_text(encoding="utf-8"))
+            facts["evaluation"] = _numbers(raw) if isinstance(raw, dict) else None
+        except ValueError:
+            pass
+    return facts
+
+
+# ---- rendering ------------------------------------------------------------------------------
+
+def front_matter(meta: dict[str, Any]) -> str:
+    """YAML front matter. Strings are written as JSON strings, which are valid YAML double-quoted
+    scalars, so no value (a license id, a tag with a colon) can change the document's structure."""
+    lines = ["---"]
+    for key, value in meta.items():
+        if isinstance(value, list):
+            lines.append(f"{key}:")
+            lines += [f"- {json.dumps(str(v))}" for v in value]
+        else:
+            lines.append(f"{key}: {json.dumps(str(value))}")
+    lines.append("---")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _training_procedure(cfg: Config, record: dict, dataset: Optional[dict]) -> list[str]:
+    m, t, a = cfg.model, cfg.train, cfg.aug
+    h, w = cfg.image_hw
+    src = record["source"]
+    loss = {"nonsat": "non-saturating GAN loss", "wgan-gp": "Wasserstein loss with gradient penalty",
+            "hinge": "hinge loss"}.get(m.loss, m.loss)
+    regs = []
+    if m.loss == "wgan-gp":
+        regs.append(f"gradient penalty weight {m.gp_weight:g}")
+    if m.r1_gamma > 0:
+        regs.append(f"R1 gamma {m.r1_gamma:g}")
+    if m.drift_weight > 0:
+        regs.append(f"drift {m.drift_weight:g}")
+    if m.spectral_norm:
+        regs.append("spectral normalisation in D")
+    length = f"{src['step']} iterations, {src['kimg']:g} thousand real images shown"
+    if dataset and dataset.get("count"):
+        n = dataset["count"] * (2 if dataset.get("mirror") else 1)
+        length += f" (about {src['kimg'] * 1000 / n:.1f} epochs)"
+    aug = a.augment or "none"
+    if a.augment and a.ada_target is not None:
+        aug += f" (adaptive p, target {a.ada_target:g})"
+    lines = [
+        f"- Architecture: {m.arch.upper()} (generator width {m.g_width}, {m.g_norm} norm; discriminator "
+        f"width {m.d_width}, {resolved_d_norm(cfg)} norm; at most {m.max_width} channels)",
+        f"- Loss: {loss}" + (f", {', '.join(regs)}" if regs else ""),
+        f"- Optimizer: {'Adam' if t.optimizer == 'adam' else 'AdaBelief'}, generator learning rate "
+        f"{t.gen_lr:g}, discriminator learning rate {t.disc_lr:g}, betas ({t.beta1:g}, {t.beta2:g})",
+        f"- Updates per iteration: {t.disc_steps} discriminator (n_critic), {t.gen_steps} generator",
+        f"- Batch size: {t.batch_size}",
+        f"- Training length: {length}; exported from {src['checkpoint']}: {src['why']}",
+        f"- Generator weights: exponential moving average, half-life {t.ema_kimg:g} kimg",
+        f"- Image size: {h}x{w}, {cfg.data.channels} channel{'s' if cfg.data.channels != 1 else ''}; "
+        f"latent size {m.latent_dim}",
+        f"- Augmentation: {aug}; mirror {'on' if cfg.data.mirror else 'off'}",
+        f"- Precision: {t.precision}; seed {cfg.run.seed}",
+    ]
+    if m.arch == "progan":
+        lines.append(f"- Progressive growing from {m.pg_start} px: {m.pg_fade_kimg:g} kimg fade, "
+                     f"{m.pg_stable_kimg:g} kimg stable per resolution")
+    return lines
+
+
+def _training_data(dataset: Optional[dict]) -> list[str]:
+    if not dataset:
+        return ["- Not recorded: the run folder has no dataset.json."]
+    src = dataset.get("source") or "the built-in procedural mountains (no --data given)"
+    lines = [f"- Dataset: {dataset.get('description', 'unknown')}",
+             f"- Source: {src}",
+             f"- Images: {dataset.get('count', 'unknown')}"
+             + (f" of shape {'x'.join(map(str, dataset['shape']))} (channels x height x width)"
+                if dataset.get("shape") else "")]
+    if dataset.get("class_names"):
+        lines.append(f"- Classes (recorded, not used by the unconditional GAN): {', '.join(dataset['class_names'])}")
+    if dataset.get("mirror"):
+        lines.append("- Horizontal flips doubled the data (--mirror)")
+    if dataset.get("skipped"):
+        lines.append(f"- {dataset['skipped']} unreadable inputs were skipped")
+    if dataset.get("fingerprint"):
+        lines.append(f"- Fingerprint: `{dataset['fingerprint']}`")
+    return lines
+
+
+def _metrics(facts: dict) -> list[str]:
+    lines: list[str] = []
+    m = facts.get("metrics")
+    if m and m["values"]:
+        lines += [f"Measured during training at step {m['step']} (the last measurement at or before the "
+                  "exported checkpoint):", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(m["values"].items())]
+        if m.get("best_metric"):
+            lines += ["", f"The best checkpoint is chosen by `{m['best_metric']}`."]
+        protocol = m.get("protocol")
+        if isinstance(protocol, dict):
+            lines += ["", "Protocol:"] + [f"- {k}: {v}" for k, v in sorted(protocol.items())]
+        elif protocol:
+            lines += ["", f"Protocol: {protocol}"]
+    if facts.get("evaluation"):
+        if lines:
+            lines.append("")
+        lines += ["From `snowgan --mode evaluate` (metrics.json):", "",
+                  "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(facts["evaluation"].items())]
+    if not lines:
+        lines = ["No metrics were measured for this run. Train with `--metrics_every N` (in-training "
+                 "metrics and a best checkpoint) or run `snowgan --mode evaluate --run RUN`."]
+    return lines
+
+
+def render_model_card(cfg: Config, record: dict, facts: dict, has_reals: bool) -> str:
+    """The README.md text for an exported model. record: the export record of config.json."""
+    name = record["source"]["run"]
+    h, w = cfg.image_hw
+    c = cfg.data.channels
+    g, d = record["generator"], record["discriminator"]
+    kind = "RGB" if c == 3 else "grayscale"
+    dataset = facts.get("dataset")
+    what = (dataset or {}).get("description", "an image collection")
+    meta = {"license": record.get("license") or "other", "library_name": "snowgan",
+            "pipeline_tag": "unconditional-image-generation",
+            "tags": ["gan", "image-generation", "unconditional-image-generation", cfg.model.arch, "snowgan", "pytorch"]}
+    title = name.split("-", 1)[-1] if name[:5].isdigit() else name  # 00003-snow -> snow
+    out = [front_matter(meta), f"# {title}: a snowgan {cfg.model.arch.upper()}", "", "## Model Description",
+           f"A generative adversarial network ({cfg.model.arch.upper()}, {cfg.model.loss} loss) trained with "
+           f"snowgan on {what}. The generator turns a "
+           f"{g['latent_dim']}-dimensional random vector into a {h}x{w} {kind} image; the discriminator, "
+           "trained to tell those images from real ones, is included as well, so its features can be reused "
+           "for other tasks on similar images (`snowgan --mode probe`).", ""]
+    if has_reals:
+        out += ["This is an example of the data fed into the GAN (after augmentation):", "",
+                "![training data](samples/training-data.png)", ""]
+    out += [f"These are images generated by this model (seeds {record['sample_seed']} to "
+            f"{record['sample_seed'] + 15}):", "", "![generated samples](samples/grid.png)", "",
+            "## Intended uses & limitations",
+            "- Intended for research, experimentation and artistic generation of images like its training data.",
+            "- The discriminator is a starting point for downstream tasks on the same kind of images (a linear "
+            "probe or fine-tuning with `snowgan --mode probe`); check such a model on held-out data first.",
+            "- Not suitable for safety-critical decisions (for example avalanche risk) without independent "
+            "validation.",
+            f"- Generates only {h}x{w} images resembling its training data; it does not generalise to other "
+            "domains. Trained on a small collection, it may reproduce training images closely.", "",
+            "## Training data", *_training_data(dataset), "",
+            "## Training procedure", *_training_procedure(cfg, record, dataset), "",
+            "## Model Details",
+            f"- **Framework**: PyTorch, via snowgan {record['snowgan_version']}; weights in safetensors",
+            f"- **Generator Input**: {g['latent_dim']}-dimensional latent vector z ~ N(0, I)",
+            f"- **Generator Output**: {h}x{w} {kind} image, values in [-1, 1] "
+            f"({g['parameters']:,} parameters, EMA weights)",
+            f"- **Discriminator Input**: {h}x{w} {kind} image, values in [-1, 1]",
+            f"- **Discriminator Output**: 1 raw score (logit) of real vs generated; {d['blocks']} feature blocks "
+            f"({d['parameters']:,} parameters)", "",
+            "## Metrics", *_metrics(facts), "",
+            "## Ethical considerations",
+            "- Generated images are synthetic; do not present them as real observations or photographs.",
+            "- The model reflects its training data, including its biases and any personal content in it.", "",
+            "## How to Use", "", "With the snowgan package installed, in this folder:", "", "```bash",
+            "# 10 images (seed000000.png ...) from this folder",
+            "snowgan --mode generate --model . --n_samples 10", "",
+            "# one 4x8 grid, seeds 100..131",
+            "snowgan --mode generate --model . --grid 4x8 --seed 100 --out grid.png", "",
+            "# reuse the discriminator: a probe on your labels (file,label rows)",
+            "snowgan --mode probe --model . --data photos/ --labels labels.csv",
+            "```", "", "```python", "import snowgan", "from snowgan.sample import latents", "",
+            'G = snowgan.load_generator(".", device="cpu")        # eval mode, no pickle',
+            "z = latents(16, G.latent_dim, seed=0)                 # (16, latent_dim)",
+            f"images = G(z)                                         # (16, {c}, {h}, {w}) in [-1, 1]",
+            'D = snowgan.load_discriminator(".", device="cpu")',
+            "features = D.forward_features(images)[-1].mean((2, 3))  # pooled last-block features", "```", "",
+            "## Provenance",
+            f"Exported by snowgan {record['snowgan_version']} on {record['exported']} from run `{name}`, "
+            f"{record['source']['checkpoint']} (step {record['source']['step']}, {record['source']['kimg']:g} kimg). "
+            "`config.json` holds the full resolved training configuration and the SHA-256 of each weight file.", ""]
+    return "\n".join(out)

@@ -1,0 +1,243 @@
+"""The picture commands: ``--mode interpolate | average | progress | report`` (see cli.MODES).
+
+Each is ``fn(cfg, explicit) -> exit code``. Outputs go to ``RUN/media/KIND-NNNNN.*`` (a new
+number each call, so nothing made before is overwritten) or to ``--out``, which must not
+exist unless ``--force`` is given. ``--mode report`` keeps its own copies in ``RUN/report/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..config import FIELDS, Config, ConfigError, apply_values
+from .grid import parse_grid, save_grid
+from .media import MEDIA_DIR, REPORT_DIR, next_numbered
+from .video import MAX_GIF_FPS, write_gif, write_mp4
+
+PROGRESS_FPS = 8  # --mode progress when --fps is not given: a few grids per second reads well
+PROGRESS_MAX_FRAMES = 300  # ... and at most this many grids unless --frames is given
+AVERAGE_N = 1000  # --mode average when --n_samples is not given (its default of 10 suits generate)
+VIDEO_EXTS = ("gif", "mp4")
+
+
+# ---- shared helpers ------------------------------------------------------------------------
+
+def _check_video_flags(cfg: Config, fps: int) -> None:
+    if not 1 <= fps <= MAX_GIF_FPS:
+        raise ConfigError(f"--fps {fps}: use 1 to {MAX_GIF_FPS} (GIF players cannot show more frames per second)")
+    if cfg.cmd.frames < 2:
+        raise ConfigError("--frames must be at least 2")
+
+
+def _outputs(cfg: Config, run_dir: Path, kind: str, exts: Sequence[str]) -> list[Path]:
+    """Where to write: --out (FILE.ext for one format, a name without extension for all, an
+    existing folder for numbered names in it), refused when it exists and --force is not
+    given; else the next RUN/media/KIND-NNNNN.*"""
+    out = Path(cfg.cmd.out) if cfg.cmd.out is not None else None
+    if out is None or out.is_dir():
+        stem = next_numbered(out or run_dir / MEDIA_DIR, kind, exts)
+        return [stem.with_name(f"{stem.name}.{e}") for e in exts]
+    ext = out.suffix.lower().lstrip(".")
+    if ext in exts:
+        paths = [out]
+    elif ext == "":
+        paths = [out.with_name(f"{out.name}.{e}") for e in exts]
+    else:
+        raise ConfigError(f"--out {out}: give a name ending in {' or '.join('.' + e for e in exts)}, "
+                          "or a name without extension for " + ("both" if len(exts) > 1 else "it"))
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not cfg.cmd.force:
+        raise ConfigError(f"--out: {', '.join(existing)} already exists; choose another path or add --force")
+    return paths
+
+
+def _write_video(frames, paths: list[Path], fps: int) -> None:
+    """Write frames (uint8 (T, H, W, 3) or a lazy sequence) to each .gif/.mp4 path and say so."""
+    for p in paths:
+        (write_gif if p.suffix.lower() == ".gif" else write_mp4)(frames, p, fps)
+    h, w = frames[0].shape[:2]
+    n = len(frames)
+    print(f"wrote {', '.join(str(p) for p in paths)}: {n} frames, {n / fps:.2f} s at {fps} fps, {w}x{h} px")
+
+
+def _find_run(cfg: Config) -> Path:
+    from ..runs import find_run
+
+    return find_run(cfg.run.runs_dir, cfg.run.run)
+
+
+def _load(cfg: Config, run_dir: Path):
+    """(LoadedRun, device) for --checkpoint / --device."""
+    from ..train.checkpoint import load_run
+    from ..train.device import pick_device
+
+    device = pick_device(cfg.run.device)
+    loaded = load_run(run_dir, cfg.cmd.checkpoint, device)
+    print(f"run {run_dir.name}: {getattr(loaded, 'why', 'checkpoint')} {loaded.path.name} "
+          f"(step {loaded.step}, {loaded.kimg:.1f} kimg), EMA generator, seed {cfg.run.seed}")
+    return loaded, device
+
+
+def _spec(cfg: Config):
+    from .render import InterpolationSpec
+
+    if cfg.cmd.keyframes < (1 if cfg.cmd.walk else 2):
+        raise ConfigError("--keyframes must be at least 2 (with --walk: at least 1, the number of turns)")
+    if not cfg.cmd.walk and cfg.cmd.frames < cfg.cmd.keyframes:
+        raise ConfigError(f"--frames {cfg.cmd.frames} is fewer than --keyframes {cfg.cmd.keyframes}")
+    grid = parse_grid(cfg.cmd.grid) if cfg.cmd.grid else None
+    return InterpolationSpec(cfg.cmd.frames, cfg.cmd.keyframes, cfg.run.seed, cfg.cmd.walk, cfg.cmd.truncation, grid)
+
+
+def _kind(spec) -> str:
+    return ("walk" if spec.walk else "interpolate") + ("-grid" if spec.grid else "")
+
+
+def _real_images(run_cfg: Config, cfg: Config, explicit: set[str]) -> Optional[np.ndarray]:
+    """The run's real images (uint8 (N, C, H, W)) for the real average, or None with a note.
+
+    Data flags typed now (e.g. --data at the folder's new place) override the run's."""
+    from ..train.loop import load_dataset
+
+    typed = {k: getattr(cfg.data, k) for k in explicit if k in FIELDS and FIELDS[k][0] == "data"}
+    apply_values(run_cfg, typed, "command line")
+    try:
+        return load_dataset(run_cfg).images
+    except (ConfigError, OSError, ValueError) as e:
+        print(f"note: real images not available ({e}); pass --data PATH for the real average")
+        return None
+
+
+def _average_n(cfg: Config, explicit: set[str]) -> int:
+    n = cfg.cmd.n_samples if "n_samples" in explicit else AVERAGE_N
+    if n < 1:
+        raise ConfigError("--n_samples must be at least 1")
+    return n
+
+
+def _save_picture(image: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path)
+
+
+# ---- the commands ------------------------------------------------------------------------------
+
+def interpolate_main(cfg: Config, explicit: set[str]) -> int:
+    """Looping GIF + MP4 through --keyframes latents (or a --walk), one image or a --grid of them;
+    with --grid (keyframes) also a still PNG whose rows each move between two latents."""
+    from .render import interpolation_frames, pair_images
+
+    _check_video_flags(cfg, cfg.cmd.fps)
+    spec = _spec(cfg)
+    run_dir = _find_run(cfg)
+    paths = _outputs(cfg, run_dir, _kind(spec), VIDEO_EXTS)  # refuse before the slow part
+    loaded, device = _load(cfg, run_dir)
+    frames = interpolation_frames(loaded.G, spec, device, cfg.run.progress)
+    _write_video(frames, paths, cfg.cmd.fps)
+    if spec.grid and not spec.walk:
+        stem = paths[0].with_suffix("")
+        pairs = (stem.with_name(stem.name + "-pairs.png") if cfg.cmd.out else
+                 next_numbered(run_dir / MEDIA_DIR, "interpolate-pairs", ("png",)).with_suffix(".png"))
+        if pairs.exists() and not cfg.cmd.force:
+            raise ConfigError(f"--out: {pairs} already exists; choose another path or add --force")
+        save_grid(pair_images(loaded.G, spec, device, cfg.run.progress), pairs, nrow=spec.grid[1])
+        print(f"wrote {pairs}: {spec.grid[0]} rows, each from one latent to another in {spec.grid[1]} steps")
+    return 0
+
+
+def average_main(cfg: Config, explicit: set[str]) -> int:
+    """PNG: the mean of --n_samples generated images (default 1000) beside the mean real image."""
+    from .render import average_picture
+
+    run_dir = _find_run(cfg)
+    (path,) = _outputs(cfg, run_dir, "average", ("png",))
+    n = _average_n(cfg, explicit)
+    loaded, device = _load(cfg, run_dir)
+    real = _real_images(loaded.cfg, cfg, explicit)
+    _save_picture(average_picture(loaded.G, n, cfg.run.seed, device, real, loaded.cfg.data.mirror,
+                                  cfg.cmd.truncation, cfg.run.progress), path)
+    print(f"wrote {path}: average of {n} generated images" + (f" beside {len(real)} real" if real is not None else ""))
+    return 0
+
+
+def _progress_fps(cfg: Config, explicit: set[str]) -> int:
+    fps = cfg.cmd.fps if "fps" in explicit else PROGRESS_FPS
+    _check_video_flags(cfg, fps)
+    return fps
+
+
+def _progress_frames(cfg: Config, explicit: set[str], run_dir: Path):
+    from .runfiles import read_json
+    from .timeline import progress_frames
+
+    max_frames = cfg.cmd.frames if "frames" in explicit else PROGRESS_MAX_FRAMES
+    image_size = ((read_json(run_dir / "config.json") or {}).get("data") or {}).get("image_size")
+    try:
+        return progress_frames(run_dir, max_frames, image_size)
+    except FileNotFoundError as e:
+        raise ConfigError(f"{e}; train longer or lower --sample_every") from None
+
+
+def progress_main(cfg: Config, explicit: set[str]) -> int:
+    """GIF + MP4 of the run's fixed-latent sample grids in order (works on a live run)."""
+    run_dir = _find_run(cfg)
+    fps = _progress_fps(cfg, explicit)
+    frames = _progress_frames(cfg, explicit, run_dir)
+    _write_video(frames, _outputs(cfg, run_dir, "progress", VIDEO_EXTS), fps)
+    return 0
+
+
+def _stale(target: Path, sources: list[Path]) -> bool:
+    """True when target is missing or older than any source."""
+    if not target.is_file():
+        return True
+    newest_source = max((p.stat().st_mtime for p in sources if p.exists()), default=0.0)
+    return target.stat().st_mtime < newest_source
+
+
+def report_main(cfg: Config, explicit: set[str]) -> int:
+    """RUN/report.html: plots from the logs, plus (re)made videos and average in RUN/report/
+    when missing or older than their inputs (always with --force)."""
+    from ..train.checkpoint import pick_checkpoint
+    from .html import write_report
+    from .plots import plot_stats
+    from .render import average_picture, interpolation_frames
+    from .runfiles import sample_grids
+
+    run_dir = _find_run(cfg)
+    own = run_dir / REPORT_DIR
+    grids = sample_grids(run_dir)
+    if grids and (cfg.cmd.force or _stale(own / "progress.gif", [g.path for g in grids])):
+        fps = _progress_fps(cfg, explicit)
+        _write_video(_progress_frames(cfg, explicit, run_dir), [own / f"progress.{e}" for e in VIDEO_EXTS], fps)
+    try:
+        ckpt, _ = pick_checkpoint(run_dir, cfg.cmd.checkpoint, warn=print)
+    except ConfigError as e:
+        ckpt = None
+        print(f"note: {e}: the report has no interpolation or average image yet")
+    if ckpt is not None:
+        _check_video_flags(cfg, cfg.cmd.fps)
+        spec = _spec(cfg)
+        video, avg = own / f"{_kind(spec)}.gif", own / "average.png"
+        weights = [ckpt / "model.safetensors"]
+        need_video, need_avg = (cfg.cmd.force or _stale(p, weights) for p in (video, avg))
+        if need_video or need_avg:
+            loaded, device = _load(cfg, run_dir)
+            if need_video:
+                _write_video(interpolation_frames(loaded.G, spec, device, cfg.run.progress),
+                             [video, video.with_suffix(".mp4")], cfg.cmd.fps)
+            if need_avg:
+                real = _real_images(loaded.cfg, cfg, explicit)
+                _save_picture(average_picture(loaded.G, _average_n(cfg, explicit), cfg.run.seed, device, real,
+                                              loaded.cfg.data.mirror, cfg.cmd.truncation, cfg.run.progress), avg)
+                print(f"wrote {avg}")
+    plots = plot_stats(run_dir)
+    page = write_report(run_dir)
+    print(f"wrote {len(plots)} plots to {run_dir / 'plots'} and the report {page}")
+    print(f"open it in a browser: file://{page.resolve()}")
+    return 0

@@ -1,0 +1,183 @@
+"""Training curves as PNGs in ``RUN/plots/`` from stats.jsonl and metrics.jsonl.
+
+Each curve is drawn against kimg (thousands of real images shown), the raw values
+faint behind an exponentially smoothed line. Curves whose key never appears, or is
+always 0 (no gradient penalty in a non-saturating run, no augmentation), are left
+out. Uses matplotlib's Agg canvas directly (no pyplot), so it never touches a user's
+interactive backend and is safe in a training process; it is cheap enough to rerun at
+every sampling interval of a live run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .runfiles import numeric, read_jsonl
+
+# (file stem, title, y label, [(key, legend label)]): the stats panels, in report order.
+STATS_PANELS = [
+    ("losses", "Generator and discriminator losses", "loss", [("loss_g", "G loss"), ("loss_d", "D loss")]),
+    ("scores", "Discriminator outputs", "D output", [("d_real", "D(x), real"), ("d_fake", "D(G(z)), fake")]),
+    ("penalties", "Regularisation", "penalty",
+     [("gp", "gradient penalty"), ("r1", "R1 penalty"), ("drift", "drift penalty")]),
+    ("augment", "Augmentation probability", "p", [("aug_p", "augmentation p")]),
+    ("speed", "Training speed", "images / s", [("imgs_per_s", "images per second")]),
+]
+# Keys of metrics.jsonl lines that locate a measurement rather than being one.
+NOT_METRICS = {"step", "kimg", "epoch", "time_s", "n_samples", "n_real", "n_fake", "seed"}
+MAX_METRICS = 12
+
+
+def smooth(y: np.ndarray, span: Optional[float] = None) -> np.ndarray:
+    """Bias-corrected exponential moving average (as TensorBoard draws it), ignoring NaNs.
+
+    span: the EMA's span in points (default: 1/30 of the series, so the curve keeps
+    its shape at any length); span <= 1 returns y unchanged.
+    """
+    n = len(y)
+    span = max(1.0, n / 30) if span is None else span
+    if span <= 1 or n == 0:
+        return y.astype(float)
+    a = 2.0 / (span + 1)
+    out = np.empty(n)
+    acc, weight = 0.0, 0.0
+    for i, v in enumerate(y):
+        if np.isfinite(v):
+            acc = (1 - a) * acc + a * v
+            weight = (1 - a) * weight + a
+        out[i] = acc / weight if weight > 0 else np.nan
+    return out
+
+
+def series(rows: list[dict], key: str, x_key: str = "kimg") -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) float arrays of the rows that have a numeric ``key`` (and x)."""
+    xs, ys = [], []
+    for r in rows:
+        x, y = numeric(r.get(x_key)), numeric(r.get(key))
+        if x is not None and y is not None:
+            xs.append(x)
+            ys.append(y)
+    return np.array(xs, float), np.array(ys, float)
+
+
+def flatten(row: dict, prefix: str = "") -> dict:
+    """Nested dicts become 'outer/inner' keys: {'swd': {'16': 1.2}} -> {'swd/16': 1.2}."""
+    out = {}
+    for k, v in row.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, name + "/"))
+        else:
+            out[name] = v
+    return out
+
+
+def metric_keys(rows: list[dict]) -> list[str]:
+    """Numeric keys of metrics.jsonl in first-seen order, at most MAX_METRICS."""
+    keys: dict[str, None] = {}
+    for r in rows:
+        for k, v in r.items():
+            if k not in NOT_METRICS and numeric(v) is not None and not k.endswith("_std"):
+                keys.setdefault(k, None)
+    return list(keys)[:MAX_METRICS]
+
+
+def _x_key(rows: list[dict]) -> str:
+    return "kimg" if any(numeric(r.get("kimg")) is not None for r in rows) else "step"
+
+
+def _draw(ax, x: np.ndarray, y: np.ndarray, label: str, color: str) -> None:
+    if len(x) > 1:
+        ax.plot(x, y, color=color, alpha=0.25, linewidth=0.8)
+    ax.plot(x, smooth(y), color=color, linewidth=1.8, label=label, marker="o" if len(x) < 3 else None)
+
+
+def _phase_marks(ax, rows: list[dict], x_key: str) -> None:
+    """Dotted vertical lines where progressive growing changed resolution."""
+    last = None
+    for r in rows:
+        res, x = r.get("res"), numeric(r.get(x_key))
+        if res is not None and x is not None:
+            if last is not None and res != last:
+                ax.axvline(x, color="0.6", linestyle=":", linewidth=1)
+            last = res
+
+
+def _save(fig, path: Path) -> Path:
+    """Write atomically: a report being rebuilt never embeds half a PNG."""
+    tmp = path.with_name(f".{path.stem}.partial.png")
+    fig.savefig(tmp, dpi=100)
+    os.replace(tmp, path)
+    return path
+
+
+def _new_figure(w: float, h: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w, h), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+
+
+def _stats_panel(rows: list[dict], stem: str, title: str, ylabel: str, keys: list[tuple[str, str]],
+                 out_dir: Path) -> Optional[Path]:
+    x_key = _x_key(rows)
+    lines = []
+    for key, label in keys:
+        x, y = series(rows, key, x_key)
+        if len(y) and np.any(y != 0):
+            lines.append((x, y, label))
+    if not lines:
+        return None
+    fig = _new_figure(6.4, 3.2)
+    ax = fig.add_subplot()
+    for (x, y, label), color in zip(lines, COLORS):
+        _draw(ax, x, y, label, color)
+    _phase_marks(ax, rows, x_key)
+    ax.set(title=title, xlabel=x_key, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return _save(fig, out_dir / f"{stem}.png")
+
+
+def _metrics_panel(rows: list[dict], out_dir: Path) -> Optional[Path]:
+    keys = metric_keys(rows)
+    if not keys:
+        return None
+    x_key = _x_key(rows)
+    ncol = 1 if len(keys) == 1 else 2
+    nrow = -(-len(keys) // ncol)
+    fig = _new_figure(6.4 if ncol == 1 else 9.6, 2.8 * nrow)
+    for i, key in enumerate(keys):
+        ax = fig.add_subplot(nrow, ncol, i + 1)
+        x, y = series(rows, key, x_key)
+        _draw(ax, x, y, key, COLORS[i % len(COLORS)])
+        ax.set(title=key, xlabel=x_key)
+        ax.grid(alpha=0.3)
+    return _save(fig, out_dir / "metrics.png")
+
+
+def plot_stats(run_dir: Path) -> list[Path]:
+    """(Re)draw the run's plots into ``run_dir/plots/``; returns the PNGs written, in report order.
+
+    Reads only stats.jsonl and metrics.jsonl (a half-written last line is ignored), so it
+    can run at every sampling interval of a live run. Returns [] before the first stats line.
+    """
+    run_dir = Path(run_dir)
+    stats = read_jsonl(run_dir / "stats.jsonl")
+    metrics = [flatten(r) for r in read_jsonl(run_dir / "metrics.jsonl")]
+    if not stats and not metrics:
+        return []
+    out_dir = run_dir / "plots"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [_stats_panel(stats, *panel, out_dir) for panel in STATS_PANELS] if stats else []
+    written.append(_metrics_panel(metrics, out_dir))
+    return [p for p in written if p is not None]

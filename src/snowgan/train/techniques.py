@@ -1,0 +1,98 @@
+"""The optional techniques of a run, behind the few calls the training loop makes.
+
+- DiffAugment with a fixed or adaptive probability (snowgan.augment)
+- progressive growing: stage, per-resolution batch size, faded reals (train/progressive.py)
+
+The loop, per iteration::
+
+    bs = tech.begin_iteration(images_seen, G, D, G_ema)   # stage -> networks; batch size
+    for each D step:
+        real = tech.real(batches.next(bs))                # stage-sized, faded reals
+        ... d_step(real) ...
+        tech.after_d_step(stats["real_scores"], bs)       # adaptive-p signal, on device
+    ... g_step / EMA / step += 1 ...
+    tech.end_iteration(step)                              # every ada_interval: move p (one sync)
+
+and ``tech.stats()`` / ``tech.sample_info()`` for the stats and sample index lines,
+``tech.state_dict()`` / ``load_state_dict()`` in the checkpoint. Everything here is a
+pure function of the checkpointed counters plus this state, so resume is exact.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from .. import augment as aug_mod
+from ..config import Config
+from .progressive import Schedule, Stage, apply_stage, real_for_stage
+
+
+class Techniques:
+    """Augmentation, adaptive p and the progressive schedule of one run (any may be off)."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.augment, self.ada = aug_mod.from_config(cfg)
+        self.schedule: Optional[Schedule] = Schedule(cfg, cfg.image_hw) if cfg.model.arch == "progan" else None
+        self.stage: Optional[Stage] = self.schedule.stage(0) if self.schedule else None
+        self.batch_size = cfg.train.batch_size
+        self._images_since_update = 0  # real images (global batch) since the last adaptive-p update
+
+    # ---- per iteration -----------------------------------------------------------------
+    def begin_iteration(self, images_seen: int, *networks: nn.Module) -> int:
+        """Put the networks (G, D, EMA G: unwrapped modules) at this moment's stage; return the batch size."""
+        if self.schedule is None:
+            return self.batch_size
+        self.stage = self.schedule.stage(images_seen)
+        apply_stage(self.stage, *networks)
+        return self.stage.batch_size
+
+    def real(self, x: torch.Tensor) -> torch.Tensor:
+        """Full-size reals (B, C, H, W) in [-1, 1] -> what D sees at this stage (unchanged when not progressive)."""
+        return real_for_stage(x, self.stage) if self.stage is not None else x
+
+    def after_d_step(self, real_scores: torch.Tensor, n_images: int) -> None:
+        """Feed one D step's raw real scores (B,) to the adaptive-p signal (device-side, no sync)."""
+        if self.ada is not None:
+            self.ada.accumulate(real_scores)
+            self._images_since_update += n_images
+
+    def end_iteration(self, step: int) -> None:
+        """Every ada_interval iterations: move p by the ADA rule (one host sync) and hand it to DiffAugment."""
+        if self.ada is None or step % self.ada.interval:
+            return
+        # n_images counts the global batch (every rank passes the same global size), so no world factor.
+        self.augment.p = self.ada.update(self._images_since_update)
+        self._images_since_update = 0
+
+    # ---- records -----------------------------------------------------------------------
+    def stats(self) -> dict:
+        """Fields for a stats.jsonl line: aug_p (and ada_rt), res and alpha when progressive."""
+        out: dict = {"aug_p": round(float(self.augment.p), 6) if self.augment is not None else 0.0}
+        if self.ada is not None and self.ada.last_rt is not None:
+            out["ada_rt"] = round(self.ada.last_rt, 4)
+        out.update(self.sample_info())
+        return out
+
+    def sample_info(self) -> dict:
+        """res ('HxW') and alpha of the current stage, for samples/index.jsonl; {} when not progressive."""
+        if self.stage is None:
+            return {}
+        return {"res": f"{self.stage.res[0]}x{self.stage.res[1]}", "alpha": round(self.stage.alpha, 6),
+                "phase": self.stage.phase}
+
+    def state_dict(self) -> dict:
+        """JSON-friendly: the adaptive controller and its pending image count; the stage for the record."""
+        return {"ada": self.ada.state_dict() if self.ada is not None else None,
+                "images_since_update": self._images_since_update,
+                "aug_p": float(self.augment.p) if self.augment is not None else None,
+                "stage": self.stage.to_dict() if self.stage is not None else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.ada is not None and state.get("ada"):
+            self.ada.load_state_dict(state["ada"])
+            self.augment.p = self.ada.p
+            self._images_since_update = int(state.get("images_since_update", 0))
+        # The stage is not loaded: begin_iteration recomputes it from the restored image count.

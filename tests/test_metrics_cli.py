@@ -1,0 +1,113 @@
+"""End-to-end: train a tiny run with the real CLI, then evaluate it and extract features."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import run_cli
+from metric_fixtures import random_standard_state_dict, scenes
+
+TINY = ["--image_size", "16", "--builtin_count", "8", "--batch_size", "4", "--g_width", "8", "--d_width", "8",
+        "--progress", "none", "--log_every", "2", "--sample_every", "2"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    """(work folder, random-valued standard Inception weights file, env) with one tiny trained run."""
+    work = tmp_path_factory.mktemp("metrics_cli")
+    env = {"SNOWGAN_CACHE": str(work / "cache"),
+           # Never reach the network from tests: a download attempt fails at once.
+           "SNOWGAN_INCEPTION_URL": (work / "no-such-mirror.pth").as_uri()}
+    run_cli("--mode", "train", *TINY, "--steps", "2", "--name", "tiny", cwd=work, env=env)
+    weights = work / "random_inception.pth"
+    torch.save(random_standard_state_dict(5), weights)
+    return work, weights, env
+
+
+def test_evaluate_all_metrics_writes_metrics_json_with_protocols(trained) -> None:
+    work, weights, env = trained
+    p = run_cli("--mode", "evaluate", "--metrics", "fid,kid,pr,dc,swd,diversity", "--n_samples", "6",
+                "--inception_weights", weights, "--progress", "none", cwd=work, env=env)
+    for name in ("fid", "kid", "precision", "recall", "density", "coverage", "swd", "diversity", "protocol:"):
+        assert name in p.stdout
+    result = json.loads((work / "runs" / "00001-tiny" / "metrics.json").read_text())
+    assert result["run"] == "00001-tiny" and result["n_samples"] == 6 and result["seed"] == 0
+    assert result["real_set"]["n_images"] == 8 and result["real_set"]["fingerprint"]
+    assert result["weights"]["standard"] is False and len(result["weights"]["sha256"]) == 64
+    m = result["metrics"]
+    assert set(m) == {"fid", "kid", "precision", "recall", "density", "coverage", "swd", "diversity"}
+    for entry in m.values():
+        assert np.isfinite(entry["value"]) and entry["protocol"]
+    assert "TF1 bilinear resize to 299x299" in m["fid"]["protocol"]
+    assert "6 generated vs 8 of 8 real images" in m["fid"]["protocol"]
+    assert "6 generated vs 6 of 8 real images" in m["precision"]["protocol"]
+    assert "subsets of 6" in m["kid"]["protocol"]
+    assert result["weights"]["sha256"][:12] in m["kid"]["protocol"]
+    assert list(m["swd"]["per_level"]) == ["16x16"]
+    # Real features were cached by dataset fingerprint for the next evaluation.
+    assert list((work / "cache" / "metrics").glob(f"{result['real_set']['fingerprint']}-inception-*.npz"))
+
+
+def test_evaluate_out_is_never_overwritten_without_force(trained) -> None:
+    work, _, env = trained
+    out = work / "mine.json"
+    out.write_text("my notes")
+    p = run_cli("--mode", "evaluate", "--metrics", "swd", "--n_samples", "8", "--out", out,
+                cwd=work, env=env, check=False)
+    assert p.returncode == 2 and "--force" in p.stderr and out.read_text() == "my notes"
+    run_cli("--mode", "evaluate", "--metrics", "swd", "--n_samples", "8", "--out", out, "--force",
+            cwd=work, env=env)
+    assert json.loads(out.read_text())["metrics"]["swd"]["value"] > 0
+
+
+def test_fid_without_weights_offline_says_where_to_put_them(trained) -> None:
+    work, _, env = trained
+    p = run_cli("--mode", "evaluate", "--metrics", "fid", "--n_samples", "8", cwd=work, env=env, check=False)
+    assert p.returncode == 2
+    assert "pt_inception-2015-12-05-6726825d.pth" in p.stderr and "--inception_weights" in p.stderr
+    assert str(Path(env["SNOWGAN_CACHE"]) / "weights") in p.stderr
+
+
+def test_features_of_folder_csv_stats_and_ref(trained, tmp_path: Path) -> None:
+    work, weights, env = trained
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i, img in enumerate(scenes(2, 24, seed=21)):
+        Image.fromarray(img.transpose(1, 2, 0)).save(folder / f"im{i}.png")
+    (folder / "broken.png").write_bytes(b"not a png")
+    csv, stats = tmp_path / "f.csv", tmp_path / "s.npz"
+    p = run_cli("--mode", "features", "--images", folder, "--out", csv, "--stats", stats,
+                "--inception_weights", weights, cwd=work, env=env)
+    assert "skipped broken.png" in p.stderr
+    rows = csv.read_text().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("id,f0,f1,") and rows[0].endswith(",f2047")
+    assert [r.split(",")[0] for r in rows[1:]] == ["im0.png", "im1.png"]
+    assert all(len(r.split(",")) == 2049 for r in rows)
+    feats = np.array([[float(v) for v in r.split(",")[1:]] for r in rows[1:]])
+    with np.load(stats, allow_pickle=False) as f:
+        assert f["mu"].shape == (2048,) and f["sigma"].shape == (2048, 2048) and f["sigma"].dtype == np.float64
+        # The statistics are those of the rows written (CSV keeps 7 significant digits).
+        assert np.allclose(f["mu"], feats.mean(axis=0), rtol=1e-6, atol=1e-9)
+    # The same images against their own statistics: FID 0.
+    p = run_cli("--mode", "features", "--images", folder, "--ref", stats, "--inception_weights", weights,
+                cwd=work, env=env)
+    assert "FID vs" in p.stdout and float(p.stdout.split("FID vs")[1].split(":")[1].split()[0]) < 1e-6
+    # Existing outputs are kept unless --force.
+    p = run_cli("--mode", "features", "--images", folder, "--out", csv, "--inception_weights", weights,
+                cwd=work, env=env, check=False)
+    assert p.returncode == 2 and "--force" in p.stderr
+
+
+def test_features_of_run_samples(trained, tmp_path: Path) -> None:
+    work, weights, env = trained
+    csv = tmp_path / "samples.csv"
+    run_cli("--mode", "features", "--run", "tiny", "--n_samples", "3", "--out", csv,
+            "--inception_weights", weights, cwd=work, env=env)
+    rows = csv.read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["sample-00000", "sample-00001", "sample-00002"]
