@@ -165,6 +165,7 @@ class LogConfig:
     keep_checkpoints: int = _f(3, "recent checkpoints kept (best and milestones are never pruned)")
     milestone_every: int = _f(0, "also keep a permanent snapshot every this many iterations (0 = off)")
     grid_size: int = _f(64, "images in each fixed-latent sample grid")
+    report: bool = _f(True, "refresh plots and report.html at each sample interval")
 
 
 @dataclass

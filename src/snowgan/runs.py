@@ -49,7 +49,8 @@ def find_by_name(runs_dir: str | Path, name: str) -> Optional[Path]:
 
 
 def find_run(runs_dir: str | Path, spec: Optional[str]) -> Path:
-    """Resolve a run: a folder path, a run number (3 or 00003), a run name, or None = newest."""
+    """Resolve a run: a folder path, a folder name in runs_dir, a run number (3 or 00003), a run name,
+    or None = newest."""
     if spec is None:
         runs = list_runs(runs_dir)
         if not runs:
@@ -58,6 +59,9 @@ def find_run(runs_dir: str | Path, spec: Optional[str]) -> Path:
     p = Path(spec)
     if p.is_dir() and ((p / "config.json").is_file() or (p / "checkpoints").is_dir()):
         return p
+    for r in list_runs(runs_dir):  # the folder's own name, e.g. 00003-mountains
+        if r.name == spec:
+            return r
     if spec.isdigit():
         for r in list_runs(runs_dir):
             if int(r.name[:5]) == int(spec):

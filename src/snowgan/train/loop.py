@@ -32,6 +32,7 @@ from .device import configure_threads, peak_memory_mb, pick_device, pick_precisi
 from .ema import ema_beta
 from .session import Session, open_session
 from .step import GANSteps
+from .outputs import RunOutputs
 from .techniques import Techniques
 
 
@@ -131,6 +132,8 @@ class Trainer:
         self.counters = {"step": 0, "images_seen": 0, "d_steps": 0, "time_s": 0.0, "rollbacks": 0,
                          "skipped_steps": 0}
         self.stop_signal: Optional[int] = None
+        self.stop_reason: Optional[str] = None  # set when the collapse signal ends the run
+        self.outputs = RunOutputs(cfg, self.dataset, self.run_dir, self.device, self.main, self.dist.world, self.log)
         n_params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
         self.log(f"{cfg.model.arch} {cfg.model.loss}, G {n_params[0] / 1e6:.2f}M / D {n_params[1] / 1e6:.2f}M "
                  f"parameters, {cfg.data.image_size} px, batch {self.batch_size}"
@@ -200,6 +203,12 @@ class Trainer:
             ckpt.prune(self.run_dir, self.cfg.log.keep_checkpoints)
         dist_util.barrier(self.dist.world)
         return dest
+
+    def save_best(self) -> None:
+        """checkpoints/best: the current state, replaced whenever the tracked metric improves (rank 0)."""
+        dest = self.run_dir / "checkpoints" / "best"
+        ckpt.write_checkpoint(dest, self.steps.networks_state(), self._state())
+        ckpt.validate(dest)
 
     def restore(self, path: Path) -> None:
         c = ckpt.read_checkpoint(path, map_location=self.device)
@@ -303,7 +312,7 @@ class Trainer:
         t_log = time.time()
         img_log = c["images_seen"]
         try:
-            while not self._done(total) and not dist_util.any_rank(
+            while not self._done(total) and self.stop_reason is None and not dist_util.any_rank(
                     self.stop_signal is not None, self.device, self.dist.world):
                 t0 = time.time()
                 bs = self.tech.begin_iteration(c["images_seen"], self.steps.G_module, self.steps.D_module,
@@ -352,6 +361,10 @@ class Trainer:
                     sums, n_in_sums, t_log, img_log = {}, 0, time.time(), c["images_seen"]
                 if step % sample_every == 0 and self.main:
                     self.write_samples()
+                    self.outputs.refresh_report()
+                if self.outputs.measure_due(step) and self.outputs.measure(
+                        step, c["images_seen"] / 1000, self.steps.G_ema, self.save_best):
+                    self.stop_reason = "the mode-collapse signal fired (--stop_on_collapse)"
                 if step % cfg.log.checkpoint_every == 0:
                     milestone = cfg.log.milestone_every > 0 and step % cfg.log.milestone_every == 0
                     self.save_checkpoint(milestone=milestone)
@@ -363,7 +376,11 @@ class Trainer:
             self.save_checkpoint()
         if self.main and step % sample_every:
             self.write_samples()
+        self.outputs.refresh_report()
         run_ref = self.run_dir.name
+        if self.stop_reason is not None:
+            self.log(f"stopped at step {c['step']}: {self.stop_reason}; checkpoint saved")
+            return 0
         if not self._done(total):  # stopped by a signal (on this or another rank)
             self.log(f"stopped at step {c['step']} ({c['images_seen'] / 1000:.1f} kimg); checkpoint saved. "
                      f"Resume with: snowgan --mode train --resume {self.run_dir}")
@@ -387,6 +404,7 @@ class Trainer:
         line.update(self.tech.stats())  # aug_p (ada_rt), and res/alpha/phase when progressive
         line["peak_mem_mb"] = round(peak_memory_mb(self.device), 1)
         line["skipped_steps"] = c["skipped_steps"]
+        line.update(self.outputs.stats_fields())
         if not self.main:
             return
         with open(self.run_dir / "stats.jsonl", "a", encoding="utf-8") as f:

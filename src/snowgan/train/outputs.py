@@ -1,0 +1,110 @@
+"""What training hands to the person watching it, besides stats and sample grids.
+
+- In-training metrics (``--metrics_every``): the EMA generator measured on a fixed
+  latent batch by ``snowgan.metrics.tracker.MetricTracker`` (rank 0 only), the
+  ``checkpoints/best`` folder rewritten when the chosen metric improves (never
+  pruned), and a collapse warning in the log and the next stats line
+  (``--stop_on_collapse`` ends the run with a checkpoint, as a signal would).
+- The report (``--report``): plots from stats.jsonl/metrics.jsonl and
+  ``report.html``, refreshed at every sample interval.
+
+Neither may disturb training: measurements run under a forked RNG (so a run with
+metrics on trains exactly as one without), and a failure to draw a plot or write
+the page is logged once and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..data.prepared import PreparedDataset
+from . import distributed as dist_util
+
+
+class RunOutputs:
+    """Metrics, best checkpoint, collapse signal and report for one training run."""
+
+    def __init__(self, cfg: Config, dataset: PreparedDataset, run_dir: Path, device: torch.device,
+                 main: bool, world: int, log: Callable[[str], None]) -> None:
+        self.cfg, self.run_dir, self.device = cfg, Path(run_dir), device
+        self.main, self.world, self.log = main, world, log
+        self.every = int(cfg.metrics.metrics_every)
+        self.tracker = None
+        if self.every > 0 and main:
+            from ..metrics.tracker import MetricTracker
+
+            self.tracker = MetricTracker(cfg, dataset, self.run_dir, device)
+            best = f"; best checkpoint by {self.tracker.best_key}" if self.tracker.best_key else ""
+            log(f"metrics: {','.join(self.tracker.names)} on {self.tracker.n} samples "
+                f"every {self.every} iterations{best}")
+        self.pending_warning: Optional[str] = None  # goes into the next stats line
+        self._report_failed = False
+
+    def measure_due(self, step: int) -> bool:
+        return self.every > 0 and step % self.every == 0
+
+    def measure(self, step: int, kimg: float, G_ema: torch.nn.Module,
+                save_best: Callable[[], None]) -> bool:
+        """Measure (rank 0), keep the best checkpoint; True on every rank when training should stop.
+
+        Every rank must call this at the same step: the stop decision is shared.
+        """
+        stop = False
+        if self.tracker is not None:
+            with _isolated_rng():
+                values = self.tracker.measure(G_ema, step, kimg)
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if isinstance(v, (int, float)))
+            self.log(f"metrics at step {step} ({kimg:.1f} kimg): {shown}")
+            if self.tracker.is_best(values):
+                save_best()
+                self.log(f"best {self.tracker.best_key} so far ({values[self.tracker.best_key]:.4g}): "
+                         f"saved {self.run_dir / 'checkpoints' / 'best'}")
+            warning = self.tracker.collapse_warning(values)
+            if warning:
+                self.pending_warning = warning
+                self.log(f"WARNING: {warning}")
+                stop = bool(self.cfg.metrics.stop_on_collapse)
+        return dist_util.any_rank(stop, self.device, self.world)
+
+    def stats_fields(self) -> dict:
+        """Extra fields for the next stats line (the collapse warning, once)."""
+        if self.pending_warning is None:
+            return {}
+        out = {"collapse_warning": self.pending_warning}
+        self.pending_warning = None
+        return out
+
+    def refresh_report(self) -> None:
+        """Plots and report.html from the files already in the run folder (rank 0; never raises)."""
+        if not (self.main and self.cfg.log.report) or self._report_failed:
+            return
+        try:
+            from ..report.html import write_report
+            from ..report.plots import plot_stats
+
+            plot_stats(self.run_dir)
+            write_report(self.run_dir)
+        except Exception as e:  # a picture must never end a training run
+            self._report_failed = True
+            self.log(f"note: could not refresh the report ({type(e).__name__}: {e}); training goes on, "
+                     f"make it later with: snowgan --mode report --run {self.run_dir.name}")
+
+
+class _isolated_rng:
+    """Run a measurement without moving torch's, NumPy's or Python's global RNG."""
+
+    def __enter__(self) -> None:
+        self._fork = torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_initialized() else [])
+        self._fork.__enter__()
+        self._np, self._py = np.random.get_state(), random.getstate()
+
+    def __exit__(self, *exc) -> None:
+        np.random.set_state(self._np)
+        random.setstate(self._py)
+        self._fork.__exit__(*exc)

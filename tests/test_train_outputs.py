@@ -1,0 +1,61 @@
+"""In-training metrics, the best checkpoint, the collapse warning and the live report (real CLI runs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from conftest import run_cli
+from snowgan.train.checkpoint import read_checkpoint
+from test_train_cli import TINY, _run_dir
+
+METRICS = ["--metrics", "swd,diversity", "--metrics_every", "4", "--metrics_samples", "32"]
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_metrics_keep_best_write_report_and_leave_training_unchanged(workdir: Path) -> None:
+    p = run_cli("--mode", "train", *TINY, "--steps", "8", *METRICS, "--name", "measured", cwd=workdir)
+    run_cli("--mode", "train", *TINY, "--steps", "8", "--report", "false", "--name", "plain", cwd=workdir)
+    measured, plain = _run_dir(workdir, "measured"), _run_dir(workdir, "plain")
+
+    records = _lines(measured / "metrics.jsonl")
+    assert [r["step"] for r in records] == [4, 8]
+    assert all(r["swd"] > 0 and "protocol" in r and r["best_metric"] == "swd" for r in records)
+    best = measured / "checkpoints" / "best"
+    assert (best / "manifest.json").is_file()
+    best_step = read_checkpoint(best).state["counters"]["step"]
+    assert best_step == min(records, key=lambda r: r["swd"])["step"]
+    assert "best swd so far" in p.stdout
+
+    # A barely trained generator repeats itself: the collapse signal fires, in the log and the stats.
+    assert "WARNING: possible mode collapse" in p.stdout
+    assert any("collapse_warning" in s for s in _lines(measured / "stats.jsonl"))
+
+    page = (measured / "report.html").read_text()
+    assert "<img" in page and (measured / "plots").is_dir()
+    assert not (plain / "report.html").exists()
+
+    # Measuring must not move the training RNG: both runs end with the same weights.
+    a = load_file(str(measured / "checkpoints" / "step-00000008" / "model.safetensors"))
+    b = load_file(str(plain / "checkpoints" / "step-00000008" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    # generate picks the best checkpoint and says so.
+    g = run_cli("--mode", "generate", "--run", measured.name, "--n_samples", "2", cwd=workdir)
+    assert "best checkpoint" in g.stdout
+
+
+def test_stop_on_collapse_ends_the_run_with_a_checkpoint(workdir: Path) -> None:
+    p = run_cli("--mode", "train", *TINY, "--steps", "12", *METRICS, "--stop_on_collapse", "true",
+                "--name", "stopper", cwd=workdir)
+    run = _run_dir(workdir, "stopper")
+    assert "stopped at step 4" in p.stdout and "--stop_on_collapse" in p.stdout
+    assert (run / "checkpoints" / "step-00000004" / "manifest.json").is_file()
+    assert [r["step"] for r in _lines(run / "metrics.jsonl")] == [4]
