@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -46,9 +47,11 @@ from snowgan.config import parse_args  # noqa: E402
 from snowgan.data.dataset import Batches  # noqa: E402
 from snowgan.data.synthetic import builtin_dataset  # noqa: E402
 from snowgan.models.registry import build_networks  # noqa: E402
+from snowgan.train.compiling import compile_networks  # noqa: E402
 from snowgan.train.device import configure_threads, pick_device, pick_precision  # noqa: E402
 from snowgan.train.ema import ema_beta  # noqa: E402
 from snowgan.train.step import GANSteps, prepare_networks  # noqa: E402
+from snowgan.train.techniques import Techniques  # noqa: E402
 
 CASES = {
     "dcgan64": ["--image_size", "64", "--batch_size", "64"],
@@ -72,14 +75,19 @@ class SnowganIteration:
         G, D = build_networks(cfg)
         self.G_init, self.D_init = G, D  # fp32, contiguous: what the reference copies
         G2, D2 = prepare_networks(cfg, G, D, self.device)
-        self.steps = GANSteps(cfg, G2, D2, self.device, self.precision)
+        self.tech = Techniques(cfg)
+        G_run, D_run = compile_networks(cfg, G2, D2, self.precision, print)  # as the loop does (--compile)
+        self.steps = GANSteps(cfg, G_run, D_run, self.device, self.precision, self.tech.augment,
+                              G_module=G2, D_module=D2)
+        # Progressive: the final stage (full size, alpha 1), as the last and longest phase of a run.
+        self.batch_size = self.tech.begin_iteration(10 ** 15, G2, D2, self.steps.G_ema)
         self.images_seen = 0
         self.d_steps = 0
 
     def __call__(self) -> None:
-        t, bs = self.cfg.train, self.cfg.train.batch_size
+        t, bs = self.cfg.train, self.batch_size
         for _ in range(t.disc_steps):
-            real = self.batches.next(bs)
+            real = self.tech.real(self.batches.next(bs))
             self.steps.d_step(real, self.d_steps)
             self.d_steps += 1
             self.images_seen += bs
@@ -88,7 +96,7 @@ class SnowganIteration:
         self.steps.update_ema(ema_beta(bs, self.images_seen, t.ema_kimg, t.ema_rampup))
 
     def reference(self) -> PlainReference:
-        cfg, t, m = self.cfg, self.cfg.train, self.cfg.model
+        t, m = self.cfg.train, self.cfg.model
         images = torch.from_numpy(self.dataset.images).float().div(127.5).sub(1.0)
         return PlainReference(self.G_init, self.D_init, images, loss=m.loss, batch_size=t.batch_size,
                               disc_steps=t.disc_steps, lr_g=t.gen_lr, lr_d=t.disc_lr, betas=(t.beta1, t.beta2),
@@ -154,7 +162,7 @@ def run_case(name: str, args: argparse.Namespace, peaks: list[float]) -> dict:
     argv = CASES[name] + ["--progress", "none"] + args.snowgan_flags.split()
     snow = SnowganIteration(argv)
     ref = snow.reference()
-    per_iter = snow.cfg.train.disc_steps * snow.cfg.train.batch_size
+    per_iter = snow.cfg.train.disc_steps * snow.batch_size
     print(f"[{name}] snowgan precision {snow.precision.name}, channels_last {snow.cfg.train.channels_last}, "
           f"compile {snow.cfg.train.compile}; {per_iter} real images per iteration", flush=True)
     for _ in range(args.warmup):  # first calls pay for allocations, oneDNN primitive creation, compile
@@ -175,10 +183,10 @@ def run_case(name: str, args: argparse.Namespace, peaks: list[float]) -> dict:
         ratios.append(got["snow"] / got["ref"])
         peaks.append(matmul_peak(torch.bfloat16))
         print(f"  repeat {r + 1}/{args.repeats}: snowgan {got['snow']:.1f} img/s, reference {got['ref']:.1f} "
-              f"img/s, ratio {ratios[-1]:.2f}", flush=True)
+              f"img/s, ratio {ratios[-1]:.2f}; load average {os.getloadavg()[0]:.2f}", flush=True)
     peak = max(peaks)
     med_snow = statistics.median(ips_snow)
-    out = {"case": name, "argv": argv, "precision": snow.precision.name, "images_per_iteration": per_iter,
+    out = {"case": name, "argv": argv, "load_average_1min": os.getloadavg()[0], "precision": snow.precision.name, "images_per_iteration": per_iter,
            "ratio": spread(ratios), "snowgan_img_s": spread(ips_snow), "reference_img_s": spread(ips_ref),
            "flops_per_image_snowgan": flops_snow / per_iter, "flops_per_image_reference": flops_ref / per_iter,
            "snowgan_tflops": med_snow * flops_snow / per_iter / 1e12,
