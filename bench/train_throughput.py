@@ -14,7 +14,7 @@ Cases (built-in dataset, resolved through the real recipe/flag machinery):
 snowgan runs exactly what ``snowgan --mode train`` runs per iteration (Batches.next ->
 GANSteps.d_step x disc_steps -> g_step -> EMA update) with its defaults: precision auto
 (bf16 autocast on CPUs with bf16 matrix units), channels_last, fused Adam, threads =
-cores, plus whatever flags ``--snowgan_flags`` adds (e.g. "--compile true"). The
+the cores other jobs leave free, plus whatever flags ``--snowgan_flags`` adds (e.g. "--compile true"). The
 reference is bench/plain_reference.py. The two alternate in blocks of about
 ``--block_s`` seconds (order swapped every repeat), so a machine shared with other
 jobs slows both alike; each repeat gives one ratio, and the median and range of the
@@ -63,15 +63,15 @@ CASES = {
 class SnowganIteration:
     """One `snowgan --mode train` iteration (the loop's hot path, without logging/checkpoints)."""
 
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, argv: list[str], seed: int = 0) -> None:
         cfg, _ = parse_args(argv)
         self.cfg = cfg
         self.device = pick_device(cfg.run.device)
         self.precision = pick_precision(cfg.train.precision, self.device)
         self.dataset = builtin_dataset(cfg)
-        self.batches = Batches(self.dataset, 0, self.device, cfg.image_hw, cfg.data.mirror,
+        self.batches = Batches(self.dataset, seed, self.device, cfg.image_hw, cfg.data.mirror,
                                channels_last=cfg.train.channels_last)
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         G, D = build_networks(cfg)
         self.G_init, self.D_init = G, D  # fp32, contiguous: what the reference copies
         G2, D2 = prepare_networks(cfg, G, D, self.device)
@@ -169,8 +169,11 @@ def run_case(name: str, args: argparse.Namespace, peaks: list[float]) -> dict:
         snow()
         ref.iteration()
     flops_snow, flops_ref = count_flops(snow), count_flops(ref.iteration)
-    ratios, ips_snow, ips_ref = [], [], []
+    ratios, ips_snow, ips_ref, thread_notes = [], [], [], []
     for r in range(args.repeats):
+        # What a run starting now would pick (cores other jobs keep busy are left out); both sides share it.
+        threads = configure_threads(torch.device("cpu")) if args.threads == 0 else str(args.threads)
+        thread_notes.append(threads)
         order = [("snow", snow), ("ref", ref.iteration)]
         if r % 2:
             order.reverse()
@@ -183,10 +186,10 @@ def run_case(name: str, args: argparse.Namespace, peaks: list[float]) -> dict:
         ratios.append(got["snow"] / got["ref"])
         peaks.append(matmul_peak(torch.bfloat16))
         print(f"  repeat {r + 1}/{args.repeats}: snowgan {got['snow']:.1f} img/s, reference {got['ref']:.1f} "
-              f"img/s, ratio {ratios[-1]:.2f}; load average {os.getloadavg()[0]:.2f}", flush=True)
+              f"img/s, ratio {ratios[-1]:.2f}; {threads}; load average {os.getloadavg()[0]:.2f}", flush=True)
     peak = max(peaks)
     med_snow = statistics.median(ips_snow)
-    out = {"case": name, "argv": argv, "load_average_1min": os.getloadavg()[0], "precision": snow.precision.name, "images_per_iteration": per_iter,
+    out = {"case": name, "argv": argv, "load_average_1min": os.getloadavg()[0], "threads": thread_notes, "precision": snow.precision.name, "images_per_iteration": per_iter,
            "ratio": spread(ratios), "snowgan_img_s": spread(ips_snow), "reference_img_s": spread(ips_ref),
            "flops_per_image_snowgan": flops_snow / per_iter, "flops_per_image_reference": flops_ref / per_iter,
            "snowgan_tflops": med_snow * flops_snow / per_iter / 1e12,
@@ -206,9 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--block_s", type=float, default=6.0, help="seconds per timed block")
     p.add_argument("--warmup", type=int, default=2, help="untimed iterations of each side first")
     p.add_argument("--snowgan_flags", default="", help="extra snowgan flags, e.g. '--compile true'")
+    p.add_argument("--threads", type=int, default=0, help="fixed intra-op threads (0: snowgan's choice, "
+                   "re-made before every repeat)")
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args(argv)
-    threads = configure_threads(torch.device("cpu"))  # what snowgan does; the reference shares it
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = configure_threads(torch.device("cpu")) if args.threads == 0 else f"{args.threads} threads"
     info = {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.processor()
             or platform.machine(), "threads": threads, "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:])}
     print(f"torch {info['torch']}, {threads}, oneDNN {torch.backends.mkldnn.is_available()}", flush=True)
