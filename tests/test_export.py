@@ -26,6 +26,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
     work = tmp_path_factory.mktemp("export")
     run_cli("--mode", "train", *TINY, "--steps", "4", "--disc_lr", "0.0001", "--name", "tiny", cwd=work)
     run = work / "runs" / "00001-tiny"
+    # metrics.json from the real evaluate command, so the card's metrics come from the run.
+    run_cli("--mode", "evaluate", "--run", "tiny", "--metrics", "swd", "--n_samples", "16", cwd=work)
     p = run_cli("--mode", "export", "--run", "tiny", "--out", work / "model", "--license", "apache-2.0", cwd=work)
     assert "step 4" in p.stdout
     return work, run, work / "model"
@@ -85,7 +87,7 @@ def test_python_api_rebuilds_the_checkpoint_networks(exported: tuple[Path, Path,
 
 
 def test_model_card_front_matter_is_yaml_and_states_the_run(exported: tuple[Path, Path, Path]) -> None:
-    _, _, model = exported
+    _, run, model = exported
     text = (model / "README.md").read_text(encoding="utf-8")
     assert text.startswith("---\n")
     head, body = text[4:].split("\n---\n", 1)
@@ -99,7 +101,10 @@ def test_model_card_front_matter_is_yaml_and_states_the_run(exported: tuple[Path
     assert "discriminator learning rate 0.0001" in body  # from the run's config
     assert "n_critic" in body and "Batch size: 8" in body and "latent size 100" in body
     assert "built-in mountains: 64 images at 16x16" in body  # from dataset.json
-    assert "4 iterations" in body and "No metrics were measured" in body
+    assert "4 iterations" in body
+    swd = json.loads((run / "metrics.json").read_text())["metrics"]["swd"]["value"]
+    assert "From `snowgan --mode evaluate` (metrics.json) on step-00000004 (step 4), 16 generated images" in body
+    assert f"| swd | {swd:.4g} | SWD x1e3" in body
     assert "snowgan --mode generate --model" in body and "snowgan.load_generator" in body
     assert "![generated samples](samples/grid.png)" in body
 
@@ -119,8 +124,16 @@ def test_model_card_reports_metrics_of_the_exported_step(tmp_path: Path) -> None
               "generator": {"latent_dim": 100, "parameters": 1}, "discriminator": {"blocks": 3, "parameters": 1},
               "sample_seed": 0, "snowgan_version": "0", "exported": "now", "license": "mit: or: not"}
     card = render_model_card(Config(), record, facts, has_reals=False)
-    assert "| kid | 0.1 |" in card and "| swd | 30 |" in card and "chosen by `kid`" in card
+    assert "| kid | 0.1 |" in card and "| swd | 30 |" in card
+    assert "Best `kid` up to the exported step: 0.1 at step 200" in card  # step 300 is after the export
     assert yaml.safe_load(card.split("---\n")[1])["license"] == "mit: or: not"  # quoting keeps YAML intact
+    # Higher-is-better best metrics pick the maximum.
+    (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps({"step": s, "coverage": c, "best_metric": "coverage"})
+                                                      for s, c in ((10, 0.2), (20, 0.6), (30, 0.4))))
+    assert collect_run_facts(tmp_path, step=30)["metrics"]["best"] == {"value": 0.6, "step": 20}
+    # A run with no metrics says so instead of inventing numbers.
+    empty = render_model_card(Config(), record, {"dataset": None, "metrics": None, "evaluation": None}, False)
+    assert "Not measured: this run recorded no metrics" in empty and "| metric |" not in empty
 
 
 def test_refuses_non_empty_out_without_force(exported: tuple[Path, Path, Path]) -> None:

@@ -88,6 +88,8 @@ class DataConfig:
     max_bad_fraction: float = _f(0.5, "stop if more than this fraction of inputs cannot be read")
     workers: int = _f(0, "decode processes for prepare (0 = number of cores)")
     builtin_count: int = _f(1024, "number of images in the built-in dataset")
+    builtin_start: int = _f(0, "index of the first built-in image (image i is the same whatever the count), "
+                                "e.g. to write images a run did not train on with --mode prepare")
 
 
 @dataclass

@@ -20,7 +20,8 @@ from typing import Any, Optional
 from .config import Config, resolved_d_norm
 
 # Keys of a metrics.jsonl record that are bookkeeping, not measurements.
-_NOT_METRICS = {"step", "kimg", "time", "best_metric", "protocol", "collapse_warning"}
+_NOT_METRICS = {"step", "kimg", "time", "best_metric", "protocol", "collapse_warning", "time_metrics_s"}
+LOWER_IS_BETTER = ("fid", "kid", "swd")  # as metrics/tracker.py; the rest of its best metrics are higher-better
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -50,12 +51,28 @@ def _numbers(d: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
+def _evaluation(raw: dict) -> Optional[dict[str, Any]]:
+    """The parts of an `--mode evaluate` metrics.json the card shows; None if it has no metrics."""
+    entries = raw.get("metrics")
+    if not isinstance(entries, dict):
+        return None
+    values = {k: float(e["value"]) for k, e in entries.items()
+              if isinstance(e, dict) and isinstance(e.get("value"), (int, float)) and math.isfinite(e["value"])}
+    if not values:
+        return None
+    real = raw.get("real_set") if isinstance(raw.get("real_set"), dict) else {}
+    return {"values": values, "protocol": {k: str(entries[k].get("protocol", "")) for k in values},
+            "checkpoint": raw.get("checkpoint"), "step": raw.get("step"), "n_samples": raw.get("n_samples"),
+            "real_set": real.get("description") or real.get("source")}
+
+
 def collect_run_facts(run_dir: Path, step: int) -> dict[str, Any]:
     """What the run folder records about its data and quality, for the card.
 
-    Returns {"dataset": dict | None, "metrics": {"step", "values", "protocol", "best_metric"} | None,
-    "evaluation": {name: value} | None}. The in-training metrics shown are those measured at the
-    exported step, else the latest measured before it.
+    Returns {"dataset": dict | None, "metrics": {"step", "values", "protocol", "best_metric",
+    "best": {"value", "step"} | None} | None, "evaluation": see _evaluation | None}. The
+    in-training values shown are those measured at the exported step, else the latest
+    measured before it; "best" is the best value of the run's best metric up to that step.
     """
     run_dir = Path(run_dir)
     facts: dict[str, Any] = {"dataset": None, "metrics": None, "evaluation": None}
@@ -70,13 +87,20 @@ def collect_run_facts(run_dir: Path, step: int) -> dict[str, Any]:
     if before:
         rec = max(before, key=lambda r: r["step"])
         values = {k: v for k, v in _numbers(rec).items() if k.split(".")[0] not in _NOT_METRICS}
+        key = rec.get("best_metric")
+        best = None
+        scored = [(float(r[key]), r["step"]) for r in before
+                  if isinstance(key, str) and isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+        if scored:
+            v, at = (min if key in LOWER_IS_BETTER else max)(scored, key=lambda x: x[0])
+            best = {"value": v, "step": at}
         facts["metrics"] = {"step": rec["step"], "values": values, "protocol": rec.get("protocol"),
-                            "best_metric": rec.get("best_metric")}
+                            "best_metric": key, "best": best}
     ev = run_dir / "metrics.json"
     if ev.is_file():
         try:
             raw = json.loads(ev.read_text(encoding="utf-8"))
-            facts["evaluation"] = _numbers(raw) if isinstance(raw, dict) else None
+            facts["evaluation"] = _evaluation(raw) if isinstance(raw, dict) else None
         except ValueError:
             pass
     return facts
@@ -175,21 +199,30 @@ def _metrics(facts: dict) -> list[str]:
                   "exported checkpoint):", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(m["values"].items())]
         if m.get("best_metric"):
-            lines += ["", f"The best checkpoint is chosen by `{m['best_metric']}`."]
+            lines += [""]
+            best = m.get("best")
+            if best:
+                lines.append(f"Best `{m['best_metric']}` up to the exported step: {_fmt(best['value'])} at step "
+                             f"{best['step']} (the best checkpoint is chosen by it).")
+            else:
+                lines.append(f"The best checkpoint is chosen by `{m['best_metric']}`.")
         protocol = m.get("protocol")
         if isinstance(protocol, dict):
             lines += ["", "Protocol:"] + [f"- {k}: {v}" for k, v in sorted(protocol.items())]
         elif protocol:
             lines += ["", f"Protocol: {protocol}"]
-    if facts.get("evaluation"):
+    ev = facts.get("evaluation")
+    if ev:
         if lines:
             lines.append("")
-        lines += ["From `snowgan --mode evaluate` (metrics.json):", "",
-                  "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(facts["evaluation"].items())]
+        where = f"{ev.get('checkpoint') or 'a checkpoint'} (step {ev.get('step', '?')})"
+        lines += [f"From `snowgan --mode evaluate` (metrics.json) on {where}, {ev.get('n_samples', '?')} "
+                  f"generated images against {ev.get('real_set') or 'the real set'}:", "",
+                  "| metric | value | protocol |", "|---|---|---|"]
+        lines += [f"| {k} | {_fmt(v)} | {ev['protocol'].get(k, '')} |" for k, v in sorted(ev["values"].items())]
     if not lines:
-        lines = ["No metrics were measured for this run. Train with `--metrics_every N` (in-training "
-                 "metrics and a best checkpoint) or run `snowgan --mode evaluate --run RUN`."]
+        lines = ["Not measured: this run recorded no metrics. Train with `--metrics_every N` (in-training "
+                 "metrics and a best checkpoint) or run `snowgan --mode evaluate --run RUN`, then export again."]
     return lines
 
 

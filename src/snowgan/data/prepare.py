@@ -89,10 +89,25 @@ def prepare_dataset(cfg: Config, progress: str = "auto") -> PreparedDataset:
 
 
 def main(cfg: Config, explicit: set[str]) -> int:
-    """snowgan --mode prepare --data SRC --image_size S [--out DIR [--force]]"""
+    """snowgan --mode prepare --data SRC --image_size S [--out DIR [--force]]
+
+    With --data_format builtin (or no --data) and --out DIR: the built-in mountains as
+    PNGs + labels.csv in DIR (see builtin_folder.py).
+    """
     if not cfg.data.data or cfg.data.data_format == "builtin":
-        raise ConfigError("--mode prepare needs --data PATH: a folder of images, a .zip, .npy/.npz "
-                          "or .jsonl[.gz] shards")
+        if not cfg.cmd.out:
+            raise ConfigError("--mode prepare needs --data PATH (a folder of images, a .zip, .npy/.npz or "
+                              ".jsonl[.gz] shards), or --data_format builtin --out DIR to write the built-in "
+                              "images as PNGs with a labels.csv")
+        from .builtin_folder import LABELS_FILE, write_builtin_folder
+
+        out = Path(cfg.cmd.out).expanduser()
+        n, classes = write_builtin_folder(cfg, out)
+        h, w = cfg.image_hw
+        first = int(cfg.data.builtin_start)
+        print(f"wrote {n} built-in images {first}..{first + n - 1} ({h}x{w}, classes {', '.join(classes)}) "
+              f"and {LABELS_FILE} to {out}")
+        return 0
     out = None
     if cfg.cmd.out:
         out = Path(cfg.cmd.out).expanduser().resolve()

@@ -88,36 +88,40 @@ def draw_mountain(rng: np.random.Generator, cls: str, h: int, w: int) -> np.ndar
     return np.clip(img, 0, 1).astype(np.float32)
 
 
-def builtin_images(n: int, h: int, w: int, seed: int = 0, classes: tuple[str, ...] = CLASSES
+def builtin_images(n: int, h: int, w: int, seed: int = 0, classes: tuple[str, ...] = CLASSES, start: int = 0
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """n images uint8 (n, 3, h, w) and labels int64 (n,), classes balanced and interleaved.
+    """Images start..start+n-1: uint8 (n, 3, h, w) and labels int64 (n,), classes balanced and interleaved.
 
     Drawn at 2x and downsampled by 2x2 averaging, so edges are anti-aliased at every size.
-    Image i depends only on (seed, i, h, w), so any prefix of a larger set is the same.
+    Image i depends only on (seed, i, h, w), so any slice of a larger set is the same.
     """
-    labels = np.arange(n, dtype=np.int64) % len(classes)
+    labels = np.arange(start, start + n, dtype=np.int64) % len(classes)
     out = np.empty((n, 3, h, w), np.uint8)
-    for i in range(n):
-        rng = np.random.default_rng([seed, i, h, w])
-        big = draw_mountain(rng, classes[labels[i]], 2 * h, 2 * w)
+    for j in range(n):
+        rng = np.random.default_rng([seed, start + j, h, w])
+        big = draw_mountain(rng, classes[labels[j]], 2 * h, 2 * w)
         small = big.reshape(h, 2, w, 2, 3).mean(axis=(1, 3))
-        out[i] = (small * 255 + 0.5).astype(np.uint8).transpose(2, 0, 1)
+        out[j] = (small * 255 + 0.5).astype(np.uint8).transpose(2, 0, 1)
     return out, labels
 
 
 def builtin_dataset(cfg) -> PreparedDataset:
-    """The built-in mountains at cfg's image size and channels, cfg.data.builtin_count images."""
+    """The built-in mountains at cfg's image size and channels: cfg.data.builtin_count images
+    from index cfg.data.builtin_start."""
     h, w = cfg.image_hw
-    n = int(cfg.data.builtin_count)
-    if n < 1:
+    n, start = int(cfg.data.builtin_count), int(cfg.data.builtin_start)
+    if n < 1 or start < 0:
         from ..config import ConfigError
 
-        raise ConfigError("--builtin_count must be at least 1")
-    images, labels = builtin_images(n, h, w, seed=0)
+        raise ConfigError("--builtin_count must be at least 1 and --builtin_start at least 0")
+    images, labels = builtin_images(n, h, w, seed=0, start=start)
     if cfg.data.channels == 1:
         gray = images.astype(np.float32).transpose(0, 2, 3, 1) @ np.array([0.299, 0.587, 0.114], np.float32)
         images = (gray + 0.5).astype(np.uint8)[:, None]
-    fp = hashlib.sha256(f"builtin-v1:{n}:{h}x{w}:{cfg.data.channels}".encode()).hexdigest()[:16]
+    # start 0 keeps the fingerprint it had before --builtin_start existed (caches, recorded runs).
+    key = f"builtin-v1:{n}:{h}x{w}:{cfg.data.channels}" + (f":start{start}" if start else "")
+    fp = hashlib.sha256(key.encode()).hexdigest()[:16]
+    which = f"{n} images" if not start else f"{n} images (numbers {start}..{start + n - 1})"
     return PreparedDataset(
         images=images, labels=labels, class_names=list(CLASSES), fingerprint=fp,
-        description=f"built-in mountains: {n} images at {h}x{w}, classes {', '.join(CLASSES)}")
+        description=f"built-in mountains: {which} at {h}x{w}, classes {', '.join(CLASSES)}")

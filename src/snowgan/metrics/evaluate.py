@@ -34,7 +34,7 @@ DEFAULT_N_SAMPLES = 1000  # when --n_samples is not given (its global default, 1
 # Flags that choose the images, not how they are sized: --data may override these for evaluate.
 _SOURCE_FLAGS = ("data", "data_format", "labels", "field_image", "field_label", "field_invert",
                  "field_orientation", "field_mask", "npy_layout", "npy_range", "cache_dir",
-                 "max_bad_fraction", "workers", "builtin_count")
+                 "max_bad_fraction", "workers", "builtin_count", "builtin_start")
 
 
 def _check_out(path: Optional[str], force: bool, flag: str) -> Optional[Path]:

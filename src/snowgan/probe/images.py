@@ -1,8 +1,8 @@
 """Images for the probe and for predict, at the model's size: the built-in set or a folder.
 
-Built-in: the probe uses built-in images the GAN never saw — those after the first
-``builtin_count`` that its run trained on (image i depends only on (seed, i, h, w), so
-they are new draws from the same distribution) — labelled with their procedural class.
+Built-in: the probe uses built-in images the GAN never saw — those after the ones its
+run trained on (image i depends only on (seed, i, h, w), so they are new draws from the
+same distribution) — labelled with their procedural class.
 
 Folder: a plain folder of images decoded here with Pillow (EXIF orientation applied,
 centre-cropped to the model's aspect ratio, resized with Lanczos). This is deliberately
@@ -37,23 +37,34 @@ class ProbeImages:
 
 
 def builtin_probe_images(cfg: Config, explicit: set[str], model_cfg: Config) -> ProbeImages:
-    """Built-in images the model's run did not train on, with their class names as labels."""
+    """Built-in images the model's run did not train on, with their class names as labels.
+
+    The run trained on numbers start..start+count-1 (its --builtin_start/--builtin_count);
+    the probe takes the next ones, or from --builtin_start when given (an overlap with the
+    training images is allowed but said).
+    """
     from ..data.synthetic import builtin_dataset
 
-    seen = model_cfg.data.builtin_count if (model_cfg.data.data is None
-                                            or model_cfg.data.data_format == "builtin") else 0
+    md = model_cfg.data
+    trained_builtin = md.data is None or md.data_format == "builtin"
+    seen = (md.builtin_start, md.builtin_start + md.builtin_count) if trained_builtin else (0, 0)
     n = cfg.data.builtin_count if "builtin_count" in explicit else DEFAULT_BUILTIN_PROBE
-    if n < 1:
-        raise ConfigError("--builtin_count must be at least 1")
+    start = cfg.data.builtin_start if "builtin_start" in explicit else seen[1]
+    if n < 1 or start < 0:
+        raise ConfigError("--builtin_count must be at least 1 and --builtin_start at least 0")
+    if start < seen[1] and start + n > seen[0]:
+        print(f"note: built-in images {max(start, seen[0])}..{min(start + n, seen[1]) - 1} were in the "
+              "model's training set; its scores on them say less about new images")
     c = Config.from_dict(model_cfg.to_dict())
-    c.data.builtin_count = seen + n
+    c.data.builtin_count, c.data.builtin_start = n, start
     ds = builtin_dataset(c)
     assert ds.labels is not None
-    names = [f"builtin-{i:05d}" for i in range(seen, seen + n)]
-    labels = [ds.class_names[k] for k in ds.labels[seen:].tolist()]
+    names = [f"builtin-{i:05d}" for i in range(start, start + n)]
+    labels = [ds.class_names[k] for k in ds.labels.tolist()]
     h, w = model_cfg.image_hw
-    return ProbeImages(np.ascontiguousarray(ds.images[seen:]), names, labels,
-                       f"built-in mountains {seen}..{seen + n - 1} (not seen in training), {h}x{w}")
+    unseen = "" if start < seen[1] and start + n > seen[0] else " (not seen in training)"
+    return ProbeImages(np.ascontiguousarray(ds.images), names, labels,
+                       f"built-in mountains {start}..{start + n - 1}{unseen}, {h}x{w}")
 
 
 def list_images(root: Path) -> list[str]:
