@@ -83,7 +83,8 @@ def pick_precision(requested: str, device: torch.device) -> Precision:
     if requested == "auto":
         if device.type == "cpu":
             if cpu_has_fast_bf16():
-                return _cpu_bf16("auto: this CPU has bf16 matrix units (AMX/AVX512-BF16)")
+                units = "AMX" if cpu_has_amx() else "AVX512-BF16, no AMX"
+                return _cpu_bf16(f"auto: this CPU has bf16 matrix instructions ({units})")
             return Precision("fp32", None, False, "auto: this CPU has no fast bf16")
         if device.type == "cuda":
             if torch.cuda.is_bf16_supported():
