@@ -29,9 +29,11 @@ from ..sample import generate_images, latents, to_uint8
 from . import checkpoint as ckpt
 from . import distributed as dist_util
 from .device import configure_threads, peak_memory_mb, pick_device, pick_precision, set_deterministic
+from .compiling import compile_networks
 from .ema import ema_beta
+from .memory import is_out_of_memory, oom_advice, release_cached
 from .session import Session, open_session
-from .step import GANSteps
+from .step import GANSteps, prepare_networks
 from .outputs import RunOutputs
 from .techniques import Techniques
 
@@ -79,6 +81,12 @@ def _train(cfg: Config, explicit: set[str], info: dist_util.DistInfo) -> int:
     except TrainingFailed as e:
         session.log(f"snowgan: training stopped: {e}")
         return 3
+    except Exception as e:  # out of memory: advice instead of a traceback; anything else propagates
+        if not is_out_of_memory(e):
+            raise
+        release_cached(trainer.device)
+        session.log(oom_advice(e, trainer.cfg, trainer.device, trainer.precision.name, trainer.counters["step"]))
+        return 3
 
 
 def _open_session_all_ranks(cfg: Config, explicit: set[str], info: dist_util.DistInfo) -> Session:
@@ -120,14 +128,14 @@ class Trainer:
 
         _seed_everything(cfg.run.seed)
         G, D = build_networks(cfg)
-        fmt = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
-        G, D = G.to(self.device, memory_format=fmt), D.to(self.device, memory_format=fmt)
+        G, D = prepare_networks(cfg, G, D, self.device)  # device + channels_last
         if self.dist.enabled:
             G, D = self._prepare_distributed(G, D)
         self.tech = Techniques(cfg)  # augmentation (fixed or adaptive p), progressive stage
         self.augment = self.tech.augment
-        self.steps = GANSteps(cfg, G, D, self.device, self.precision, self.augment,
-                              rank=self.dist.rank, world=self.dist.world)
+        G_run, D_run = compile_networks(cfg, G, D, self.precision, self.log)  # (G, D) unless --compile
+        self.steps = GANSteps(cfg, G_run, D_run, self.device, self.precision, self.augment, G_module=G,
+                              D_module=D, rank=self.dist.rank, world=self.dist.world)
         self.fixed_z = latents(cfg.log.grid_size, cfg.model.latent_dim, cfg.run.seed + 1)
         self.counters = {"step": 0, "images_seen": 0, "d_steps": 0, "time_s": 0.0, "rollbacks": 0,
                          "skipped_steps": 0}

@@ -32,6 +32,13 @@ from .ema import make_ema, update_ema
 Stats = dict[str, torch.Tensor]
 
 
+def prepare_networks(cfg: Config, G: nn.Module, D: nn.Module, device: torch.device
+                     ) -> tuple[nn.Module, nn.Module]:
+    """Move freshly built (G, D) to the device in the configured memory format (channels_last by default)."""
+    fmt = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
+    return G.to(device, memory_format=fmt), D.to(device, memory_format=fmt)
+
+
 class GANSteps:
     """G, D, the EMA generator, both optimizers and their grad scalers.
 
