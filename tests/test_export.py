@@ -42,6 +42,12 @@ def test_folder_is_self_contained(exported: tuple[Path, Path, Path]) -> None:
     assert cfg["model"]["arch"] == "dcgan" and cfg["data"]["image_size"] == "16"  # the run's resolved config
     assert cfg["export"]["source"]["run"] == "00001-tiny" and cfg["export"]["source"]["step"] == 4
     assert cfg["export"]["generator"]["latent_dim"] == 100
+    # A folder meant to be shared gets ordinary file modes (safetensors alone writes 0600):
+    # the tests run with the default umask 022, so group and others can read every weight file.
+    for f in ("generator.safetensors", "discriminator.safetensors"):
+        assert (model / f).stat().st_mode & 0o044 == 0o044, f
+    ckpt = next((run / "checkpoints").glob("step-*/model.safetensors"))
+    assert ckpt.stat().st_mode & 0o044 == 0o044
     # Moved elsewhere with the run deleted, the folder still works: it depends on nothing else.
     moved = work / "elsewhere" / "m"
     moved.parent.mkdir()

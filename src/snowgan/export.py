@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
+from .tensorfile import save_tensors
 from . import __version__
 from .config import Config, ConfigError
 
@@ -126,7 +127,7 @@ def check_out_dir(out: Path, force: bool, what: str) -> None:
 
 def _save_weights(net: nn.Module, path: Path, which: str) -> dict:
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
-    save_file(tensors, str(path), metadata={"format": f"snowgan-export-{FORMAT}", "network": which})
+    save_tensors(tensors, str(path), metadata={"format": f"snowgan-export-{FORMAT}", "network": which})
     return {"size": path.stat().st_size, "sha256": _sha256(path)}
 
 

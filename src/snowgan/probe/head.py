@@ -18,10 +18,11 @@ from typing import Optional
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from torch.nn import functional as F
 
+from ..tensorfile import save_tensors
 from ..config import ConfigError
 
 L2 = 1e-3  # weight penalty per unit of mean loss, the same for every backbone
@@ -177,7 +178,7 @@ def save_head(folder: Path, head: LinearHead, info: dict, backbone_blocks: Optio
     tensors = {f"head.{k}": v.detach().cpu().float().contiguous() for k, v in head.state_dict().items()}
     for k, v in (backbone_blocks or {}).items():
         tensors[f"backbone.{k}"] = v
-    save_file(tensors, str(folder / "head.safetensors"), metadata={"format": f"snowgan-probe-{HEAD_FORMAT}"})
+    save_tensors(tensors, str(folder / "head.safetensors"), metadata={"format": f"snowgan-probe-{HEAD_FORMAT}"})
     info = {"format": HEAD_FORMAT, "n_features": int(head.mean.numel()),
             "n_outputs": int(head.linear.out_features), **info}
     (folder / "head.json").write_text(json.dumps(info, indent=2), encoding="utf-8")

@@ -27,7 +27,9 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+
+from ..tensorfile import save_tensors
 
 FORMAT = 1
 FILES = ("model.safetensors", "state.safetensors", "state.json")
@@ -119,10 +121,10 @@ def write_checkpoint(dest: Path, networks: dict[str, dict[str, torch.Tensor]], s
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     model = {f"{net}.{k}": v.detach().to("cpu").contiguous() for net, sd in networks.items() for k, v in sd.items()}
-    save_file(model, str(tmp / "model.safetensors"), metadata={"format": str(FORMAT)})
+    save_tensors(model, str(tmp / "model.safetensors"), metadata={"format": str(FORMAT)})
     tensors: dict[str, torch.Tensor] = {}
     skeleton = flatten_state(state, tensors)
-    save_file(tensors, str(tmp / "state.safetensors"))
+    save_tensors(tensors, str(tmp / "state.safetensors"))
     (tmp / "state.json").write_text(json.dumps({"format": FORMAT, "state": skeleton}), encoding="utf-8")
     manifest = {"format": FORMAT, "files": {}}
     for name in FILES:
