@@ -34,6 +34,7 @@ def test_seed_train_command_uses_builtin_data_and_writes_run_folder(workdir: Pat
     # The seed's flags, plus only what makes it tiny.
     p = run_cli("--mode", "train", "--gen_steps", "4", "--disc_lr", "0.0001", *TINY, "--steps", "6", cwd=workdir)
     assert "built-in dataset (no --data given)" in p.stdout
+    assert "warning: --gen_steps 4 > --disc_steps 1" in p.stdout  # G out-stepping D collapses GANs
     run = workdir / "runs" / "00001-dcgan"
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["train"]["gen_steps"] == 4 and cfg["train"]["disc_lr"] == 0.0001
@@ -47,8 +48,8 @@ def test_seed_train_command_uses_builtin_data_and_writes_run_folder(workdir: Pat
     assert Image.open(grids[0]).size[0] > 16
     assert (run / "samples" / "reals.png").is_file()
     # A second run never touches the first.
-    run_cli("--mode", "train", *TINY, "--steps", "2", cwd=workdir)
-    assert (workdir / "runs" / "00002-dcgan").is_dir()
+    p2 = run_cli("--mode", "train", *TINY, "--steps", "2", cwd=workdir)
+    assert (workdir / "runs" / "00002-dcgan").is_dir() and "warning: --gen_steps" not in p2.stdout
     assert len((run / "stats.jsonl").read_text().splitlines()) == 3
 
 
