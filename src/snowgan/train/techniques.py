@@ -104,7 +104,7 @@ def schedule_warning(cfg: Config) -> Optional[str]:
     Measured on the seed command (`--gen_steps 4 --disc_lr 0.0001`, DCGAN, built-in data):
     with 4 G updates per D update the generator collapsed to one image or to grey noise
     in every variant tried (fp32/bf16, 32/64 px, G rates 2e-4 to 2.5e-5, spectral norm,
-    R1, a one-step WGAN-GP critic, minibatch stddev); README "The two seed commands".
+    no D norm, R1, a one-step WGAN-GP critic, minibatch stddev); README "The two seed commands".
     """
     t = cfg.train
     if t.gen_steps <= t.disc_steps:
