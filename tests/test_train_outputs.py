@@ -59,3 +59,22 @@ def test_stop_on_collapse_ends_the_run_with_a_checkpoint(workdir: Path) -> None:
     assert "stopped at step 4" in p.stdout and "--stop_on_collapse" in p.stdout
     assert (run / "checkpoints" / "step-00000004" / "manifest.json").is_file()
     assert [r["step"] for r in _lines(run / "metrics.jsonl")] == [4]
+
+
+def test_default_collapse_watch_measures_diversity_and_can_be_turned_off(workdir: Path) -> None:
+    # 50 iterations is the shortest run the watch measures (watch_every: about ten checks, none before 50).
+    fast = ["--log_every", "25", "--sample_every", "50", "--report", "false"]
+    p = run_cli("--mode", "train", *TINY, *fast, "--steps", "50", "--name", "watched", cwd=workdir)
+    run_cli("--mode", "train", *TINY, *fast, "--steps", "50", "--metrics_every", "0", "--name", "off", cwd=workdir)
+    watched, off = _run_dir(workdir, "watched"), _run_dir(workdir, "off")
+    assert "collapse watch; --metrics_every 0 turns it off" in p.stdout
+    records = _lines(watched / "metrics.jsonl")
+    assert [r["step"] for r in records] == [50]
+    assert 0 < records[0]["diversity"] and 0 <= records[0]["dup_rate"] <= 1
+    assert "swd" not in records[0] and "fid" not in records[0]  # weight-free signals only
+    assert not (watched / "checkpoints" / "best").exists()  # the watch never picks a "best"
+    assert not (off / "metrics.jsonl").exists()
+    # The watch measures with its own RNG: the watched and unwatched runs train identically.
+    a = load_file(str(watched / "checkpoints" / "step-00000050" / "model.safetensors"))
+    b = load_file(str(off / "checkpoints" / "step-00000050" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

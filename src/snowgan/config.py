@@ -175,7 +175,7 @@ class MetricsConfig:
     """Metrics during training and in --mode evaluate."""
 
     metrics: str = _f("auto", "comma-separated: fid,kid,pr,dc,swd,diversity (auto: cheap ones)")
-    metrics_every: int = _f(0, "iterations between in-training metrics (0 = off)")
+    metrics_every: int = _f(-1, "iterations between in-training metrics (0 = off; -1 = a cheap collapse watch)")
     metrics_samples: int = _f(500, "generated images per in-training metric")
     best_metric: str = _f("auto", "metric that chooses the best checkpoint")
     inception_weights: Optional[str] = _f(None, "path to pt_inception-2015-12-05 weights")

@@ -141,7 +141,8 @@ class Trainer:
                          "skipped_steps": 0}
         self.stop_signal: Optional[int] = None
         self.stop_reason: Optional[str] = None  # set when the collapse signal ends the run
-        self.outputs = RunOutputs(cfg, self.dataset, self.run_dir, self.device, self.main, self.dist.world, self.log)
+        self.outputs = RunOutputs(cfg, self.dataset, self.run_dir, self.device, self.main, self.dist.world, self.log,
+                                  iterations=self._total_images() // (cfg.train.disc_steps * self.batch_size))
         n_params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
         self.log(f"{cfg.model.arch} {cfg.model.loss}, G {n_params[0] / 1e6:.2f}M / D {n_params[1] / 1e6:.2f}M "
                  f"parameters, {cfg.data.image_size} px, batch {self.batch_size}"

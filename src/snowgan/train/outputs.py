@@ -15,6 +15,7 @@ the page is logged once and otherwise ignored.
 
 from __future__ import annotations
 
+import copy
 import random
 from pathlib import Path
 from typing import Callable, Optional
@@ -27,22 +28,43 @@ from ..data.prepared import PreparedDataset
 from . import distributed as dist_util
 
 
+WATCH_SAMPLES = 256  # images per automatic collapse check: pairwise distances, well under a second
+
+
+def watch_every(iterations: int) -> int:
+    """Iterations between automatic collapse checks: about ten per run, none before iteration 50."""
+    return max(50, iterations // 10)
+
+
 class RunOutputs:
-    """Metrics, best checkpoint, collapse signal and report for one training run."""
+    """Metrics, best checkpoint, collapse signal and report for one training run.
+
+    ``--metrics_every -1`` (the default) is a collapse watch: only the weight-free
+    diversity signals, on WATCH_SAMPLES images, every watch_every(iterations) — cheap
+    enough to leave on, and it catches a collapsing run (e.g. G updated more often than D)
+    while it trains. It keeps no best checkpoint; ask for swd/fid/kid to get one.
+    """
 
     def __init__(self, cfg: Config, dataset: PreparedDataset, run_dir: Path, device: torch.device,
-                 main: bool, world: int, log: Callable[[str], None]) -> None:
+                 main: bool, world: int, log: Callable[[str], None], iterations: int = 0) -> None:
         self.cfg, self.run_dir, self.device = cfg, Path(run_dir), device
         self.main, self.world, self.log = main, world, log
         self.every = int(cfg.metrics.metrics_every)
+        watch = self.every < 0
+        if watch:
+            self.every = watch_every(iterations)
+            cfg = copy.deepcopy(cfg)
+            cfg.metrics.metrics, cfg.metrics.best_metric = "diversity", "auto"
+            cfg.metrics.metrics_samples = min(WATCH_SAMPLES, cfg.metrics.metrics_samples)
         self.tracker = None
-        if self.every > 0 and main:
+        if self.every > 0 and main and not (watch and iterations < self.every):
             from ..metrics.tracker import MetricTracker
 
             self.tracker = MetricTracker(cfg, dataset, self.run_dir, device)
             best = f"; best checkpoint by {self.tracker.best_key}" if self.tracker.best_key else ""
+            what = " (collapse watch; --metrics_every 0 turns it off)" if watch else ""
             log(f"metrics: {','.join(self.tracker.names)} on {self.tracker.n} samples "
-                f"every {self.every} iterations{best}")
+                f"every {self.every} iterations{best}{what}")
         self.pending_warning: Optional[str] = None  # goes into the next stats line
         self._report_failed = False
 

@@ -111,5 +111,5 @@ def schedule_warning(cfg: Config) -> Optional[str]:
         return None
     return (f"warning: --gen_steps {t.gen_steps} > --disc_steps {t.disc_steps}: G is updated "
             f"{t.gen_steps / t.disc_steps:g}x as often as D, and GANs usually collapse this way (all samples "
-            f"alike); add --disc_steps {t.gen_steps} (or use --recipe snowgan, 5 critic steps) and "
-            f"--metrics_every 100 to see the collapse signal")
+            f"alike; the collapse watch will say so in the log); add --disc_steps {t.gen_steps} (or use "
+            f"--recipe snowgan: WGAN-GP, 5 critic steps)")
