@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     threads = configure_threads(torch.device("cpu"))
     print(f"torch {torch.__version__}, {threads}", flush=True)
-    base = ["--image_size", args.image_size, "--batch_size", args.batch_size, "--progress", "none",
+    base = ["--loss", "nonsat", "--image_size", args.image_size, "--batch_size", args.batch_size, "--progress", "none",
             *args.flags.split()]
     results = []
     for seed in [int(s) for s in args.seeds.split(",") if s]:

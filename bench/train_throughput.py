@@ -54,7 +54,7 @@ from snowgan.train.step import GANSteps, prepare_networks  # noqa: E402
 from snowgan.train.techniques import Techniques  # noqa: E402
 
 CASES = {
-    "dcgan64": ["--image_size", "64", "--batch_size", "64"],
+    "dcgan64": ["--loss", "nonsat", "--image_size", "64", "--batch_size", "64"],
     "wgangp32": ["--recipe", "noise", "--image_size", "32", "--batch_size", "64"],
     "progan64": ["--recipe", "bobross", "--image_size", "64", "--batch_size", "16", "--pg_batch", ""],
 }

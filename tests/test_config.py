@@ -52,3 +52,16 @@ def test_recipes_all_parse() -> None:
     for name in recipe_names():
         cfg, _ = parse_args(["--recipe", name])
         assert cfg.image_hw[0] > 0
+
+
+def test_optimiser_defaults_follow_the_loss_unless_set() -> None:
+    t = parse_args([])[0].train  # the SnowGAN write-up's WGAN-GP
+    assert (t.disc_steps, t.gen_lr, t.disc_lr, t.beta1, t.beta2) == (5, 1e-4, 1e-4, 0.5, 0.9)
+    t = parse_args(["--loss", "hinge"])[0].train  # DCGAN's Adam, one D step
+    assert (t.disc_steps, t.gen_lr, t.disc_lr, t.beta2) == (1, 2e-4, 2e-4, 0.999)
+    t = parse_args(["--loss", "nonsat", "--disc_steps", "2", "--disc_lr", "1e-4"])[0].train  # a flag wins
+    assert (t.disc_steps, t.gen_lr, t.disc_lr) == (2, 2e-4, 1e-4)
+    t = parse_args(["--recipe", "bobross"])[0].train  # a recipe's values win over the loss's defaults
+    assert (t.disc_steps, t.gen_lr, t.beta1, t.beta2) == (1, 1e-3, 0.0, 0.99)
+    t = parse_args(["--recipe", "mountains"])[0].train  # nonsat recipe without disc_steps: the loss's 1
+    assert t.disc_steps == 1

@@ -34,22 +34,28 @@ def test_seed_train_command_uses_builtin_data_and_writes_run_folder(workdir: Pat
     # The seed's flags, plus only what makes it tiny.
     p = run_cli("--mode", "train", "--gen_steps", "4", "--disc_lr", "0.0001", *TINY, "--steps", "6", cwd=workdir)
     assert "built-in dataset (no --data given)" in p.stdout
-    assert "warning: --gen_steps 4 > --disc_steps 1" in p.stdout  # G out-stepping D collapses GANs
+    # The default model is the SnowGAN write-up's WGAN-GP: a 5-step critic, so G does not out-step it.
+    assert "warning: --gen_steps" not in p.stdout
     run = workdir / "runs" / "00001-dcgan"
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["train"]["gen_steps"] == 4 and cfg["train"]["disc_lr"] == 0.0001
+    assert cfg["model"]["loss"] == "wgan-gp" and cfg["train"]["disc_steps"] == 5
+    assert (cfg["train"]["gen_lr"], cfg["train"]["beta2"]) == (1e-4, 0.9)
     lines = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
     assert [x["step"] for x in lines] == [2, 4, 6]
     for key in ("loss_g", "loss_d", "d_real", "d_fake", "gp", "imgs_per_s", "epoch", "kimg"):
         assert key in lines[-1]
-    assert lines[-1]["kimg"] == pytest.approx(6 * 8 / 1000)
+    assert lines[-1]["kimg"] == pytest.approx(6 * 5 * 8 / 1000)  # 5 critic batches per iteration
     grids = sorted((run / "samples").glob("step-*.png"))
     assert [g.name for g in grids] == ["step-00000004.png", "step-00000006.png"]
     assert Image.open(grids[0]).size[0] > 16
     assert (run / "samples" / "reals.png").is_file()
-    # A second run never touches the first.
-    p2 = run_cli("--mode", "train", *TINY, "--steps", "2", cwd=workdir)
-    assert (workdir / "runs" / "00002-dcgan").is_dir() and "warning: --gen_steps" not in p2.stdout
+    # A second run never touches the first. With the DCGAN loss the optimiser defaults follow it
+    # (1 D step, 2e-4, beta2 0.999), and the same flags now out-step D: a warning says so.
+    p2 = run_cli("--mode", "train", "--loss", "nonsat", "--gen_steps", "4", *TINY, "--steps", "2", cwd=workdir)
+    assert (workdir / "runs" / "00002-dcgan").is_dir() and "warning: --gen_steps 4 > --disc_steps 1" in p2.stdout
+    cfg2 = json.loads((workdir / "runs" / "00002-dcgan" / "config.json").read_text())["train"]
+    assert (cfg2["disc_steps"], cfg2["gen_lr"], cfg2["disc_lr"], cfg2["beta2"]) == (1, 2e-4, 2e-4, 0.999)
     assert len((run / "stats.jsonl").read_text().splitlines()) == 3
 
 

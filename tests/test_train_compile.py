@@ -66,7 +66,8 @@ def test_what_gets_compiled(argv: list[str], gemm: bool, wrapped: tuple[bool, bo
 
 
 def test_compile_run_completes_when_compiling_fails(workdir: Path) -> None:
-    p = run_cli("--mode", "train", *TINY, "--steps", "4", "--compile", "--precision", "fp32", cwd=workdir,
+    p = run_cli("--mode", "train", *TINY, "--loss", "nonsat", "--steps", "4", "--compile", "--precision", "fp32",
+                cwd=workdir,
                 env={FORCE_FAIL_ENV: "1"})
     assert "--compile: G and D compiled" in p.stdout
     assert "G could not be compiled" in p.stdout and "D could not be compiled" in p.stdout

@@ -3,6 +3,12 @@
 Precedence, lowest first: dataclass defaults < ``--recipe NAME`` (a TOML shipped in
 ``snowgan/recipes``) < ``--config FILE.toml`` < command-line flags.
 
+The default model is the one the SnowGAN write-up (seed 000, whose command line is the
+CLI contract) describes: a WGAN-GP critic, Adam at 1e-4, a 100-d latent. The optimiser
+settings that belong to a loss (n_critic, learning rates, Adam betas; LOSS_DEFAULTS) follow
+the chosen loss unless a recipe, a config file or a flag sets them: ``--loss nonsat``
+alone gives the DCGAN paper's 1 D step, 2e-4 and betas (0.5, 0.999).
+
 Every field of every section is a command-line flag of the same name (``--disc_lr``),
 so field names are unique across sections. TOML files use the section names as
 tables (``[train] disc_lr = 1e-4``) or may put any field at top level.
@@ -97,7 +103,8 @@ class ModelConfig:
     """Network family, loss and their sizes. A resume must match these."""
 
     arch: str = _f("dcgan", "network family", choices=["dcgan", "progan"])
-    loss: str = _f("nonsat", "adversarial loss", choices=["nonsat", "wgan-gp", "hinge"])
+    loss: str = _f("wgan-gp", "adversarial loss: wgan-gp (the SnowGAN write-up's), nonsat (DCGAN), hinge",
+                   choices=["nonsat", "wgan-gp", "hinge"])
     latent_dim: int = _f(100, "size of the latent vector z")
     g_width: int = _f(64, "generator channels at the output resolution (doubles per halving)")
     d_width: int = _f(64, "discriminator channels at the input resolution (doubles per halving)")
@@ -121,11 +128,12 @@ class TrainConfig:
     """Optimisation and schedule."""
 
     gen_steps: int = _f(1, "generator updates per iteration")
-    disc_steps: int = _f(1, "discriminator (critic) updates per iteration, n_critic")
-    gen_lr: float = _f(2e-4, "generator learning rate")
-    disc_lr: float = _f(2e-4, "discriminator learning rate")
+    # The next five follow --loss (LOSS_DEFAULTS) unless set; these values are wgan-gp's.
+    disc_steps: int = _f(5, "discriminator (critic) updates per iteration, n_critic")
+    gen_lr: float = _f(1e-4, "generator learning rate")
+    disc_lr: float = _f(1e-4, "discriminator learning rate")
     beta1: float = _f(0.5, "Adam/AdaBelief beta1")
-    beta2: float = _f(0.999, "Adam/AdaBelief beta2")
+    beta2: float = _f(0.9, "Adam/AdaBelief beta2")
     optimizer: str = _f("adam", "optimizer", choices=["adam", "adabelief"])
     batch_size: int = _f(64, "images per discriminator step")
     epochs: Optional[float] = _f(None, "training length in passes over the data")
@@ -221,6 +229,18 @@ SECTIONS: dict[str, type] = {
     "log": LogConfig,
     "metrics": MetricsConfig,
     "cmd": CommandConfig,
+}
+
+# Optimiser defaults that belong to a loss; applied by parse_args to every one of these a
+# recipe, config file or flag did not set. wgan-gp: Gulrajani et al. 2017 (n_critic 5,
+# Adam 1e-4, betas 0.5/0.9 as in the seed write-ups); nonsat/hinge: the DCGAN paper's Adam
+# (2e-4, beta1 0.5) with one D step. Measured reason it matters: with the DCGAN loss, G
+# stepped more often than D collapses (README "The two seed commands"); a 5-step critic
+# keeps the seed's --gen_steps 4 below n_critic.
+LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "wgan-gp": {"disc_steps": 5, "gen_lr": 1e-4, "disc_lr": 1e-4, "beta1": 0.5, "beta2": 0.9},
+    "nonsat": {"disc_steps": 1, "gen_lr": 2e-4, "disc_lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    "hinge": {"disc_steps": 1, "gen_lr": 2e-4, "disc_lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
 }
 
 # Sections whose values define what a checkpoint contains; a resume must match them.
@@ -324,11 +344,15 @@ def coerce(name: str, value: Any) -> Any:
     return out
 
 
-def apply_values(cfg: Config, values: dict, source: str, strict: bool = True) -> None:
-    """Set fields from a (possibly sectioned) mapping such as a parsed TOML file."""
+def apply_values(cfg: Config, values: dict, source: str, strict: bool = True) -> set[str]:
+    """Set fields from a (possibly sectioned) mapping such as a parsed TOML file.
+
+    Returns the names of the fields it set.
+    """
+    done: set[str] = set()
     for key, value in values.items():
         if key in SECTIONS and isinstance(value, dict):
-            apply_values(cfg, value, source, strict)
+            done |= apply_values(cfg, value, source, strict)
             continue
         if key not in FIELDS:
             if strict:
@@ -336,6 +360,15 @@ def apply_values(cfg: Config, values: dict, source: str, strict: bool = True) ->
             continue
         sec = FIELDS[key][0]
         setattr(getattr(cfg, sec), key, coerce(key, value))
+        done.add(key)
+    return done
+
+
+def apply_loss_defaults(cfg: Config, already_set: set[str]) -> None:
+    """Give the loss's own optimiser defaults (LOSS_DEFAULTS) to the fields nobody set."""
+    for key, value in LOSS_DEFAULTS[cfg.model.loss].items():
+        if key not in already_set:
+            setattr(getattr(cfg, FIELDS[key][0]), key, value)
 
 
 # ---- recipes and files ----------------------------------------------------------
@@ -375,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
         for f in dataclasses.fields(cls):
             base, _ = _base_type(FIELDS[f.name][2])
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            if f.name in LOSS_DEFAULTS["wgan-gp"]:
+                default = ", ".join(f"{v} with {loss}" for loss, v in
+                                    {loss: d[f.name] for loss, d in LOSS_DEFAULTS.items()}.items())
             help_text = f"{f.metadata.get('help', '')} (default: {default})"
             if base is bool:
                 group.add_argument(f"--{f.name}", nargs="?", const="true", metavar="BOOL", help=help_text)
@@ -391,11 +427,13 @@ def parse_args(argv: Optional[list[str]] = None) -> tuple[Config, set[str]]:
     ns = vars(build_parser().parse_args(argv))
     explicit = {k: coerce(k, v) for k, v in ns.items()}
     cfg = Config()
+    already_set: set[str] = set()
     if explicit.get("recipe"):
-        apply_values(cfg, load_recipe(explicit["recipe"]), f"recipe {explicit['recipe']}")
+        already_set |= apply_values(cfg, load_recipe(explicit["recipe"]), f"recipe {explicit['recipe']}")
     if explicit.get("config"):
-        apply_values(cfg, load_toml(explicit["config"], "--config"), f"--config {explicit['config']}")
-    apply_values(cfg, explicit, "command line")
+        already_set |= apply_values(cfg, load_toml(explicit["config"], "--config"), f"--config {explicit['config']}")
+    already_set |= apply_values(cfg, explicit, "command line")
+    apply_loss_defaults(cfg, already_set)
     validate(cfg)
     return cfg, set(explicit)
 
