@@ -373,7 +373,7 @@ class Trainer:
                 if step % sample_every == 0 and self.main:
                     self.write_samples()
                     self.outputs.refresh_report()
-                if self.outputs.measure_due(step) and self.outputs.measure(
+                if self.outputs.measure_due(step, last=self._done(total)) and self.outputs.measure(
                         step, c["images_seen"] / 1000, self.steps.G_ema, self.save_best):
                     self.stop_reason = "the mode-collapse signal fired (--stop_on_collapse)"
                 if step % cfg.log.checkpoint_every == 0:

@@ -68,8 +68,9 @@ class RunOutputs:
         self.pending_warning: Optional[str] = None  # goes into the next stats line
         self._report_failed = False
 
-    def measure_due(self, step: int) -> bool:
-        return self.every > 0 and step % self.every == 0
+    def measure_due(self, step: int, last: bool = False) -> bool:
+        """Every `every` iterations, and at the last one: the final model is the one a user gets."""
+        return self.every > 0 and (step % self.every == 0 or last)
 
     def measure(self, step: int, kimg: float, G_ema: torch.nn.Module,
                 save_best: Callable[[], None]) -> bool:
