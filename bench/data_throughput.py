@@ -116,7 +116,8 @@ def main() -> None:
         read = n_batches * args.batch / t_read
         print(f"cache read via loader (batch {args.batch})   {read:8.0f} img/s")
 
-        consume = train_rate(parse_args(["--loss", "nonsat", "--image_size", str(args.size), "--batch_size", str(args.batch)])[0],
+        dcgan = ["--loss", "nonsat", "--image_size", str(args.size), "--batch_size", str(args.batch)]
+        consume = train_rate(parse_args(dcgan)[0],
                              dev, args.batch, args.train_iters)
         print(f"DCGAN training consumes            {consume:8.0f} img/s   "
               f"(cache read is x{read / consume:.0f} that)")

@@ -1,6 +1,6 @@
 """G updated more often than D, measured variant by variant: why the default is a 5-step critic.
 
-    python bench/gen_steps_balance.py                       # 32 px, 400 iterations each, ~6 min on 2 cores
+    python bench/gen_steps_balance.py                       # 32 px, 400 iterations each, ~20 min on 2 cores
     python bench/gen_steps_balance.py --image_size 64 --out /tmp/balance --json balance.json
 
 Each variant is a real `python -m snowgan --mode train` run on the built-in dataset in a

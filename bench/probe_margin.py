@@ -50,7 +50,8 @@ def main() -> None:
         work = Path(tmp)
         for ts in a.train_seeds:
             name = f"t{ts}"
-            cli("--mode", "train", "--loss", "nonsat", "--image_size", a.image_size, "--channels", a.channels, "--g_width", a.width,
+            cli("--mode", "train", "--loss", "nonsat", "--image_size", a.image_size, "--channels", a.channels,
+                "--g_width", a.width,
                 "--d_width", a.width, "--builtin_count", a.train_count, "--batch_size", a.batch_size,
                 "--steps", a.steps, "--seed", ts, "--name", name, "--progress", "none",
                 "--sample_every", "100000", "--checkpoint_every", "100000", "--precision", "fp32", cwd=work)

@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
                   "--host-resolver-rules=MAP * ~NOTFOUND"]
-TINY = ["--loss", "nonsat", "--image_size", "32", "--builtin_count", "256", "--batch_size", "32", "--g_width", "16", "--d_width", "16",
+TINY = ["--loss", "nonsat", "--image_size", "32", "--builtin_count", "256",
+        "--batch_size", "32", "--g_width", "16", "--d_width", "16",
         "--progress", "lines", "--log_every", "5", "--sample_every", "15", "--steps", "90"]
 
 HARNESS = """<!doctype html><html><head><meta charset=utf-8></head><body>

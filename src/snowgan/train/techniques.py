@@ -101,7 +101,7 @@ class Techniques:
 def schedule_warning(cfg: Config) -> Optional[str]:
     """A start-up warning when G is updated more often than D, or None.
 
-    Measured on the seed command (`--gen_steps 4 --disc_lr 0.0001`, DCGAN, built-in data):
+    Measured on the seed flags with the DCGAN loss (`--loss nonsat --gen_steps 4 --disc_lr 0.0001`):
     with 4 G updates per D update the generator collapsed to one image or to grey noise
     in every variant tried (fp32/bf16, 32/64 px, G rates 2e-4 to 2.5e-5, spectral norm,
     no D norm, R1, a one-step WGAN-GP critic, minibatch stddev); README "The two seed commands".
@@ -112,4 +112,4 @@ def schedule_warning(cfg: Config) -> Optional[str]:
     return (f"warning: --gen_steps {t.gen_steps} > --disc_steps {t.disc_steps}: G is updated "
             f"{t.gen_steps / t.disc_steps:g}x as often as D, and GANs usually collapse this way (all samples "
             f"alike; the collapse watch will say so in the log); add --disc_steps {t.gen_steps} (or use "
-            f"--recipe snowgan: WGAN-GP, 5 critic steps)")
+            f"--loss wgan-gp, the default: 5 critic steps)")
