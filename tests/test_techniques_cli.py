@@ -54,7 +54,8 @@ def test_progressive_resume_mid_fade_continues_the_same_alpha(workdir: Path) -> 
 def test_adaptive_p_is_logged_saved_and_resumed(workdir: Path) -> None:
     args = ["--recipe", "houses", *TINY, "--ada_target", "0.6", "--ada_interval", "1", "--ada_kimg", "0.2",
             "--deterministic", "--seed", "4", "--sample_every", "100"]
-    run_cli("--mode", "train", *args, "--steps", "8", "--name", "straight", cwd=workdir)
+    p = run_cli("--mode", "train", *args, "--steps", "8", "--name", "straight", cwd=workdir)
+    assert "warning: --ada_target" not in p.stdout  # the houses recipe's DCGAN loss: the sign means something
     run_cli("--mode", "train", *args, "--steps", "4", "--name", "split", cwd=workdir)
     run_cli("--mode", "train", "--name", "split", "--steps", "8", cwd=workdir)
     straight, split = _stats(_run(workdir, "straight")), _stats(_run(workdir, "split"))
@@ -70,3 +71,8 @@ def test_adaptive_p_is_logged_saved_and_resumed(workdir: Path) -> None:
     assert "ada" in json.dumps(state)
     _same_checkpoint(_run(workdir, "straight") / "checkpoints" / "step-00000008",
                      _run(workdir, "split") / "checkpoints" / "step-00000008")
+
+
+def test_adaptive_p_with_the_default_wgan_critic_is_warned_about(workdir: Path) -> None:
+    p = run_cli("--mode", "train", *TINY, "--augment", "color", "--ada_target", "0.6", "--steps", "1", cwd=workdir)
+    assert "warning: --ada_target reads the sign of D's real scores" in p.stdout

@@ -35,7 +35,7 @@ from .memory import is_out_of_memory, oom_advice, release_cached
 from .session import Session, open_session
 from .step import GANSteps, prepare_networks
 from .outputs import RunOutputs
-from .techniques import Techniques, schedule_warning
+from .techniques import Techniques, start_warnings
 
 
 class TrainingFailed(RuntimeError):
@@ -147,7 +147,7 @@ class Trainer:
         self.log(f"{cfg.model.arch} {cfg.model.loss}, G {n_params[0] / 1e6:.2f}M / D {n_params[1] / 1e6:.2f}M "
                  f"parameters, {cfg.data.image_size} px, batch {self.batch_size}"
                  + (f" split over {self.dist.world} processes" if self.dist.enabled else ""))
-        if (warning := schedule_warning(cfg)) is not None:
+        for warning in start_warnings(cfg):
             self.log(warning)
 
     def _prepare_distributed(self, G, D):

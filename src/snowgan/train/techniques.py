@@ -98,6 +98,19 @@ class Techniques:
         # The stage is not loaded: begin_iteration recomputes it from the restored image count.
 
 
+def start_warnings(cfg: Config) -> list[str]:
+    """Start-up warnings for settings that run but are known to train badly."""
+    return [w for w in (schedule_warning(cfg), ada_warning(cfg)) if w is not None]
+
+
+def ada_warning(cfg: Config) -> Optional[str]:
+    """Adaptive augmentation reads sign(D(real)), which means nothing for a WGAN critic (see AdaptiveP)."""
+    if cfg.aug.ada_target is None or cfg.model.loss != "wgan-gp":
+        return None
+    return ("warning: --ada_target reads the sign of D's real scores, which a WGAN-GP critic's scores do not "
+            "carry (they drift); use it with --loss nonsat or hinge, or set a fixed --aug_p instead")
+
+
 def schedule_warning(cfg: Config) -> Optional[str]:
     """A start-up warning when G is updated more often than D, or None.
 
