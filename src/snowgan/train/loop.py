@@ -56,7 +56,12 @@ def load_dataset(cfg: Config) -> PreparedDataset:
 def main(cfg: Config, explicit: set[str]) -> int:
     info = dist_util.init_distributed(pick_device(cfg.run.device).type)
     try:
-        return _train(cfg, explicit, info)
+        rc = _train(cfg, explicit, info)
+        # All ranks leave together: with gloo, a rank tearing its process group down while
+        # its peer is still finishing (rank 0 writes the last files) was seen to abort the
+        # other side at exit ("terminate called without an active exception").
+        dist_util.barrier(info.world)
+        return rc
     except Exception as e:
         if info.enabled:  # say which process failed; torchrun then stops the others
             print(f"snowgan: rank {info.rank} of {info.world} failed: {type(e).__name__}: {e}", flush=True)
