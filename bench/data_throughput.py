@@ -69,7 +69,7 @@ def main() -> None:
 
     import torch
 
-    from snowgan.config import parse_args
+    from snowgan.flags import parse_args
     from snowgan.data.dataset import Batches
     from snowgan.data.pipeline import worker_count
     from snowgan.data.prepare import prepare_dataset

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from plain_reference import PlainReference  # noqa: E402
 
-from snowgan.config import parse_args  # noqa: E402
+from snowgan.flags import parse_args  # noqa: E402
 from snowgan.data.dataset import Batches  # noqa: E402
 from snowgan.data.synthetic import builtin_dataset  # noqa: E402
 from snowgan.models.registry import build_networks  # noqa: E402

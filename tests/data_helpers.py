@@ -127,7 +127,7 @@ def write_corpus(root: Path) -> dict[str, str]:
 
 def config(*args: str):
     """A validated Config from command-line style arguments (progress off)."""
-    from snowgan.config import parse_args
+    from snowgan.flags import parse_args
 
     cfg, _ = parse_args(["--progress", "none", *map(str, args)])
     return cfg

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from snowgan.config import Config, ConfigError, parse_args, parse_image_size, recipe_names
+from snowgan.config import Config, ConfigError, parse_image_size
+from snowgan.flags import parse_args, recipe_names
 
 
 def test_precedence_and_types(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from conftest import run_cli
 from test_techniques_cli import PG, TINY
 
 from snowgan.augment import from_config as augment_from_config
-from snowgan.config import parse_args, recipe_names
+from snowgan.flags import parse_args, recipe_names
 from snowgan.models.registry import build_networks
 from snowgan.optim import AdaBelief, build_optimizer
 from snowgan.train.progressive import Schedule

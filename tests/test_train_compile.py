@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from conftest import run_cli
-from snowgan.config import parse_args
+from snowgan.flags import parse_args
 from snowgan.train.compiling import FORCE_FAIL_ENV, CompiledOrEager, compile_networks
 from snowgan.train.device import Precision
 

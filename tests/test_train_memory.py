@@ -1,4 +1,4 @@
-"""Out-of-memory in training becomes one line of advice and exit code 3 (train/memory.py, loop._train)."""
+"""Out-of-memory in training becomes one line of advice and exit code 3 (train/memory.py, command._train)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from snowgan.config import parse_args
-from snowgan.train import loop
+from snowgan.flags import parse_args
+from snowgan.train import command
 from snowgan.train.memory import is_out_of_memory, oom_advice
 from snowgan.train.step import GANSteps
 
@@ -69,7 +69,7 @@ def test_training_loop_turns_oom_into_advice_and_exit_3(tmp_path: Path, monkeypa
                                 "--runs_dir", str(tmp_path / "runs"), "--precision", "fp32"])
     handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
-        code = loop.main(cfg, explicit)
+        code = command.main(cfg, explicit)
     finally:
         signal.signal(signal.SIGINT, handlers[0])
         signal.signal(signal.SIGTERM, handlers[1])

@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 from conftest import run_cli
-from snowgan.config import Config, parse_args
+from snowgan.config import Config
+from snowgan.flags import parse_args
 from snowgan.models.registry import build_networks
 from snowgan.train.device import pick_precision
 from snowgan.train.step import GANSteps, prepare_networks

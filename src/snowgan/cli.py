@@ -11,10 +11,11 @@ import importlib
 import sys
 from typing import Optional
 
-from .config import ConfigError, parse_args
+from .config import ConfigError
+from .flags import parse_args
 
 MODES = {
-    "train": "snowgan.train.loop:main",
+    "train": "snowgan.train.command:main",
     "generate": "snowgan.sample:generate_main",
     "prepare": "snowgan.data.prepare:main",
     "evaluate": "snowgan.metrics.evaluate:evaluate_main",

@@ -1,17 +1,13 @@
-"""Configuration: dataclass sections, recipe TOML files, JSON round-trip, flag overrides.
-
-Precedence, lowest first: dataclass defaults < ``--recipe NAME`` (a TOML shipped in
-``snowgan/recipes``) < ``--config FILE.toml`` < command-line flags.
-
-The default model is the one the SnowGAN write-up (seed 000, whose command line is the
-CLI contract) describes: a WGAN-GP critic, Adam at 1e-4, a 100-d latent. The optimiser
-settings that belong to a loss (n_critic, learning rates, Adam betas; LOSS_DEFAULTS) follow
-the chosen loss unless a recipe, a config file or a flag sets them: ``--loss nonsat``
-alone gives the DCGAN paper's 1 D step, 2e-4 and betas (0.5, 0.999).
+"""Configuration: the dataclass sections, their fields and types, JSON round-trip, checks.
 
 Every field of every section is a command-line flag of the same name (``--disc_lr``),
 so field names are unique across sections. TOML files use the section names as
-tables (``[train] disc_lr = 1e-4``) or may put any field at top level.
+tables (``[train] disc_lr = 1e-4``) or may put any field at top level. Where the
+values come from (recipes, ``--config`` files, flags, the loss's own optimiser
+defaults) is ``snowgan.flags``.
+
+The dataclass defaults are the default model: the one the SnowGAN write-up (seed 000,
+whose command line is the CLI contract) describes, a WGAN-GP critic with Adam at 1e-4.
 
 The ``cmd`` section holds options of the command being run (how many samples to
 generate, where to write them). It is saved with a run for the record but is never
@@ -20,19 +16,10 @@ part of a run's identity, so it never blocks a resume.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import sys
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any, Optional, get_args, get_origin, get_type_hints
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 
 class ConfigError(ValueError):
@@ -128,7 +115,7 @@ class TrainConfig:
     """Optimisation and schedule."""
 
     gen_steps: int = _f(1, "generator updates per iteration")
-    # The next five follow --loss (LOSS_DEFAULTS) unless set; these values are wgan-gp's.
+    # The next five follow --loss (flags.LOSS_DEFAULTS) unless set; these values are wgan-gp's.
     disc_steps: int = _f(5, "discriminator (critic) updates per iteration, n_critic")
     gen_lr: float = _f(1e-4, "generator learning rate")
     disc_lr: float = _f(1e-4, "discriminator learning rate")
@@ -231,18 +218,6 @@ SECTIONS: dict[str, type] = {
     "cmd": CommandConfig,
 }
 
-# Optimiser defaults that belong to a loss; applied by parse_args to every one of these a
-# recipe, config file or flag did not set. wgan-gp: Gulrajani et al. 2017 (n_critic 5,
-# Adam 1e-4, betas 0.5/0.9 as in the seed write-ups); nonsat/hinge: the DCGAN paper's Adam
-# (2e-4, beta1 0.5) with one D step. Measured reason it matters: with the DCGAN loss, G
-# stepped more often than D collapses (README "The two seed commands"); a 5-step critic
-# keeps the seed's --gen_steps 4 below n_critic.
-LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
-    "wgan-gp": {"disc_steps": 5, "gen_lr": 1e-4, "disc_lr": 1e-4, "beta1": 0.5, "beta2": 0.9},
-    "nonsat": {"disc_steps": 1, "gen_lr": 2e-4, "disc_lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
-    "hinge": {"disc_steps": 1, "gen_lr": 2e-4, "disc_lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
-}
-
 # Sections whose values define what a checkpoint contains; a resume must match them.
 IDENTITY_FIELDS = ("arch", "loss", "latent_dim", "g_width", "d_width", "max_width", "g_norm",
                    "d_norm", "spectral_norm", "image_size", "channels", "pg_start")
@@ -302,7 +277,7 @@ def flat_fields(cfg: Config) -> dict[str, Any]:
     return {name: getattr(getattr(cfg, sec), name) for name, (sec, _, _) in FIELDS.items()}
 
 
-def _base_type(tp: Any) -> tuple[type, bool]:
+def base_type(tp: Any) -> tuple[type, bool]:
     """(underlying type, optional?) for Optional[X] / X."""
     if get_origin(tp) is not None and type(None) in get_args(tp):
         inner = [a for a in get_args(tp) if a is not type(None)][0]
@@ -313,7 +288,7 @@ def _base_type(tp: Any) -> tuple[type, bool]:
 def coerce(name: str, value: Any) -> Any:
     """Convert a TOML/JSON/CLI value to the field's type, or raise ConfigError."""
     sec, f, tp = FIELDS[name]
-    base, optional = _base_type(tp)
+    base, optional = base_type(tp)
     if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null", "")):
         if optional:
             return None
@@ -362,80 +337,6 @@ def apply_values(cfg: Config, values: dict, source: str, strict: bool = True) ->
         setattr(getattr(cfg, sec), key, coerce(key, value))
         done.add(key)
     return done
-
-
-def apply_loss_defaults(cfg: Config, already_set: set[str]) -> None:
-    """Give the loss's own optimiser defaults (LOSS_DEFAULTS) to the fields nobody set."""
-    for key, value in LOSS_DEFAULTS[cfg.model.loss].items():
-        if key not in already_set:
-            setattr(getattr(cfg, FIELDS[key][0]), key, value)
-
-
-# ---- recipes and files ----------------------------------------------------------
-
-def recipe_names() -> list[str]:
-    root = resources.files("snowgan") / "recipes"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
-
-
-def load_toml(path: str | Path, what: str) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{what} {p} does not exist")
-    try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{what} {p} is not valid TOML: {e}") from None
-
-
-def load_recipe(name: str) -> dict:
-    if name not in recipe_names():
-        raise ConfigError(f"--recipe {name!r} is unknown; choose one of: {', '.join(recipe_names())}")
-    text = (resources.files("snowgan") / "recipes" / f"{name}.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
-
-
-# ---- command line -----------------------------------------------------------------
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="snowgan",
-        description="Train GANs on your own images; generate images, videos, metrics and a report.",
-        argument_default=argparse.SUPPRESS,  # only flags the user typed appear in the namespace
-    )
-    for sec, cls in SECTIONS.items():
-        group = p.add_argument_group(sec, cls.__doc__.strip().splitlines()[0] if cls.__doc__ else None)
-        for f in dataclasses.fields(cls):
-            base, _ = _base_type(FIELDS[f.name][2])
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            if f.name in LOSS_DEFAULTS["wgan-gp"]:
-                default = ", ".join(f"{v} with {loss}" for loss, v in
-                                    {loss: d[f.name] for loss, d in LOSS_DEFAULTS.items()}.items())
-            help_text = f"{f.metadata.get('help', '')} (default: {default})"
-            if base is bool:
-                group.add_argument(f"--{f.name}", nargs="?", const="true", metavar="BOOL", help=help_text)
-            else:
-                group.add_argument(f"--{f.name}", metavar=base.__name__.upper(), help=help_text)
-    return p
-
-
-def parse_args(argv: Optional[list[str]] = None) -> tuple[Config, set[str]]:
-    """Parse the command line into a Config. Returns (config, names the user set).
-
-    Raises ConfigError for unknown values; argparse itself exits 2 on unknown flags.
-    """
-    ns = vars(build_parser().parse_args(argv))
-    explicit = {k: coerce(k, v) for k, v in ns.items()}
-    cfg = Config()
-    already_set: set[str] = set()
-    if explicit.get("recipe"):
-        already_set |= apply_values(cfg, load_recipe(explicit["recipe"]), f"recipe {explicit['recipe']}")
-    if explicit.get("config"):
-        already_set |= apply_values(cfg, load_toml(explicit["config"], "--config"), f"--config {explicit['config']}")
-    already_set |= apply_values(cfg, explicit, "command line")
-    apply_loss_defaults(cfg, already_set)
-    validate(cfg)
-    return cfg, set(explicit)
 
 
 def parse_image_size(text: str) -> tuple[int, int]:

@@ -61,7 +61,7 @@ def _load_generator(cfg: Config, device: torch.device):
 
 def _real_dataset(cfg: Config, explicit: set[str], run_cfg: Config) -> tuple[PreparedDataset, str]:
     """The run's own dataset, or --data prepared at the run's image size and channels."""
-    from ..train.loop import load_dataset
+    from ..data.prepared import load_dataset
 
     data_cfg = Config.from_dict(run_cfg.to_dict())
     for name in _SOURCE_FLAGS:

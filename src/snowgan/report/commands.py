@@ -100,7 +100,7 @@ def _real_images(run_cfg: Config, cfg: Config, explicit: set[str]) -> Optional[n
     """The run's real images (uint8 (N, C, H, W)) for the real average, or None with a note.
 
     Data flags typed now (e.g. --data at the folder's new place) override the run's."""
-    from ..train.loop import load_dataset
+    from ..data.prepared import load_dataset
 
     typed = {k: getattr(cfg.data, k) for k in explicit if k in FIELDS and FIELDS[k][0] == "data"}
     apply_values(run_cfg, typed, "command line")
