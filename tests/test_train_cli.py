@@ -178,3 +178,11 @@ def test_nonfinite_losses_roll_back_then_stop_with_diagnosis(workdir: Path) -> N
     assert p.returncode == 3, p.stdout + p.stderr
     assert p.stdout.count("rolled back") == 2
     assert "learning rate" in p.stdout
+
+
+def test_training_length_counts_whole_iterations(workdir: Path) -> None:
+    # 0.1 kimg with 5 critic steps of 8 images: the 3rd iteration (120 images) reaches 100; the
+    # progress total says 120, not 100 (the bar never ends past its total).
+    p = run_cli("--mode", "train", *TINY, "--kimg", "0.1", cwd=workdir)
+    assert "done: 3 steps, 0.1 kimg" in p.stdout
+    assert "120/120 img" in p.stdout + p.stderr and "/100 img" not in p.stdout + p.stderr

@@ -123,10 +123,16 @@ class Trainer:
             return t.steps * per_step if self.tech.schedule is None else t.steps * t.disc_steps * max(
                 self.tech.schedule.batch_sizes)
         if t.kimg is not None:
-            return int(math.ceil(t.kimg * 1000))
-        epochs = t.epochs if t.epochs is not None else 25.0
-        batches_per_epoch = max(1, self.batches.n // self.batch_size)
-        return int(math.ceil(epochs * batches_per_epoch)) * self.batch_size
+            wanted = int(math.ceil(t.kimg * 1000))
+        else:
+            epochs = t.epochs if t.epochs is not None else 25.0
+            batches_per_epoch = max(1, self.batches.n // self.batch_size)
+            wanted = int(math.ceil(epochs * batches_per_epoch)) * self.batch_size
+        if self.tech.schedule is not None:  # batch size changes with the stage
+            return wanted
+        # Training stops after the iteration that reaches `wanted`: count whole iterations,
+        # so the progress total and the collapse watch's run length are what really happens.
+        return int(math.ceil(wanted / per_step)) * per_step
 
     def _done(self, total_images: int) -> bool:
         if self.cfg.train.steps is not None:
