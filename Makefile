@@ -1,17 +1,24 @@
-PYTHON ?= python3
+# Every target runs in a virtual environment: the active one when there is one
+# (VIRTUAL_ENV or CONDA_PREFIX set), otherwise ./.venv, which `setup` creates.
+VENV ?= .venv
+ifneq ($(VIRTUAL_ENV)$(CONDA_PREFIX),)
+PY ?= python
+else
+PY ?= $(VENV)/bin/python
+endif
 
 .PHONY: setup demo test bench
 
 setup:
-	bash scripts/setup.sh
+	PYTHON=$(PY) VENV=$(VENV) bash scripts/setup.sh
 
 # Quick start 1: set up, then train on the built-in dataset and write samples.
 demo: setup
-	snowgan --mode train --recipe demo
+	$(PY) -m snowgan --mode train --recipe demo
 
 # Quick start 2: set up, then run the test suite.
 test: setup
-	$(PYTHON) -m pytest -q
+	$(PY) -m pytest -q
 
 bench: setup
-	$(PYTHON) bench/train_throughput.py
+	$(PY) bench/train_throughput.py
