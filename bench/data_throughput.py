@@ -134,13 +134,15 @@ def train_rate(cfg, device, batch: int, iters: int) -> float:
     torch.manual_seed(0)
     G, D = build_networks(cfg)
     steps = GANSteps(cfg, G.to(device), D.to(device), device, pick_precision(cfg.train.precision, device))
-    real = torch.rand(batch, cfg.data.channels, *cfg.image_hw, device=device) * 2 - 1
+    from snowgan.data.dataset import Batch
+
+    real = Batch(torch.rand(batch, cfg.data.channels, *cfg.image_hw, device=device) * 2 - 1)
     steps.d_step(real)
-    steps.g_step(batch)  # warm-up
+    steps.g_step(real)  # warm-up
     t = time.perf_counter()
     for i in range(iters):
         steps.d_step(real, i)
-        steps.g_step(batch)
+        steps.g_step(real)
     return iters * batch / (time.perf_counter() - t)
 
 

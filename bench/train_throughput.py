@@ -92,7 +92,7 @@ class SnowganIteration:
             self.d_steps += 1
             self.images_seen += bs
         for _ in range(t.gen_steps):
-            self.steps.g_step(bs)
+            self.steps.g_step(real)
         self.steps.update_ema(ema_beta(bs, self.images_seen, t.ema_kimg, t.ema_rampup))
 
     def reference(self) -> PlainReference:

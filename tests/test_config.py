@@ -16,7 +16,57 @@ def test_precedence_and_types(tmp_path: Path) -> None:
     assert cfg.train.disc_lr == 0.0001        # flag over file
     assert cfg.data.image_size == "32"        # from the recipe (default 64)
     assert cfg.data.mirror is True
-    assert explicit == {"recipe", "config", "disc_lr"}
+    # "Given now": what the recipe, the file and the flags set (what overrides a resumed run's values).
+    assert {"recipe", "config", "disc_lr", "batch_size", "mirror", "image_size"} <= explicit
+    assert "gen_steps" not in explicit and "n_samples" not in explicit
+
+
+def test_mode_defaults_come_from_the_schema() -> None:
+    assert parse_args(["--mode", "generate"])[0].cmd.n_samples == 10
+    assert parse_args(["--mode", "evaluate"])[0].cmd.n_samples == 1000
+    assert parse_args(["--mode", "evaluate", "--n_samples", "64"])[0].cmd.n_samples == 64
+    assert parse_args(["--mode", "features"])[0].cmd.n_samples is None  # every image of --images
+
+
+def test_overlay_puts_settings_given_now_over_a_saved_run(tmp_path: Path) -> None:
+    from snowgan.flags import DATA_SOURCE_FIELDS, overlay
+
+    saved, _ = parse_args(["--recipe", "demo", "--steps", "10", "--data", "old/"])
+    toml = tmp_path / "more.toml"
+    toml.write_text("[train]\nsteps = 999\n")
+    now, given = parse_args(["--mode", "train", "--config", str(toml), "--data", "new/"])
+    merged = overlay(saved, now, given)
+    assert merged.train.steps == 999 and merged.data.data == "new/"
+    assert merged.data.image_size == "32" and merged.train.disc_steps == 1  # the run's own, not now's defaults
+    data_only = overlay(saved, now, given, only=DATA_SOURCE_FIELDS)
+    assert data_only.data.data == "new/" and data_only.train.steps == 10
+
+
+def test_choices_come_from_the_registries() -> None:
+    from snowgan.config import FIELDS
+    from snowgan.registries import FAMILIES, LOSSES, OPTIMIZERS
+
+    for name, table in (("arch", FAMILIES), ("loss", LOSSES), ("optimizer", OPTIMIZERS)):
+        assert FIELDS[name][1].metadata["choices"] == list(table)
+    with pytest.raises(ConfigError, match="--loss: 'nope' is not one of wgan-gp, nonsat, hinge, rpgan"):
+        parse_args(["--loss", "nope"])
+
+
+def test_resolved_configs_of_seed_commands_and_recipes_are_unchanged() -> None:
+    """Recorded before the core refactor (tests/data/resolved_configs.json): same values, field by field.
+
+    Fields added since (r2_gamma) must be at their defaults, which keep behaviour as before.
+    """
+    import json
+
+    recorded = json.loads((Path(__file__).parent / "data" / "resolved_configs.json").read_text())
+    added = {"model": {"r2_gamma": 0.0}}
+    for case, entry in recorded.items():
+        now = parse_args(entry["argv"])[0].to_dict()
+        for sec, values in now.items():
+            for key, value in values.items():
+                want = entry["config"][sec].get(key, added.get(sec, {}).get(key, "<missing>"))
+                assert value == want, f"{case}: {sec}.{key} is {value!r}, was {want!r}"
 
 
 def test_json_round_trip() -> None:

@@ -30,7 +30,7 @@ def test_epoch_covers_dataset_and_resume_continues_identically() -> None:
 def test_values_range_and_mirror() -> None:
     a = Batches(_ds(), seed=0, device=torch.device("cpu"), target_hw=(4, 4), mirror=True, channels_last=False)
     assert a.n == 20
-    x = a.next(20)
+    x = a.next(20).images
     assert x.shape == (20, 3, 4, 4) and x.min() >= -1 and x.max() <= 1
     left, right = x[:, 0, 0, 0], x[:, 0, 0, -1]
     assert (left == 1).sum() == 10 and (right == 1).sum() == 10  # half flipped
@@ -42,20 +42,20 @@ def test_smaller_than_batch_samples_with_replacement() -> None:
 
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        assert a.next(8).shape[0] == 8
+        assert len(a.next(8)) == 8
     assert any("fewer than the batch size" in str(x.message) for x in w)
 
 
 def test_ranks_read_disjoint_slices_of_one_global_batch() -> None:
-    full = Batches(_ds(), seed=2, device=torch.device("cpu"), target_hw=(4, 4), channels_last=False).next(6)
+    full = Batches(_ds(), seed=2, device=torch.device("cpu"), target_hw=(4, 4), channels_last=False).next(6).images
     parts = [Batches(_ds(), seed=2, device=torch.device("cpu"), target_hw=(4, 4), rank=r, world=2,
-                     channels_last=False).next(6) for r in range(2)]
+                     channels_last=False).next(6).images for r in range(2)]
     assert torch.equal(torch.cat([full[0::2], full[1::2]]), torch.cat(parts))
 
 
 def test_random_crop_when_stored_larger() -> None:
     a = Batches(_ds(4, h=6), seed=0, device=torch.device("cpu"), target_hw=(4, 4), channels_last=False)
-    assert a.next(4).shape == (4, 3, 4, 4)
+    assert a.next(4).images.shape == (4, 3, 4, 4)
 
 
 def test_builtin_classes_differ_and_any_size() -> None:

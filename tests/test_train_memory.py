@@ -58,11 +58,11 @@ def test_training_loop_turns_oom_into_advice_and_exit_3(tmp_path: Path, monkeypa
     real_g_step = GANSteps.g_step
     calls = []
 
-    def g_step_out_of_memory(self: GANSteps, batch_size: int):
+    def g_step_out_of_memory(self: GANSteps, batch):
         calls.append(batch_size)
         if len(calls) == 3:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 512.00 MiB")
-        return real_g_step(self, batch_size)
+        return real_g_step(self, batch)
 
     monkeypatch.setattr(GANSteps, "g_step", g_step_out_of_memory)
     cfg, explicit = parse_args(["--mode", "train", *TINY, "--steps", "10", "--name", "oom",

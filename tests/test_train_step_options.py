@@ -9,6 +9,7 @@ import torch
 
 from conftest import run_cli
 from snowgan.config import Config
+from snowgan.data.dataset import Batch
 from snowgan.flags import parse_args
 from snowgan.models.registry import build_networks
 from snowgan.train.device import pick_precision
@@ -28,9 +29,9 @@ def _steps(cfg: Config) -> GANSteps:
     return GANSteps(cfg, G, D, CPU, pick_precision("fp32", CPU))
 
 
-def _reals(n: int = 8) -> torch.Tensor:
+def _reals(n: int = 8) -> Batch:
     g = torch.Generator().manual_seed(5)
-    return (torch.rand(n, 3, 16, 16, generator=g) * 2 - 1).to(memory_format=torch.channels_last)
+    return Batch((torch.rand(n, 3, 16, 16, generator=g) * 2 - 1).to(memory_format=torch.channels_last))
 
 
 def _record_grads(opt: torch.optim.Optimizer, into: list) -> None:
@@ -49,7 +50,7 @@ def test_grad_accum_gives_the_same_gradients_as_the_whole_batch() -> None:
         _record_grads(steps.opt_g, grads_g)
         torch.manual_seed(1)
         ok_d, sd = steps.d_step(_reals(), 0)
-        ok_g, sg = steps.g_step(8)
+        ok_g, sg = steps.g_step(_reals())
         assert ok_d and ok_g
         results.append((sd, sg, grads_d[0], grads_g[0]))
     (sd1, sg1, gd1, gg1), (sd2, sg2, gd2, gg2) = results
@@ -89,3 +90,38 @@ def test_grad_accum_run_counts_images_of_the_whole_batch(workdir: Path) -> None:
     # 5 critic steps (the default wgan-gp) x 8 images per iteration, however the batch is split.
     assert [(x["step"], x["kimg"]) for x in lines] == [(2, 0.08), (4, 0.16)]
     assert json.loads((run / "config.json").read_text(encoding="utf-8"))["train"]["grad_accum"] == 2
+
+
+class _Recorder(torch.nn.Module):
+    """A tiny network pair that records the labels (and the batch sizes) it is called with."""
+
+    def __init__(self, kind: str, seen: list) -> None:
+        super().__init__()
+        self.kind, self.seen = kind, seen
+        self.w = torch.nn.Parameter(torch.ones(()))
+        self.latent_dim = 4
+        self.blocks = torch.nn.ModuleList()
+
+    def forward(self, x: torch.Tensor, labels=None) -> torch.Tensor:
+        self.seen.append((self.kind, None if labels is None else labels.tolist()))
+        if self.kind == "G":
+            return torch.tanh(self.w * x[:, :3, None, None].expand(-1, 3, 2, 2))
+        return (x.flatten(1).sum(1) * self.w)
+
+
+def test_labels_reach_both_phases_and_every_network_call() -> None:
+    """Batch labels flow into G (for the fakes) and D (reals, fakes, penalties) in the D and G phases."""
+    cfg, _ = parse_args(["--loss", "rpgan", "--image_size", "16", "--latent_dim", "4", "--channels", "3"])
+    seen: list = []
+    G, D = _Recorder("G", seen), _Recorder("D", seen)
+    steps = GANSteps(cfg, G, D, CPU, pick_precision("fp32", CPU))
+    batch = Batch(torch.zeros(3, 3, 2, 2), torch.tensor([2, 0, 1]))
+    ok_d, _ = steps.d_step(batch, 0)
+    d_phase = list(seen)
+    seen.clear()
+    ok_g, _ = steps.g_step(batch)
+    assert ok_d and ok_g
+    # D phase: G makes the fakes, D scores reals and fakes (R1/R2 reuse those scores: no extra call).
+    assert d_phase == [("G", [2, 0, 1]), ("D", [2, 0, 1]), ("D", [2, 0, 1])]
+    # G phase of RpGAN: fakes and the reals they are paired with, all with the batch's labels.
+    assert seen == [("G", [2, 0, 1]), ("D", [2, 0, 1]), ("D", [2, 0, 1])]

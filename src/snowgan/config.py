@@ -21,15 +21,25 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional, get_args, get_origin, get_type_hints
 
+from .errors import ConfigError
+from .registries import FAMILIES, LOSSES, OPTIMIZERS
+from .sizes import split_size
 
-class ConfigError(ValueError):
-    """A bad flag, file or value. The CLI prints it as one line and exits 2."""
+__all__ = ["Config", "ConfigError", "FIELDS", "SECTIONS", "IDENTITY_FIELDS"]
 
 
-def _f(default: Any, help: str, choices: Optional[list] = None, **kw: Any) -> Any:
-    meta = {"help": help}
+def _f(default: Any, help: str, choices: Optional[list] = None, mode_defaults: Optional[dict] = None,
+       **kw: Any) -> Any:
+    """A field: its default, help text, allowed values, and defaults that differ per --mode.
+
+    mode_defaults: {mode: value} used when the running command is that mode and no recipe,
+    config file or flag set the field (e.g. evaluate measures 1000 samples, generate writes 10).
+    """
+    meta: dict[str, Any] = {"help": help}
     if choices is not None:
         meta["choices"] = choices
+    if mode_defaults is not None:
+        meta["mode_defaults"] = mode_defaults
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta, **kw)
@@ -80,7 +90,8 @@ class DataConfig:
     cache_dir: Optional[str] = _f(None, "prepared-dataset cache (default: $SNOWGAN_CACHE or ~/.cache/snowgan)")
     max_bad_fraction: float = _f(0.5, "stop if more than this fraction of inputs cannot be read")
     workers: int = _f(0, "decode processes for prepare (0 = number of cores)")
-    builtin_count: int = _f(1024, "number of images in the built-in dataset")
+    builtin_count: int = _f(1024, "number of images in the built-in dataset",
+                            mode_defaults={"probe": 512, "predict": 512})
     builtin_start: int = _f(0, "index of the first built-in image (image i is the same whatever the count), "
                                 "e.g. to write images a run did not train on with --mode prepare")
 
@@ -89,20 +100,22 @@ class DataConfig:
 class ModelConfig:
     """Network family, loss and their sizes. A resume must match these."""
 
-    arch: str = _f("dcgan", "network family", choices=["dcgan", "progan"])
-    loss: str = _f("wgan-gp", "adversarial loss: wgan-gp (the SnowGAN write-up's), nonsat (DCGAN), hinge",
-                   choices=["nonsat", "wgan-gp", "hinge"])
+    arch: str = _f("dcgan", "network family", choices=list(FAMILIES))
+    loss: str = _f("wgan-gp", "adversarial loss: wgan-gp (the SnowGAN write-up's), nonsat (DCGAN), hinge, "
+                   "rpgan (relativistic pairing, R3GAN's)", choices=list(LOSSES))
     latent_dim: int = _f(100, "size of the latent vector z")
     g_width: int = _f(64, "generator channels at the output resolution (doubles per halving)")
     d_width: int = _f(64, "discriminator channels at the input resolution (doubles per halving)")
     max_width: int = _f(512, "cap on channels in any layer")
     g_norm: str = _f("batch", "generator normalisation", choices=["batch", "instance", "none", "pixel"])
-    d_norm: str = _f("auto", "discriminator normalisation (auto: none for wgan-gp or spectral norm, else batch)",
+    d_norm: str = _f("auto", "discriminator normalisation (auto: none for wgan-gp, rpgan or spectral norm, "
+                             "else batch)",
                      choices=["auto", "batch", "instance", "layer", "none"])
     spectral_norm: bool = _f(False, "spectral normalisation on discriminator layers")
     gp_weight: float = _f(10.0, "gradient penalty weight (wgan-gp)")
     drift_weight: float = _f(0.0, "drift penalty on real scores, eps*D(x)^2 (progressive GAN uses 0.001)")
-    r1_gamma: float = _f(0.0, "R1 penalty weight on real images (0 = off)")
+    r1_gamma: float = _f(0.0, "R1 penalty weight gamma on real images, applied as gamma/2 (0 = off)")
+    r2_gamma: float = _f(0.0, "R2 penalty weight gamma on generated images, applied as gamma/2 (0 = off)")
     # progressive growing (arch = progan)
     pg_start: int = _f(4, "progressive: starting resolution (shorter side)")
     pg_fade_kimg: float = _f(60.0, "progressive: thousands of images per fade-in")
@@ -115,13 +128,13 @@ class TrainConfig:
     """Optimisation and schedule."""
 
     gen_steps: int = _f(1, "generator updates per iteration")
-    # The next five follow --loss (flags.LOSS_DEFAULTS) unless set; these values are wgan-gp's.
+    # The next five follow --loss (its class's `defaults`, losses/) unless set; these values are wgan-gp's.
     disc_steps: int = _f(5, "discriminator (critic) updates per iteration, n_critic")
     gen_lr: float = _f(1e-4, "generator learning rate")
     disc_lr: float = _f(1e-4, "discriminator learning rate")
     beta1: float = _f(0.5, "Adam/AdaBelief beta1")
     beta2: float = _f(0.9, "Adam/AdaBelief beta2")
-    optimizer: str = _f("adam", "optimizer", choices=["adam", "adabelief"])
+    optimizer: str = _f("adam", "optimizer", choices=list(OPTIMIZERS))
     batch_size: int = _f(64, "images per discriminator step")
     epochs: Optional[float] = _f(None, "training length in passes over the data")
     kimg: Optional[float] = _f(None, "training length in thousands of real images shown")
@@ -181,7 +194,9 @@ class MetricsConfig:
 class CommandConfig:
     """Options of the command being run; never part of a run's identity."""
 
-    n_samples: int = _f(10, "number of images to generate / evaluate")
+    n_samples: Optional[int] = _f(10, "number of images to generate / evaluate / average",
+                                  mode_defaults={"evaluate": 1000, "average": 1000, "report": 1000,
+                                                 "features": None})
     format: str = _f("png", "output format for generated images", choices=["png", "npy"])
     out: Optional[str] = _f(None, "output file or folder")
     force: bool = _f(False, "allow overwriting --out")
@@ -189,8 +204,9 @@ class CommandConfig:
     checkpoint: str = _f("auto", "which checkpoint: auto (best, else latest), best, latest, or a step")
     grid: Optional[str] = _f(None, "write one ROWSxCOLS grid image instead of single files")
     label_seeds: bool = _f(False, "print each image's seed on grids")
-    frames: int = _f(120, "frames in an interpolation video")
-    fps: int = _f(30, "frames per second of videos")
+    frames: int = _f(120, "frames in an interpolation video (progress video: at most this many grids, "
+                          "default 300)")
+    fps: int = _f(30, "frames per second of videos (progress video: default 8)")
     keyframes: int = _f(6, "latent keyframes an interpolation visits")
     walk: bool = _f(False, "interpolate as a random latent walk instead of keyframes")
     images: Optional[str] = _f(None, "folder of images for --mode features")
@@ -254,7 +270,8 @@ class Config:
 
     @property
     def image_hw(self) -> tuple[int, int]:
-        return parse_image_size(self.data.image_size)
+        """The training size (height, width), parsed from ``data.image_size`` ("64", "96x160")."""
+        return _parse_cached(self.data.image_size)
 
 
 # ---- field helpers -------------------------------------------------------------
@@ -339,6 +356,13 @@ def apply_values(cfg: Config, values: dict, source: str, strict: bool = True) ->
     return done
 
 
+def _parse_cached(text: str, _cache: dict[str, tuple[int, int]] = {}) -> tuple[int, int]:
+    """parse_image_size, once per distinct string (the size is read in every network and picture)."""
+    if text not in _cache:
+        _cache[text] = parse_image_size(text)
+    return _cache[text]
+
+
 def parse_image_size(text: str) -> tuple[int, int]:
     """'64' -> (64, 64); '96x160' -> (96, 160) as (height, width)."""
     t = str(text).lower().replace(" ", "")
@@ -352,8 +376,7 @@ def parse_image_size(text: str) -> tuple[int, int]:
             raise ValueError
     except ValueError:
         raise ConfigError(f"--image_size {text!r}: give a number (64) or HEIGHTxWIDTH (96x160)") from None
-    from .sizes import split_size  # validates base*2^k
-    split_size(h, w)
+    split_size(h, w)  # validates base*2^k
     return h, w
 
 
@@ -378,10 +401,3 @@ def validate(cfg: Config) -> None:
     for name in ("log_every", "sample_every", "checkpoint_every"):
         if getattr(cfg.log, name) < 1:
             raise ConfigError(f"--{name} must be at least 1")
-
-
-def resolved_d_norm(cfg: Config) -> str:
-    m = cfg.model
-    if m.d_norm != "auto":
-        return m.d_norm
-    return "none" if (m.loss == "wgan-gp" or m.spectral_norm) else "batch"

@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
-from .config import Config, resolved_d_norm
+from .config import Config
 
 # Keys of a metrics.jsonl record that are bookkeeping, not measurements.
 _NOT_METRICS = {"step", "kimg", "time", "best_metric", "protocol", "collapse_warning", "time_metrics_s"}
@@ -132,15 +132,14 @@ def _training_procedure(cfg: Config, record: dict, dataset: Optional[dict]) -> l
     m, t, a = cfg.model, cfg.train, cfg.aug
     h, w = cfg.image_hw
     src = record["source"]
-    loss = {"nonsat": "non-saturating GAN loss", "wgan-gp": "Wasserstein loss with gradient penalty",
-            "hinge": "hinge loss"}.get(m.loss, m.loss)
-    regs = []
-    if m.loss == "wgan-gp":
-        regs.append(f"gradient penalty weight {m.gp_weight:g}")
-    if m.r1_gamma > 0:
-        regs.append(f"R1 gamma {m.r1_gamma:g}")
-    if m.drift_weight > 0:
-        regs.append(f"drift {m.drift_weight:g}")
+    from .losses import build_loss
+    from .models.layers import resolved_d_norm
+
+    loss_fn = build_loss(m, t.reg_interval)
+    loss = loss_fn.summary
+    what = {"gp": "gradient penalty weight", "r1": "R1 weight", "r2": "R2 weight", "drift": "drift"}
+    regs = [f"{what.get(r.name, r.name)} {r.weight:g}" + (f" every {r.interval} D steps" if r.interval > 1 else "")
+            for r in loss_fn.regularizers]
     if m.spectral_norm:
         regs.append("spectral normalisation in D")
     length = f"{src['step']} iterations, {src['kimg']:g} thousand real images shown"
@@ -152,7 +151,7 @@ def _training_procedure(cfg: Config, record: dict, dataset: Optional[dict]) -> l
         aug += f" (adaptive p, target {a.ada_target:g})"
     lines = [
         f"- Architecture: {m.arch.upper()} (generator width {m.g_width}, {m.g_norm} norm; discriminator "
-        f"width {m.d_width}, {resolved_d_norm(cfg)} norm; at most {m.max_width} channels)",
+        f"width {m.d_width}, {resolved_d_norm(m)} norm; at most {m.max_width} channels)",
         f"- Loss: {loss}" + (f", {', '.join(regs)}" if regs else ""),
         f"- Optimizer: {'Adam' if t.optimizer == 'adam' else 'AdaBelief'}, generator learning rate "
         f"{t.gen_lr:g}, discriminator learning rate {t.disc_lr:g}, betas ({t.beta1:g}, {t.beta2:g})",

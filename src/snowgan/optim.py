@@ -20,7 +20,6 @@ from typing import Iterable, Optional
 
 import torch
 
-from .config import ConfigError
 
 
 class AdaBelief(torch.optim.Optimizer):
@@ -101,19 +100,26 @@ class AdaBelief(torch.optim.Optimizer):
 
 def build_optimizer(name: str, params: Iterable, lr: float, betas: tuple[float, float],
                     device: Optional[torch.device] = None) -> torch.optim.Optimizer:
-    """'adam' (torch's; the fused kernel where the device has one, else foreach) or 'adabelief'.
+    """The optimizer registered as ``name`` (registries.OPTIMIZERS) over params.
 
     device: where the parameters live (default: that of the first parameter); it only
-    decides whether fused Adam is tried.
+    decides whether a fused kernel is tried.
     """
+    from .registries import OPTIMIZERS, resolve
+
     params = list(params)
-    if name == "adabelief":
-        return AdaBelief(params, lr=lr, betas=betas)
-    if name != "adam":
-        raise ConfigError(f"--optimizer {name!r} is unknown; choose adam or adabelief")
     if device is None:
         first = next((p for p in params if isinstance(p, torch.Tensor)), None)
         device = first.device if first is not None else torch.device("cpu")
+    return resolve(OPTIMIZERS, name)(params, lr, betas, device)
+
+
+def make_adabelief(params: list, lr: float, betas: tuple[float, float], device: torch.device) -> AdaBelief:
+    return AdaBelief(params, lr=lr, betas=betas)
+
+
+def make_adam(params: list, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
+    """torch's Adam: the fused kernel where the device has one, else the foreach one."""
     if device.type in ("cuda", "cpu", "mps"):
         try:
             return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .config import ConfigError
+from .errors import ConfigError
 
 MAX_BASE = 8
 MIN_BASE = 3

@@ -12,7 +12,8 @@ ranks read disjoint images and the union equals a single-process run's batch.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Optional
 
 import numpy as np
 import torch
@@ -26,8 +27,28 @@ class Position:
     offset: int = 0  # index into this epoch's permutation
 
 
+@dataclass
+class Batch:
+    """What training steps receive: images and, when the data has them, their class labels.
+
+    images: float (B, C, H, W) in [-1, 1] on the training device.
+    labels: int64 (B,) class indices on the same device, or None when the data has no labels.
+    Augmentation and progressive resizing change ``images`` only (``with_images``); the
+    labels travel with them into both the D and the G phase.
+    """
+
+    images: torch.Tensor
+    labels: Optional[torch.Tensor] = None
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def with_images(self, images: torch.Tensor) -> "Batch":
+        return replace(self, images=images)
+
+
 class Batches:
-    """Stream of (B, C, H, W) float batches in [-1, 1] on `device`.
+    """Stream of Batch objects: (B, C, H, W) float images in [-1, 1] on `device`, with labels.
 
     dataset: the prepared uint8 images; target_hw: training size (random-cropped to it
     when the stored images are larger); mirror: virtual horizontal-flip doubling.
@@ -88,8 +109,8 @@ class Batches:
         self.pos = Position(self.pos.epoch, self.pos.offset + batch_size)
         return idx
 
-    def next(self, batch_size: int) -> torch.Tensor:
-        """This rank's share of the next global batch: float (batch_size/world, C, H, W) in [-1, 1]."""
+    def next(self, batch_size: int) -> Batch:
+        """This rank's share of the next global batch: images (batch_size/world, C, H, W) in [-1, 1], labels."""
         idx = self.next_indices(batch_size)[self.rank::self.world]
         flip = idx >= self.n_images
         src = idx % self.n_images
@@ -103,7 +124,10 @@ class Batches:
             x = torch.where(f, x.flip(3), x)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return x
+        labels = None
+        if self.labels is not None:
+            labels = torch.from_numpy(np.asarray(self.labels)[src].astype(np.int64)).to(self.device)
+        return Batch(x, labels)
 
     def _crop(self, x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         """Random crop (one offset per image) when stored images exceed the target size."""

@@ -20,7 +20,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..config import FIELDS, Config, ConfigError
+from ..config import Config, ConfigError
+from ..flags import DATA_SOURCE_FIELDS, overlay
 from ..data.prepared import PreparedDataset
 from ..sample import generate_images, latents
 from .collapse import collapse_warning
@@ -30,12 +31,8 @@ from .suite import MetricSuite, parse_metric_names
 from .tracker import metrics_cache_dir
 from .weights import load_inception, resolve_weights
 
-DEFAULT_N_SAMPLES = 1000  # when --n_samples is not given (its global default, 10, is for generate)
+DEFAULT_N_SAMPLES = 1000  # features of a run's samples when --n_samples is not given
 # Flags that choose the images, not how they are sized: --data may override these for evaluate.
-_SOURCE_FLAGS = ("data", "data_format", "labels", "field_image", "field_label", "field_invert",
-                 "field_orientation", "field_mask", "npy_layout", "npy_range", "cache_dir",
-                 "max_bad_fraction", "workers", "builtin_count", "builtin_start")
-
 
 def _check_out(path: Optional[str], force: bool, flag: str) -> Optional[Path]:
     """An output path that may be written: refuse to replace an existing file without --force."""
@@ -63,11 +60,7 @@ def _real_dataset(cfg: Config, explicit: set[str], run_cfg: Config) -> tuple[Pre
     """The run's own dataset, or --data prepared at the run's image size and channels."""
     from ..data.prepared import load_dataset
 
-    data_cfg = Config.from_dict(run_cfg.to_dict())
-    for name in _SOURCE_FLAGS:
-        if name in explicit:
-            sec = FIELDS[name][0]
-            setattr(getattr(data_cfg, sec), name, getattr(getattr(cfg, sec), name))
+    data_cfg = overlay(run_cfg, cfg, explicit, only=DATA_SOURCE_FIELDS)
     data_cfg.run.progress = cfg.run.progress
     try:
         dataset = load_dataset(data_cfg)
@@ -126,7 +119,7 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
     device = pick_device(cfg.run.device)
     out_path = _check_out(cfg.cmd.out, cfg.cmd.force, "out")
     names = parse_metric_names(cfg.metrics.metrics, device, cfg.metrics.inception_weights)
-    n = cfg.cmd.n_samples if "n_samples" in explicit else DEFAULT_N_SAMPLES
+    n = cfg.cmd.n_samples  # 1000 unless given (the schema's evaluate default)
     if n < 2:
         raise ConfigError("--n_samples must be at least 2 for metrics")
     run_dir, loaded = _load_generator(cfg, device)
@@ -185,7 +178,7 @@ def _features_of_folder(cfg: Config, explicit: set[str], net, device) -> tuple[l
     folder = Path(cfg.cmd.images)
     if not folder.is_dir():
         raise ConfigError(f"--images {folder}: not a folder")
-    limit = cfg.cmd.n_samples if "n_samples" in explicit else None
+    limit = cfg.cmd.n_samples  # None unless given: every image in the folder
     names, arrays, skipped = read_image_folder(folder, limit)
     for name, why in skipped:
         print(f"skipped {name}: {why}", file=sys.stderr)
@@ -222,7 +215,7 @@ def features_main(cfg: Config, explicit: set[str]) -> int:
     if c.images:
         names, feats, what = _features_of_folder(cfg, explicit, net, device)
     else:
-        n = c.n_samples if "n_samples" in explicit else DEFAULT_N_SAMPLES
+        n = c.n_samples if c.n_samples is not None else DEFAULT_N_SAMPLES
         run_dir, loaded = _load_generator(cfg, device)
         fake = generate_images(loaded.G, latents(n, loaded.G.latent_dim, cfg.run.seed), device)
         feats = inception_features(net, fake, device, progress=cfg.run.progress, desc="generated-image features")

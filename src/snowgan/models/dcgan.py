@@ -8,10 +8,12 @@ WGAN-GP critic (d_norm none, no sigmoid anywhere: D returns raw scores/logits).
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 
-from .layers import maybe_sn, norm_layer, split_size, widths
+from .layers import maybe_sn, norm_layer, resolved_d_norm, split_size, widths
 
 
 def _init_weights(m: nn.Module) -> None:
@@ -48,7 +50,8 @@ class Generator(nn.Module):
         self.main = nn.Sequential(*layers)
         self.apply(_init_weights)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        # labels: (B,) class indices, ignored (this generator is unconditional)
         return self.main(z.reshape(z.shape[0], -1, 1, 1))
 
 
@@ -85,17 +88,16 @@ class Discriminator(nn.Module):
             feats.append(x)
         return feats
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        # labels: (B,) class indices, ignored (this discriminator is unconditional)
         for block in self.blocks:
             x = block(x)
         return self.head(x).flatten()
 
 
 def build(cfg) -> tuple[Generator, Discriminator]:
-    from ..config import resolved_d_norm
-
     m = cfg.model
     G = Generator(cfg.image_hw, cfg.data.channels, m.latent_dim, m.g_width, m.max_width, m.g_norm)
     D = Discriminator(cfg.image_hw, cfg.data.channels, m.d_width, m.max_width,
-                      resolved_d_norm(cfg), m.spectral_norm)
+                      resolved_d_norm(m), m.spectral_norm)
     return G, D

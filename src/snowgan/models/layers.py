@@ -8,6 +8,16 @@ from torch import nn
 from ..sizes import MAX_BASE, MIN_BASE, split_size  # noqa: F401  (re-exported)
 
 
+def resolved_d_norm(model_cfg) -> str:
+    """--d_norm, with auto resolved: none under spectral norm or a loss whose D must not batch-normalise
+    (gradient penalties treat samples one by one; losses/ say which), else batch."""
+    from ..losses import loss_class
+
+    if model_cfg.d_norm != "auto":
+        return model_cfg.d_norm
+    return "none" if (model_cfg.spectral_norm or loss_class(model_cfg.loss).d_norm == "none") else "batch"
+
+
 class PixelNorm(nn.Module):
     """Normalise each pixel's feature vector to unit RMS (Karras et al. 2018)."""
 

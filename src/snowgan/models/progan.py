@@ -27,6 +27,7 @@ A freshly built network is at its final stage (full resolution, alpha 1).
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -118,7 +119,8 @@ class Generator(_Staged):
         self.to_rgb = nn.ModuleList([EqualizedConv2d(c, channels, 1, gain=1.0) for c in ch])
         self._init_stage()
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        # labels: (B,) class indices, ignored (unconditional)
         x = self.input(z.reshape(z.shape[0], -1)).reshape(z.shape[0], *self.base_shape)
         level = self._level
         for block in self.blocks[:level]:
@@ -178,7 +180,8 @@ class Discriminator(_Staged):
             feats.append(h)
         return feats
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        # labels: (B,) class indices, ignored (unconditional)
         return self.head(self.forward_features(x)[-1]).flatten()
 
 

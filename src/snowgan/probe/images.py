@@ -22,7 +22,6 @@ from ..config import Config, ConfigError
 from ..progress import progress_iter
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-DEFAULT_BUILTIN_PROBE = 512  # images when --builtin_count is not given
 
 
 @dataclass
@@ -48,7 +47,7 @@ def builtin_probe_images(cfg: Config, explicit: set[str], model_cfg: Config) -> 
     md = model_cfg.data
     trained_builtin = md.data is None or md.data_format == "builtin"
     seen = (md.builtin_start, md.builtin_start + md.builtin_count) if trained_builtin else (0, 0)
-    n = cfg.data.builtin_count if "builtin_count" in explicit else DEFAULT_BUILTIN_PROBE
+    n = cfg.data.builtin_count  # 512 unless given (the schema's probe/predict default)
     start = cfg.data.builtin_start if "builtin_start" in explicit else seen[1]
     if n < 1 or start < 0:
         raise ConfigError("--builtin_count must be at least 1 and --builtin_start at least 0")

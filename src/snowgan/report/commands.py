@@ -12,14 +12,15 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..config import FIELDS, Config, ConfigError, apply_values
+from ..config import Config, ConfigError
+from ..flags import DATA_SOURCE_FIELDS, overlay
 from .grid import parse_grid, save_grid
 from .media import MEDIA_DIR, REPORT_DIR, next_numbered
 from .video import MAX_GIF_FPS, write_gif, write_mp4
 
-PROGRESS_FPS = 8  # --mode progress when --fps is not given: a few grids per second reads well
+PROGRESS_FPS = 8  # progress videos when --fps is not given: a few grids per second reads well
 PROGRESS_MAX_FRAMES = 300  # ... and at most this many grids unless --frames is given
-AVERAGE_N = 1000  # --mode average when --n_samples is not given (its default of 10 suits generate)
+
 VIDEO_EXTS = ("gif", "mp4")
 
 
@@ -102,17 +103,15 @@ def _real_images(run_cfg: Config, cfg: Config, explicit: set[str]) -> Optional[n
     Data flags typed now (e.g. --data at the folder's new place) override the run's."""
     from ..data.prepared import load_dataset
 
-    typed = {k: getattr(cfg.data, k) for k in explicit if k in FIELDS and FIELDS[k][0] == "data"}
-    apply_values(run_cfg, typed, "command line")
     try:
-        return load_dataset(run_cfg).images
+        return load_dataset(overlay(run_cfg, cfg, explicit, only=DATA_SOURCE_FIELDS)).images
     except (ConfigError, OSError, ValueError) as e:
         print(f"note: real images not available ({e}); pass --data PATH for the real average")
         return None
 
 
 def _average_n(cfg: Config, explicit: set[str]) -> int:
-    n = cfg.cmd.n_samples if "n_samples" in explicit else AVERAGE_N
+    n = cfg.cmd.n_samples  # 1000 unless given (the schema's average/report default)
     if n < 1:
         raise ConfigError("--n_samples must be at least 1")
     return n
@@ -166,6 +165,7 @@ def average_main(cfg: Config, explicit: set[str]) -> int:
 
 
 def _progress_fps(cfg: Config, explicit: set[str]) -> int:
+    # `report` makes two videos from one --fps: the progress video keeps its own default.
     fps = cfg.cmd.fps if "fps" in explicit else PROGRESS_FPS
     _check_video_flags(cfg, fps)
     return fps

@@ -81,8 +81,9 @@ def compile_networks(cfg: Config, G: nn.Module, D: nn.Module, precision: Precisi
             "which compiled graphs would bypass (use --precision fp32 to compile instead)")
         return G, D
     G_run = CompiledOrEager(G, "G", log)
-    double_backward = cfg.model.loss == "wgan-gp" and cfg.model.gp_weight > 0 or cfg.model.r1_gamma > 0
-    if double_backward:
+    from ..losses import build_loss
+
+    if build_loss(cfg.model, cfg.train.reg_interval).double_backward:
         log("--compile: G compiled; D runs eagerly (its gradient penalty needs double backward, which "
             "torch.compile does not support)")
         return G_run, D

@@ -197,7 +197,7 @@ class Trainer:
 
     def write_reals(self) -> None:
         with torch.random.fork_rng(devices=[]):
-            x = self.tech.real(self.batches.next(min(self.batch_size, 64)))
+            x = self.tech.real(self.batches.next(min(self.batch_size, 64))).images
             self.batches.pos = type(self.batches.pos)()  # peek only: rewind to the start
             if self.augment is not None:
                 x = self.augment(x)
@@ -281,7 +281,7 @@ class Trainer:
                 paused = cfg.train.pause_d_alternate and self.batches.pos.epoch % 2 == 1
                 all_ok = True
                 for _ in range(cfg.train.disc_steps):
-                    real = self.tech.real(self.batches.next(bs))
+                    real = self.tech.real(self.batches.next(bs))  # a Batch: images and labels
                     if not paused:
                         ok, sd = self.steps.d_step(real, c["d_steps"])
                         c["d_steps"] += 1
@@ -290,7 +290,7 @@ class Trainer:
                         stats.update(sd)
                     c["images_seen"] += bs
                 for _ in range(cfg.train.gen_steps):
-                    ok, sg = self.steps.g_step(len(real))
+                    ok, sg = self.steps.g_step(real)  # the last D step's reals (and labels)
                     all_ok &= ok
                     stats.update(sg)
                 self.steps.update_ema(ema_beta(bs, c["images_seen"], cfg.train.ema_kimg, cfg.train.ema_rampup))

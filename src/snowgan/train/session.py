@@ -4,9 +4,10 @@
 - ``--name NAME`` naming an existing run: continue it (the same as --resume NAME).
 - otherwise: a new numbered folder ``runs/NNNNN-NAME`` (NAME defaults to the recipe or arch).
 
-On a resume the run's saved config.json is the base; flags typed now override it,
-except the ones that define the networks (IDENTITY_FIELDS): changing those would
-not fit the checkpoint, so it is an error that says to start a new run instead.
+On a resume the run's saved config.json is the base; settings given now (flags, a
+``--config`` file, a recipe) override it (``flags.overlay``), except the ones that
+define the networks (IDENTITY_FIELDS): changing those would not fit the checkpoint,
+so it is an error that says to start a new run instead.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..config import FIELDS, IDENTITY_FIELDS, Config, ConfigError, apply_values, flat_fields
+from ..config import IDENTITY_FIELDS, Config, ConfigError, flat_fields
+from ..flags import SELECTORS, overlay
 from ..runs import find_by_name, find_run, new_run_dir, run_name
-
-# Flags that select the run rather than configure it.
-_SELECTORS = {"mode", "resume", "name", "run", "recipe", "config"}
 
 
 @dataclass
@@ -64,12 +63,12 @@ def open_session(cfg: Config, explicit: set[str]) -> Session:
     saved = Config.from_dict(json.loads(saved_path.read_text(encoding="utf-8")))
     now = flat_fields(cfg)
     before = flat_fields(saved)
-    for key in sorted(explicit - _SELECTORS):
+    for key in sorted(explicit - SELECTORS):
         if key in IDENTITY_FIELDS and now[key] != before[key]:
             raise ConfigError(
                 f"--{key} {now[key]} differs from run {existing.name}'s {before[key]}; the checkpoint's networks "
                 f"would not fit. Start a new run with another --name (or --init_from {existing.name} to transfer)")
-    apply_values(saved, {k: now[k] for k in explicit - _SELECTORS if k in FIELDS}, "command line")
+    saved = overlay(saved, cfg, explicit)
     saved.run.mode = "train"
     saved.run.name = run_name(existing)
     saved.run.resume = str(existing)

@@ -1,13 +1,18 @@
 """One training iteration's pieces, with no I/O: a discriminator step and a generator step.
 
-Read top to bottom like the algorithm box of a GAN paper:
+Read top to bottom like the algorithm box of a GAN paper. The step knows no loss by
+name: the loss (losses/base.py) supplies the two phases' objectives and its regularisers.
 
-    D step:  x ~ data, z ~ N(0, I)
-             loss_D = L_D(D(aug(x)), D(aug(G(z))))  [+ gp * GP + drift * D(x)^2 + gamma/2 * R1]
+    D step:  (x, y) ~ data, z ~ N(0, I)
+             r = D(aug(x), y),  f = D(aug(G(z, y)), y)
+             loss_D = L.d_main(r, f) + sum over due regularisers R: R.weight * R.interval * R.penalty
              update D (skipped when the loss is not finite)
-    G step:  z ~ N(0, I)
-             loss_G = L_G(D(aug(G(z))))
+    G step:  z ~ N(0, I);  f = D(aug(G(z, y)), y)  [and r = D(aug(x), y) when L.g_uses_real]
+             loss_G = L.g_main(f, r)
              update G, then EMA(G) <- beta * EMA(G) + (1 - beta) * G
+
+Fakes take the labels y of the real batch they are compared with, so a conditional
+model sees the data's class balance and an unconditional one is unaffected.
 
 All randomness (z, augmentation, GP interpolation) comes from the global torch RNG,
 which the checkpoint saves, so a resumed run draws the same numbers. The only host
@@ -23,9 +28,11 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from .. import losses
-from ..optim import build_optimizer
 from ..config import Config
+from ..data.dataset import Batch
+from ..losses import build_loss
+from ..losses.base import PenaltyInputs
+from ..optim import build_optimizer
 from .device import Precision
 from .ema import make_ema, update_ema
 
@@ -40,11 +47,12 @@ def prepare_networks(cfg: Config, G: nn.Module, D: nn.Module, device: torch.devi
 
 
 class GANSteps:
-    """G, D, the EMA generator, both optimizers and their grad scalers.
+    """G, D, the EMA generator, the loss, both optimizers and their grad scalers.
 
-    G, D: networks already on `device` (optionally wrapped, e.g. by DDP; `G_module`
-    and `D_module` are the unwrapped ones). augment: callable on (B, C, H, W) images in
-    [-1, 1], applied to real and fake alike before D (None = no augmentation).
+    G, D: networks already on `device` (optionally wrapped, e.g. compiled; `G_module`
+    and `D_module` are the unwrapped ones), called as G(z, labels) and D(x, labels).
+    augment: callable on (B, C, H, W) images in [-1, 1], applied to real and fake alike
+    before D (None = no augmentation).
     """
 
     def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, device: torch.device, precision: Precision,
@@ -58,7 +66,7 @@ class GANSteps:
         self.D_module = D_module or D
         self.G_ema = make_ema(self.G_module)
         self.augment = augment
-        self.loss_kind = m.loss
+        self.loss = build_loss(m, t.reg_interval)
         self.latent_dim = m.latent_dim
         self.accum = t.grad_accum
         _freeze_blocks(self.D_module, t.freeze_d)  # before the optimizer sees the parameters
@@ -67,7 +75,6 @@ class GANSteps:
         self.opt_d = build_optimizer(t.optimizer, d_params, t.disc_lr, (t.beta1, t.beta2), device)
         self.scaler_g = torch.amp.GradScaler(device.type, enabled=precision.use_scaler)
         self.scaler_d = torch.amp.GradScaler(device.type, enabled=precision.use_scaler)
-        self.reg_interval = t.reg_interval
         self.rank, self.world = rank, world
 
     # ---- helpers -------------------------------------------------------------------
@@ -88,6 +95,9 @@ class GANSteps:
     def _z(self, n: int) -> torch.Tensor:
         return self._global_rand(lambda k: torch.randn(k, self.latent_dim, device=self.device), n)
 
+    def _eps(self, n: int) -> torch.Tensor:
+        return self._global_rand(lambda k: torch.rand(k, 1, 1, 1, device=self.device), n)
+
     def _apply(self, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss_sum: torch.Tensor) -> bool:
         """Step the optimizer unless the loss is non-finite (the one deliberate host sync).
 
@@ -107,59 +117,64 @@ class GANSteps:
         return ok
 
     # ---- discriminator -------------------------------------------------------------
-    def d_step(self, real: torch.Tensor, step_index: int = 0) -> tuple[bool, Stats]:
-        """One D update on a real batch (B, C, H, W) in [-1, 1].
+    def d_step(self, batch: Batch, step_index: int = 0) -> tuple[bool, Stats]:
+        """One D update on a real batch (images (B, C, H, W) in [-1, 1], labels (B,) or None).
 
-        step_index counts D steps so lazy regularisation (reg_interval k) runs the
-        penalty every k-th step, scaled by k to keep its average strength.
+        step_index counts D steps: a regulariser with interval k runs every k-th step
+        (lazy regularisation), scaled by k to keep its average strength.
         """
-        m = self.cfg.model
+        loss_fn = self.loss
         self.G.requires_grad_(False)
         self.D.requires_grad_(True)
         self.D_module.requires_grad_(True)
         _freeze_blocks(self.D_module, self.cfg.train.freeze_d)
-        reg_now = step_index % self.reg_interval == 0
-        stats: Stats = {k: torch.zeros((), device=self.device) for k in ("loss_d", "d_real", "d_fake", "gp", "r1")}
+        due = [r for r in loss_fn.regularizers if r.due(step_index)]
+        grad_real = any(r.grad_of == "real" for r in due)
+        grad_fake = any(r.grad_of == "fake" for r in due)
+        stats: Stats = {k: torch.zeros((), device=self.device)
+                        for k in ["loss_d", "d_real", "d_fake"] + [r.name for r in loss_fn.regularizers]}
         real_scores_all = []
-        for x in real.chunk(self.accum):
+        for x, y in _chunks(batch, self.accum):
             with torch.no_grad(), self.precision.autocast(self.device):
-                fake = self.G(self._z(len(x)))
+                fake = self.G(self._z(len(x)), y)
             with self.precision.autocast(self.device):
                 x_aug, f_aug = self._aug(x), self._aug(fake.float())
-                real_s, fake_s = self.D(x_aug), self.D(f_aug)
-            loss = losses.d_loss(self.loss_kind, real_s, fake_s)
-            if m.drift_weight > 0:
-                loss = loss + m.drift_weight * losses.drift_penalty(real_s)
-            if reg_now and self.loss_kind == "wgan-gp" and m.gp_weight > 0:
-                with self.precision.autocast(self.device):
-                    eps = self._global_rand(lambda k: torch.rand(k, 1, 1, 1, device=self.device), len(x))
-                    gp = losses.gradient_penalty(self.D, x_aug, f_aug, eps)
-                loss = loss + m.gp_weight * self.reg_interval * gp
-                stats["gp"] += gp.detach() / self.accum
-            if reg_now and m.r1_gamma > 0:
-                with self.precision.autocast(self.device):
-                    r1 = losses.r1_penalty(self.D, x_aug)
-                loss = loss + 0.5 * m.r1_gamma * self.reg_interval * r1
-                stats["r1"] += r1.detach() / self.accum
+                # Zero-centred penalties (R1, R2) differentiate these very scores w.r.t. D's input.
+                x_aug = x_aug.detach().requires_grad_(True) if grad_real else x_aug
+                f_aug = f_aug.detach().requires_grad_(True) if grad_fake else f_aug
+                real_s, fake_s = self.D(x_aug, y), self.D(f_aug, y)
+            loss = loss_fn.d_main(real_s, fake_s)
+            if due:
+                inputs = PenaltyInputs(lambda v, y=y: self.D(v, y), x_aug, f_aug, real_s, fake_s, self._eps)
+                for reg in due:
+                    with self.precision.autocast(self.device):
+                        p = reg.penalty(inputs)
+                    loss = loss + reg.weight * reg.interval * p
+                    stats[reg.name] += p.detach() / self.accum
             self.scaler_d.scale(loss / self.accum).backward()
             stats["loss_d"] += loss.detach() / self.accum
-            stats["d_real"] += losses.d_probability(self.loss_kind, real_s) / self.accum
-            stats["d_fake"] += losses.d_probability(self.loss_kind, fake_s) / self.accum
+            stats["d_real"] += loss_fn.realness(real_s) / self.accum
+            stats["d_fake"] += loss_fn.realness(fake_s) / self.accum
             real_scores_all.append(real_s.detach().float())
         stats["real_scores"] = torch.cat(real_scores_all)
         ok = self._apply(self.opt_d, self.scaler_d, stats["loss_d"])
         return ok, stats
 
     # ---- generator -----------------------------------------------------------------
-    def g_step(self, batch_size: int) -> tuple[bool, Stats]:
-        """One G update on batch_size fresh latents (this rank's share)."""
+    def g_step(self, batch: Batch) -> tuple[bool, Stats]:
+        """One G update on len(batch) fresh latents with the batch's labels (this rank's share).
+
+        The batch's images are used only when the loss compares fakes with reals in the
+        G phase (``g_uses_real``, e.g. RpGAN).
+        """
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)  # no D weight gradients needed: saves a third of the backward
         loss_sum = torch.zeros((), device=self.device)
-        for n in _split(batch_size, self.accum):
+        for x, y in _chunks(batch, self.accum):
             with self.precision.autocast(self.device):
-                fake_s = self.D(self._aug(self.G(self._z(n)).float()))
-            loss = losses.g_loss(self.loss_kind, fake_s)
+                fake_s = self.D(self._aug(self.G(self._z(len(x)), y).float()), y)
+                real_s = self.D(self._aug(x), y) if self.loss.g_uses_real else None
+            loss = self.loss.g_main(fake_s, real_s)
             self.scaler_g.scale(loss / self.accum).backward()
             loss_sum += loss.detach() / self.accum
         ok = self._apply(self.opt_g, self.scaler_g, loss_sum)
@@ -205,9 +220,11 @@ def _match_layouts(opt: torch.optim.Optimizer) -> None:
                     opt.state[p][k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
 
 
-def _split(n: int, parts: int) -> list[int]:
-    base, rem = divmod(n, parts)
-    return [base + (1 if i < rem else 0) for i in range(parts) if base + (1 if i < rem else 0) > 0]
+def _chunks(batch: Batch, parts: int) -> list[tuple[torch.Tensor, Optional[torch.Tensor]]]:
+    """(images, labels) micro-batches for gradient accumulation (torch.chunk sizes)."""
+    xs = batch.images.chunk(parts)
+    ys = batch.labels.chunk(parts) if batch.labels is not None else [None] * len(xs)
+    return list(zip(xs, ys))
 
 
 def _freeze_blocks(D: nn.Module, n: int) -> None:

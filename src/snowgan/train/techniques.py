@@ -27,6 +27,8 @@ from torch import nn
 
 from .. import augment as aug_mod
 from ..config import Config
+from ..data.dataset import Batch
+from ..losses import loss_class
 from .progressive import Schedule, Stage, apply_stage, real_for_stage
 
 
@@ -49,9 +51,9 @@ class Techniques:
         apply_stage(self.stage, *networks)
         return self.stage.batch_size
 
-    def real(self, x: torch.Tensor) -> torch.Tensor:
-        """Full-size reals (B, C, H, W) in [-1, 1] -> what D sees at this stage (unchanged when not progressive)."""
-        return real_for_stage(x, self.stage) if self.stage is not None else x
+    def real(self, batch: Batch) -> Batch:
+        """Full-size reals (images (B, C, H, W) in [-1, 1]) -> what D sees at this stage; labels unchanged."""
+        return batch.with_images(real_for_stage(batch.images, self.stage)) if self.stage is not None else batch
 
     def after_d_step(self, real_scores: torch.Tensor, n_images: int) -> None:
         """Feed one D step's raw real scores (B,) to the adaptive-p signal (device-side, no sync)."""
@@ -105,10 +107,10 @@ def start_warnings(cfg: Config) -> list[str]:
 
 def ada_warning(cfg: Config) -> Optional[str]:
     """Adaptive augmentation reads sign(D(real)), which means nothing for a WGAN critic (see AdaptiveP)."""
-    if cfg.aug.ada_target is None or cfg.model.loss != "wgan-gp":
+    if cfg.aug.ada_target is None or loss_class(cfg.model.loss).signed_scores:
         return None
-    return ("warning: --ada_target reads the sign of D's real scores, which a WGAN-GP critic's scores do not "
-            "carry (they drift); use it with --loss nonsat or hinge, or set a fixed --aug_p instead")
+    return (f"warning: --ada_target reads the sign of D's real scores, which a {cfg.model.loss} critic's scores "
+            "do not carry (they drift); use it with --loss nonsat or hinge, or set a fixed --aug_p instead")
 
 
 def schedule_warning(cfg: Config) -> Optional[str]:
