@@ -14,7 +14,7 @@ from conftest import run_cli, write_image_folder
 from data_helpers import b64, config, encode, manifest
 from snowgan.config import ConfigError
 from snowgan.data.prepare import cache_root, prepare_dataset
-from snowgan.data.prepare import main as prepare_main
+from snowgan.commands.prepare import main as prepare_main
 
 
 def prep(*args):

@@ -281,7 +281,7 @@ def test_bad_picture_flags_are_one_line_errors(tmp_path: Path, capsys: pytest.Ca
 
 def test_output_paths_never_overwrite_without_force(tmp_path: Path) -> None:
     from snowgan.config import ConfigError
-    from snowgan.report.commands import _outputs
+    from snowgan.commands.media import _outputs
 
     cfg, run = Config(), tmp_path / "run"
     first = _outputs(cfg, run, "progress", ("gif", "mp4"))

@@ -1,4 +1,4 @@
-"""Out-of-memory in training becomes one line of advice and exit code 3 (train/memory.py, command._train)."""
+"""Out-of-memory in training becomes one line of advice and exit code 3 (train/memory.py, commands/train.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from snowgan.flags import parse_args
-from snowgan.train import command
+from snowgan.commands import train as command
 from snowgan.train.memory import is_out_of_memory, oom_advice
 from snowgan.train.step import GANSteps
 
@@ -59,7 +59,7 @@ def test_training_loop_turns_oom_into_advice_and_exit_3(tmp_path: Path, monkeypa
     calls = []
 
     def g_step_out_of_memory(self: GANSteps, batch):
-        calls.append(batch_size)
+        calls.append(len(batch))
         if len(calls) == 3:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 512.00 MiB")
         return real_g_step(self, batch)

@@ -14,37 +14,31 @@ from typing import Optional
 from .config import ConfigError
 from .flags import parse_args
 
+# Every mode's entry lives in snowgan/commands/ (imported lazily so `snowgan --help` stays fast);
+# library modules never import a command.
 MODES = {
-    "train": "snowgan.train.command:main",
-    "generate": "snowgan.sample:generate_main",
-    "prepare": "snowgan.data.prepare:main",
-    "evaluate": "snowgan.metrics.evaluate:evaluate_main",
-    "features": "snowgan.metrics.evaluate:features_main",
-    "interpolate": "snowgan.report.commands:interpolate_main",
-    "average": "snowgan.report.commands:average_main",
-    "progress": "snowgan.report.commands:progress_main",
-    "report": "snowgan.report.commands:report_main",
-    "export": "snowgan.export:export_main",
-    "probe": "snowgan.probe:probe_main",
-    "predict": "snowgan.probe:predict_main",
+    "train": "snowgan.commands.train:main",
+    "generate": "snowgan.commands.generate:main",
+    "prepare": "snowgan.commands.prepare:main",
+    "evaluate": "snowgan.commands.evaluate:evaluate_main",
+    "features": "snowgan.commands.evaluate:features_main",
+    "interpolate": "snowgan.commands.media:interpolate_main",
+    "average": "snowgan.commands.media:average_main",
+    "progress": "snowgan.commands.media:progress_main",
+    "report": "snowgan.commands.media:report_main",
+    "export": "snowgan.commands.export:main",
+    "probe": "snowgan.commands.probe:probe_main",
+    "predict": "snowgan.commands.probe:predict_main",
 }
-
-
-class UserError(Exception):
-    """An error caused by the user's input: printed as one line, exit code 2."""
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     try:
         cfg, explicit = parse_args(argv)
         module, fn = MODES[cfg.run.mode].split(":")
-        try:
-            entry = getattr(importlib.import_module(module), fn)
-        except (ImportError, AttributeError):
-            print(f"snowgan: --mode {cfg.run.mode} is not available in this version", file=sys.stderr)
-            return 2
+        entry = getattr(importlib.import_module(module), fn)
         return int(entry(cfg, explicit) or 0)
-    except (ConfigError, UserError) as e:
+    except ConfigError as e:
         print(f"snowgan: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

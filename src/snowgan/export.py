@@ -24,18 +24,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import time
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from .tensorfile import save_tensors
+from PIL import Image
+
 from . import __version__
 from .config import Config, ConfigError
+from .models.registry import build_networks
+from .report.grid import save_grid
+from .sample import generate_images, latents
+from .tensorfile import save_tensors
 
 FORMAT = 1
 WEIGHTS = {"generator": "generator.safetensors", "discriminator": "discriminator.safetensors"}
@@ -75,7 +77,6 @@ def read_model_config(model_dir: str | Path) -> tuple[Config, dict]:
 
 
 def _load_network(model_dir: str | Path, which: str, device: str | torch.device) -> nn.Module:
-    from .models.registry import build_networks
 
     cfg, record = read_model_config(model_dir)
     name = WEIGHTS[which]
@@ -117,27 +118,15 @@ def load_discriminator(model_dir: str | Path, device: str | torch.device = "cpu"
 
 # ---- exporting ----------------------------------------------------------------------------
 
-def check_out_dir(out: Path, force: bool, what: str) -> None:
-    """Refuse a file, or a non-empty folder unless --force (then only our own files are replaced)."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; give a folder for the {what}")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise ConfigError(f"--out {out} already exists and is not empty; choose another folder or add --force")
 
-
-def _save_weights(net: nn.Module, path: Path, which: str) -> dict:
+def save_weights(net: nn.Module, path: Path, which: str) -> dict:
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
     save_tensors(tensors, str(path), metadata={"format": f"snowgan-export-{FORMAT}", "network": which})
     return {"size": path.stat().st_size, "sha256": _sha256(path)}
 
 
-def _write_samples(G: nn.Module, out: Path, seed: int) -> list[str]:
+def write_samples(G: nn.Module, out: Path, seed: int) -> list[str]:
     """Single PNGs and a grid from seeds seed, seed+1, ... (the `--mode generate` convention)."""
-    from PIL import Image
-
-    from .report.grid import save_grid
-    from .sample import generate_images, latents
-
     n = max(N_SAMPLE_FILES, GRID * GRID)
     z = torch.cat([latents(1, G.latent_dim, seed + i) for i in range(n)])
     images = generate_images(G, z, "cpu")  # uint8 (n, C, H, W)
@@ -151,47 +140,3 @@ def _write_samples(G: nn.Module, out: Path, seed: int) -> list[str]:
         files.append(name)
     save_grid(images[:GRID * GRID], folder / "grid.png", nrow=GRID)
     return files
-
-
-def export_main(cfg: Config, explicit: set[str]) -> int:
-    """`snowgan --mode export`: the chosen checkpoint of a run as a self-contained model folder."""
-    from .modelcard import collect_run_facts, render_model_card
-    from .runs import find_run
-    from .train.checkpoint import load_run
-
-    run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
-    out = Path(cfg.cmd.out).expanduser() if cfg.cmd.out else run_dir / "export"
-    check_out_dir(out, cfg.cmd.force, "exported model")
-    loaded = load_run(run_dir, cfg.cmd.checkpoint, "cpu")
-    out.mkdir(parents=True, exist_ok=True)  # only now: a failed load leaves no empty folder behind
-    print(f"exporting run {run_dir.name}, {loaded.why} {loaded.path.name} "
-          f"(step {loaded.step}, {loaded.kimg:.1f} kimg) to {out}")
-
-    files = {WEIGHTS["generator"]: _save_weights(loaded.G, out / WEIGHTS["generator"], "generator (EMA)"),
-             WEIGHTS["discriminator"]: _save_weights(loaded.D, out / WEIGHTS["discriminator"], "discriminator")}
-    samples = _write_samples(loaded.G, out, cfg.run.seed)
-    reals = run_dir / "samples" / "reals.png"
-    if reals.is_file():
-        shutil.copyfile(reals, out / "samples" / "training-data.png")
-
-    record: dict[str, Any] = {
-        "format": FORMAT, "snowgan_version": __version__, "exported": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "source": {"run": run_dir.name, "checkpoint": loaded.path.name, "why": loaded.why,
-                   "step": loaded.step, "kimg": round(loaded.kimg, 3)},
-        "generator": {"latent_dim": int(loaded.G.latent_dim), "image_size": list(loaded.cfg.image_hw),
-                      "channels": loaded.cfg.data.channels, "output_range": [-1, 1],
-                      "parameters": sum(p.numel() for p in loaded.G.parameters())},
-        "discriminator": {"blocks": len(loaded.D.blocks), "output": "raw score (logit), no sigmoid",
-                          "parameters": sum(p.numel() for p in loaded.D.parameters())},
-        "files": files, "samples": samples, "sample_seed": cfg.run.seed, "license": cfg.cmd.license,
-    }
-    facts = collect_run_facts(run_dir, loaded.step)
-    card = render_model_card(loaded.cfg, record, facts, has_reals=reals.is_file())
-    (out / "README.md").write_text(card, encoding="utf-8")
-    # config.json last: a folder is loadable only once every file it vouches for is in place.
-    (out / "config.json").write_text(json.dumps({**loaded.cfg.to_dict(), "export": record}, indent=2),
-                                     encoding="utf-8")
-    print(f"wrote {out}: config.json, {WEIGHTS['generator']}, {WEIGHTS['discriminator']}, README.md, "
-          f"{len(samples)} samples + grid")
-    print(f"generate with: snowgan --mode generate --model {out} --n_samples 10")
-    return 0

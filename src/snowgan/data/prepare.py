@@ -85,44 +85,7 @@ def prepare_dataset(cfg: Config, progress: str = "auto") -> PreparedDataset:
     geometry.RANDOM_CROP_MARGIN with --resize random-crop (the loader crops).
     Raises ConfigError when the source is missing or too much of it is unreadable.
     """
-    return _prepare(cfg, progress)[0]
-
-
-def main(cfg: Config, explicit: set[str]) -> int:
-    """snowgan --mode prepare --data SRC --image_size S [--out DIR [--force]]
-
-    With --data_format builtin (or no --data) and --out DIR: the built-in mountains as
-    PNGs + labels.csv in DIR (see builtin_folder.py).
-    """
-    if not cfg.data.data or cfg.data.data_format == "builtin":
-        if not cfg.cmd.out:
-            raise ConfigError("--mode prepare needs --data PATH (a folder of images, a .zip, .npy/.npz or "
-                              ".jsonl[.gz] shards), or --data_format builtin --out DIR to write the built-in "
-                              "images as PNGs with a labels.csv")
-        from .builtin_folder import LABELS_FILE, write_builtin_folder
-
-        out = Path(cfg.cmd.out).expanduser()
-        n, classes = write_builtin_folder(cfg, out)
-        h, w = cfg.image_hw
-        first = int(cfg.data.builtin_start)
-        print(f"wrote {n} built-in images {first}..{first + n - 1} ({h}x{w}, classes {', '.join(classes)}) "
-              f"and {LABELS_FILE} to {out}")
-        return 0
-    out = None
-    if cfg.cmd.out:
-        out = Path(cfg.cmd.out).expanduser().resolve()
-        if out.exists() and not out.is_dir():
-            raise ConfigError(f"--out {cfg.cmd.out} is a file; give a folder for the prepared dataset")
-        if out.is_dir() and any(out.iterdir()) and not cfg.cmd.force:
-            raise ConfigError(f"--out {cfg.cmd.out} is not empty; choose a new folder, or add --force "
-                              "to replace the prepared-dataset files in it")
-    ds, folder, reused = _prepare(cfg, cfg.run.progress, out)
-    print(ds.description)
-    size_mb = ds.images.nbytes / 2 ** 20
-    print(f"{'reused' if reused else 'wrote'} {folder} (images.npy {tuple(ds.images.shape)} uint8, {size_mb:.1f} MB)")
-    if ds.skipped:
-        print(f"{len(ds.skipped)} input(s) skipped, reasons in {folder / SKIPPED}")
-    return 0
+    return prepare_into(cfg, progress)[0]
 
 
 # ---- the work -------------------------------------------------------------------------
@@ -132,7 +95,7 @@ def _say(progress: str, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def _prepare(cfg: Config, progress: str, out: Optional[Path] = None) -> tuple[PreparedDataset, Path, bool]:
+def prepare_into(cfg: Config, progress: str, out: Optional[Path] = None) -> tuple[PreparedDataset, Path, bool]:
     """(dataset, folder it lives in, reused?) — the cache folder, --out, or a prepared --data folder."""
     if cfg.data.data is None or cfg.data.data_format == "builtin":
         from .synthetic import builtin_dataset

@@ -1,15 +1,11 @@
-"""The contract between data preparation and training: a PreparedDataset, and the one a config names."""
+"""The contract between data preparation and training: a PreparedDataset (data/load.py gives the one a config names)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from ..config import Config
-
 
 @dataclass
 class PreparedDataset:
@@ -44,14 +40,3 @@ class PreparedDataset:
     def shape(self) -> tuple[int, int, int]:
         """(C, H, W)."""
         return tuple(self.images.shape[1:])  # type: ignore[return-value]
-
-
-def load_dataset(cfg: Config) -> PreparedDataset:
-    """The built-in dataset when no --data is given, otherwise the prepared source."""
-    if cfg.data.data is None or cfg.data.data_format == "builtin":
-        from .synthetic import builtin_dataset
-
-        return builtin_dataset(cfg)
-    from .prepare import prepare_dataset
-
-    return prepare_dataset(cfg, progress=cfg.run.progress)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..sizes import MAX_BASE, MIN_BASE, split_size  # noqa: F401  (re-exported)
+from ..sizes import split_size  # noqa: F401  (the families import it from here)
 
 
 def resolved_d_norm(model_cfg) -> str:

@@ -4,9 +4,6 @@
     images.py    the images: built-in (unseen by the GAN) or a folder, at the model's size
     backbone.py  D from a model folder or run, pooled block features, a random-init twin
     head.py      the linear head: fit, fine-tune, scores, save/load
-    commands.py  the two CLI entry points
+
+The two commands (--mode probe, --mode predict) are commands/probe.py.
 """
-
-from .commands import predict_main, probe_main
-
-__all__ = ["probe_main", "predict_main"]

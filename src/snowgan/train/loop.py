@@ -20,7 +20,7 @@ import torch
 
 from ..config import ConfigError
 from ..data.dataset import Batches
-from ..data.prepared import load_dataset
+from ..data.load import load_dataset
 from ..models.registry import build_networks
 from ..progress import Progress
 from ..report.grid import save_grid

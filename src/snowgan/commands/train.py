@@ -12,11 +12,11 @@ import shutil
 from pathlib import Path
 
 from ..config import Config, ConfigError
-from . import distributed as dist_util
-from .device import pick_device
-from .loop import Trainer, TrainingFailed
-from .memory import is_out_of_memory, oom_advice, release_cached
-from .session import Session, open_session
+from ..train import distributed as dist_util
+from ..train.device import pick_device
+from ..train.loop import Trainer, TrainingFailed
+from ..train.memory import is_out_of_memory, oom_advice, release_cached
+from ..train.session import Session, open_session
 
 
 def main(cfg: Config, explicit: set[str]) -> int:

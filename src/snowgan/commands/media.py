@@ -14,9 +14,9 @@ import numpy as np
 
 from ..config import Config, ConfigError
 from ..flags import DATA_SOURCE_FIELDS, overlay
-from .grid import parse_grid, save_grid
-from .media import MEDIA_DIR, REPORT_DIR, next_numbered
-from .video import MAX_GIF_FPS, write_gif, write_mp4
+from ..report.grid import parse_grid, save_grid
+from ..report.media import MEDIA_DIR, REPORT_DIR, next_numbered
+from ..report.video import MAX_GIF_FPS, write_gif, write_mp4
 
 PROGRESS_FPS = 8  # progress videos when --fps is not given: a few grids per second reads well
 PROGRESS_MAX_FRAMES = 300  # ... and at most this many grids unless --frames is given
@@ -83,7 +83,7 @@ def _load(cfg: Config, run_dir: Path):
 
 
 def _spec(cfg: Config):
-    from .render import InterpolationSpec
+    from ..report.render import InterpolationSpec
 
     if cfg.cmd.keyframes < (1 if cfg.cmd.walk else 2):
         raise ConfigError("--keyframes must be at least 2 (with --walk: at least 1, the number of turns)")
@@ -101,7 +101,7 @@ def _real_images(run_cfg: Config, cfg: Config, explicit: set[str]) -> Optional[n
     """The run's real images (uint8 (N, C, H, W)) for the real average, or None with a note.
 
     Data flags typed now (e.g. --data at the folder's new place) override the run's."""
-    from ..data.prepared import load_dataset
+    from ..data.load import load_dataset
 
     try:
         return load_dataset(overlay(run_cfg, cfg, explicit, only=DATA_SOURCE_FIELDS)).images
@@ -129,7 +129,7 @@ def _save_picture(image: np.ndarray, path: Path) -> None:
 def interpolate_main(cfg: Config, explicit: set[str]) -> int:
     """Looping GIF + MP4 through --keyframes latents (or a --walk), one image or a --grid of them;
     with --grid (keyframes) also a still PNG whose rows each move between two latents."""
-    from .render import interpolation_frames, pair_images
+    from ..report.render import interpolation_frames, pair_images
 
     _check_video_flags(cfg, cfg.cmd.fps)
     spec = _spec(cfg)
@@ -151,7 +151,7 @@ def interpolate_main(cfg: Config, explicit: set[str]) -> int:
 
 def average_main(cfg: Config, explicit: set[str]) -> int:
     """PNG: the mean of --n_samples generated images (default 1000) beside the mean real image."""
-    from .render import average_picture
+    from ..report.render import average_picture
 
     run_dir = _find_run(cfg)
     (path,) = _outputs(cfg, run_dir, "average", ("png",))
@@ -172,8 +172,8 @@ def _progress_fps(cfg: Config, explicit: set[str]) -> int:
 
 
 def _progress_frames(cfg: Config, explicit: set[str], run_dir: Path):
-    from .runfiles import read_json
-    from .timeline import progress_frames
+    from ..report.runfiles import read_json
+    from ..report.timeline import progress_frames
 
     max_frames = cfg.cmd.frames if "frames" in explicit else PROGRESS_MAX_FRAMES
     image_size = ((read_json(run_dir / "config.json") or {}).get("data") or {}).get("image_size")
@@ -204,10 +204,10 @@ def report_main(cfg: Config, explicit: set[str]) -> int:
     """RUN/report.html: plots from the logs, plus (re)made videos and average in RUN/report/
     when missing or older than their inputs (always with --force)."""
     from ..train.checkpoint import pick_checkpoint
-    from .html import write_report
-    from .plots import plot_stats
-    from .render import average_picture, interpolation_frames
-    from .runfiles import sample_grids
+    from ..report.html import write_report
+    from ..report.plots import plot_stats
+    from ..report.render import average_picture, interpolation_frames
+    from ..report.runfiles import sample_grids
 
     run_dir = _find_run(cfg)
     own = run_dir / REPORT_DIR

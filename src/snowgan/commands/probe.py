@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from ..config import Config, ConfigError
-from .backbone import block_state, extract, load_backbone, random_discriminator, resolve_block, trainable_copy
-from .head import fit_frozen, finetune, load_head, predict, save_head, scores, trivial_scores
-from .images import load_probe_images
-from .labels import Targets, check_known, make_targets, numeric_labels, split_indices
+from ..probe.backbone import block_state, extract, load_backbone, random_discriminator, resolve_block, trainable_copy
+from ..probe.head import fit_frozen, finetune, load_head, predict, save_head, scores, trivial_scores
+from ..probe.images import load_probe_images
+from ..probe.labels import Targets, check_known, make_targets, numeric_labels, split_indices
 
 FINETUNE_BLOCKS = 2
 

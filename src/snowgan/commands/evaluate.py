@@ -24,12 +24,12 @@ from ..config import Config, ConfigError
 from ..flags import DATA_SOURCE_FIELDS, overlay
 from ..data.prepared import PreparedDataset
 from ..sample import generate_images, latents
-from .collapse import collapse_warning
-from .features import inception_features
-from .fid import feature_stats, fid_against_stats
-from .suite import MetricSuite, parse_metric_names
-from .tracker import metrics_cache_dir
-from .weights import load_inception, resolve_weights
+from ..metrics.collapse import collapse_warning
+from ..metrics.features import inception_features
+from ..metrics.fid import feature_stats, fid_against_stats
+from ..metrics.suite import MetricSuite, parse_metric_names
+from ..metrics.tracker import metrics_cache_dir
+from ..metrics.weights import load_inception, resolve_weights
 
 DEFAULT_N_SAMPLES = 1000  # features of a run's samples when --n_samples is not given
 # Flags that choose the images, not how they are sized: --data may override these for evaluate.
@@ -58,7 +58,7 @@ def _load_generator(cfg: Config, device: torch.device):
 
 def _real_dataset(cfg: Config, explicit: set[str], run_cfg: Config) -> tuple[PreparedDataset, str]:
     """The run's own dataset, or --data prepared at the run's image size and channels."""
-    from ..data.prepared import load_dataset
+    from ..data.load import load_dataset
 
     data_cfg = overlay(run_cfg, cfg, explicit, only=DATA_SOURCE_FIELDS)
     data_cfg.run.progress = cfg.run.progress
@@ -173,7 +173,7 @@ def read_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _features_of_folder(cfg: Config, explicit: set[str], net, device) -> tuple[list[str], np.ndarray, str]:
-    from .images import read_image_folder
+    from ..metrics.images import read_image_folder
 
     folder = Path(cfg.cmd.images)
     if not folder.is_dir():

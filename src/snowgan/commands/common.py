@@ -1,0 +1,35 @@
+"""What every command shares: the one check for output paths, the device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from ..errors import ConfigError
+
+
+def check_out(value: Optional[str | Path], force: bool, flag: str = "out", folder: bool = False,
+              what: str = "output") -> Optional[Path]:
+    """An output path the user gave, or None. Nothing a user made is overwritten unless --force.
+
+    folder=False: an existing file is refused. folder=True: an existing file is refused
+    always (a folder is wanted), an existing non-empty folder unless --force.
+    """
+    if value is None or value == "":
+        return None
+    p = Path(value).expanduser()
+    if folder:
+        if p.exists() and not p.is_dir():
+            raise ConfigError(f"--{flag} {p} is a file; give a folder for the {what}")
+        if p.is_dir() and any(p.iterdir()) and not force:
+            raise ConfigError(f"--{flag} {p} already exists and is not empty; choose another folder or add --force")
+    elif p.exists() and not force:
+        raise ConfigError(f"--{flag} {p} already exists; choose another path or add --force")
+    return p
+
+
+def device_for(cfg):
+    """The torch device the command runs on (--device; auto = cuda, then mps, then cpu)."""
+    from ..train.device import pick_device
+
+    return pick_device(cfg.run.device)

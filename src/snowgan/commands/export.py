@@ -1,0 +1,56 @@
+"""`snowgan --mode export`: a run's chosen checkpoint as a self-contained model folder (see export.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import __version__, export
+from ..config import Config
+from ..modelcard import collect_run_facts, render_model_card
+from ..runs import find_run
+from ..train.checkpoint import load_run
+from .common import check_out
+
+
+def main(cfg: Config, explicit: set[str]) -> int:
+    """`snowgan --mode export`: the chosen checkpoint of a run as a self-contained model folder."""
+    run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
+    out = Path(cfg.cmd.out).expanduser() if cfg.cmd.out else run_dir / "export"
+    check_out(out, cfg.cmd.force, folder=True, what="exported model")
+    loaded = load_run(run_dir, cfg.cmd.checkpoint, "cpu")
+    out.mkdir(parents=True, exist_ok=True)  # only now: a failed load leaves no empty folder behind
+    print(f"exporting run {run_dir.name}, {loaded.why} {loaded.path.name} "
+          f"(step {loaded.step}, {loaded.kimg:.1f} kimg) to {out}")
+
+    files = {export.WEIGHTS["generator"]: export.save_weights(loaded.G, out / export.WEIGHTS["generator"], "generator (EMA)"),
+             export.WEIGHTS["discriminator"]: export.save_weights(loaded.D, out / export.WEIGHTS["discriminator"], "discriminator")}
+    samples = export.write_samples(loaded.G, out, cfg.run.seed)
+    reals = run_dir / "samples" / "reals.png"
+    if reals.is_file():
+        shutil.copyfile(reals, out / "samples" / "training-data.png")
+
+    record: dict[str, Any] = {
+        "format": export.FORMAT, "snowgan_version": __version__, "exported": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "source": {"run": run_dir.name, "checkpoint": loaded.path.name, "why": loaded.why,
+                   "step": loaded.step, "kimg": round(loaded.kimg, 3)},
+        "generator": {"latent_dim": int(loaded.G.latent_dim), "image_size": list(loaded.cfg.image_hw),
+                      "channels": loaded.cfg.data.channels, "output_range": [-1, 1],
+                      "parameters": sum(p.numel() for p in loaded.G.parameters())},
+        "discriminator": {"blocks": len(loaded.D.blocks), "output": "raw score (logit), no sigmoid",
+                          "parameters": sum(p.numel() for p in loaded.D.parameters())},
+        "files": files, "samples": samples, "sample_seed": cfg.run.seed, "license": cfg.cmd.license,
+    }
+    facts = collect_run_facts(run_dir, loaded.step)
+    card = render_model_card(loaded.cfg, record, facts, has_reals=reals.is_file())
+    (out / "README.md").write_text(card, encoding="utf-8")
+    # config.json last: a folder is loadable only once every file it vouches for is in place.
+    (out / "config.json").write_text(json.dumps({**loaded.cfg.to_dict(), "export": record}, indent=2),
+                                     encoding="utf-8")
+    print(f"wrote {out}: config.json, {export.WEIGHTS['generator']}, {export.WEIGHTS['discriminator']}, README.md, "
+          f"{len(samples)} samples + grid")
+    print(f"generate with: snowgan --mode generate --model {out} --n_samples 10")
+    return 0

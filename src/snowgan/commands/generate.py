@@ -1,0 +1,78 @@
+"""`snowgan --mode generate`: images, a .npy or a grid from a run's (or an exported model's) EMA generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..config import Config, ConfigError
+from ..export import load_generator
+from ..report.grid import save_grid
+from ..runs import find_run
+from ..sample import generate_images, latents
+from ..train.checkpoint import load_run
+from .common import check_out, device_for
+
+
+def _out_dir(cfg: Config, run_dir: Path, explicit_out: Optional[str], force: bool) -> Path:
+    """The output folder: --out (refused if non-empty without --force) or a new numbered one."""
+    out = check_out(explicit_out, force, folder=True, what="generated images")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        return out
+    root = Path(run_dir) / "generated"
+    root.mkdir(parents=True, exist_ok=True)
+    n = 1 + max((int(p.name[:5]) for p in root.iterdir() if p.name[:5].isdigit()), default=0)
+    out = root / f"{n:05d}-seed{cfg.run.seed}"
+    out.mkdir()
+    return out
+
+
+def main(cfg: Config, explicit: set[str]) -> int:
+    """`snowgan --mode generate`: N images (PNG files or one .npy) or one grid, from the EMA generator."""
+    device = device_for(cfg)
+    if cfg.cmd.model:
+        G = load_generator(cfg.cmd.model, device=device)
+        source, out_root = f"model {cfg.cmd.model}", Path(cfg.cmd.model)
+    else:
+        run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
+        loaded = load_run(run_dir, cfg.cmd.checkpoint, device)
+        G, out_root = loaded.G, run_dir
+        source = f"run {run_dir.name}, {loaded.why} {loaded.path.name} (step {loaded.step}, {loaded.kimg:.1f} kimg)"
+    print(f"generating from {source}, EMA generator, seed {cfg.run.seed}")
+    n = cfg.cmd.n_samples
+    rows = cols = None
+    if cfg.cmd.grid:
+        try:
+            rows, cols = (int(v) for v in cfg.cmd.grid.lower().split("x"))
+        except ValueError:
+            raise ConfigError(f"--grid {cfg.cmd.grid!r}: give ROWSxCOLS, e.g. 4x8") from None
+        n = rows * cols
+    if n < 1:
+        raise ConfigError("--n_samples must be at least 1")
+    # One seed per image (seed, seed+1, ...) so any single image can be regenerated alone.
+    z = torch.cat([latents(1, G.latent_dim, cfg.run.seed + i, cfg.cmd.truncation) for i in range(n)])
+    images = generate_images(G, z, device)
+    if rows is not None:
+        out = check_out(cfg.cmd.out, cfg.cmd.force)
+        if out is None:
+            out = _out_dir(cfg, out_root, None, False) / f"grid-{rows}x{cols}.png"
+        labels = [str(cfg.run.seed + i) for i in range(n)] if cfg.cmd.label_seeds else None
+        save_grid(images, out, nrow=cols, labels=labels)
+        print(f"wrote a {rows}x{cols} grid to {out}")
+        return 0
+    out_dir = _out_dir(cfg, out_root, cfg.cmd.out, cfg.cmd.force)
+    if cfg.cmd.format == "npy":
+        path = out_dir / "samples.npy"
+        np.save(path, images.transpose(0, 2, 3, 1))  # (N, H, W, C) uint8, the common layout
+        print(f"wrote {n} images as {path} (uint8, N x H x W x C)")
+        return 0
+    for i, img in enumerate(images):
+        arr = img.transpose(1, 2, 0)
+        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out_dir / f"seed{cfg.run.seed + i:06d}.png")
+    print(f"wrote {n} images to {out_dir}")
+    return 0
