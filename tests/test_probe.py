@@ -221,7 +221,8 @@ def test_pretrained_discriminator_beats_random_init_on_builtin_classes(tmp_path:
     of one fixed training seed. bench/probe_margin.py, train seeds 0/1/2 x split seeds 0-2: mean
     margin +0.042/+0.052/+0.031 accuracy; single splits range -0.016 (1 image of 64) to +0.078.
     """
-    run_cli("--mode", "train", "--image_size", "16", "--channels", "1", "--g_width", "16", "--d_width", "16",
+    run_cli("--mode", "train", "--loss", "nonsat", "--image_size", "16", "--channels", "1", "--g_width", "16",
+            "--d_width", "16",
             "--builtin_count", "256", "--batch_size", "32", "--steps", "150", "--seed", "0", "--name", "pre",
             "--progress", "none", "--sample_every", "100000", "--checkpoint_every", "100000", "--precision", "fp32",
             cwd=tmp_path)

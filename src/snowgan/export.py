@@ -22,7 +22,6 @@ unpickled, so a folder from a stranger cannot run code on load.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from PIL import Image
 
 from . import __version__
 from .config import Config, ConfigError
+from .files import sha256_file
 from .models.registry import build_networks
 from .report.grid import save_grid
 from .sample import generate_images, latents
@@ -46,14 +46,6 @@ GRID = 4  # GRID x GRID seeds in samples/grid.png
 
 
 # ---- loading ------------------------------------------------------------------------------
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def read_model_config(model_dir: str | Path) -> tuple[Config, dict]:
     """(Config, export record) of an exported model folder; ConfigError if it is not one."""
@@ -84,7 +76,7 @@ def _load_network(model_dir: str | Path, which: str, device: str | torch.device)
     expected = record["files"].get(name, {})
     if not path.is_file():
         raise ConfigError(f"--model {model_dir}: {name} is missing")
-    if path.stat().st_size != expected.get("size") or _sha256(path) != expected.get("sha256"):
+    if path.stat().st_size != expected.get("size") or sha256_file(path) != expected.get("sha256"):
         raise ConfigError(f"--model {model_dir}: {name} does not match the size/hash in config.json "
                           "(truncated or replaced); export the run again")
     G, D = build_networks(cfg)
@@ -122,7 +114,7 @@ def load_discriminator(model_dir: str | Path, device: str | torch.device = "cpu"
 def save_weights(net: nn.Module, path: Path, which: str) -> dict:
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
     save_tensors(tensors, str(path), metadata={"format": f"snowgan-export-{FORMAT}", "network": which})
-    return {"size": path.stat().st_size, "sha256": _sha256(path)}
+    return {"size": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 def write_samples(G: nn.Module, out: Path, seed: int) -> list[str]:

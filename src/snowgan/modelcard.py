@@ -18,23 +18,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .config import Config
+from .files import read_jsonl
 
 # Keys of a metrics.jsonl record that are bookkeeping, not measurements.
 _NOT_METRICS = {"step", "kimg", "time", "best_metric", "protocol", "collapse_warning", "time_metrics_s"}
 LOWER_IS_BETTER = ("fid", "kid", "swd")  # as metrics/tracker.py; the rest of its best metrics are higher-better
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    out = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:  # a line cut short by a crash: skip it
-                continue
-            if isinstance(rec, dict):
-                out.append(rec)
-    return out
 
 
 def _numbers(d: dict, prefix: str = "") -> dict[str, float]:
@@ -82,7 +70,7 @@ def collect_run_facts(run_dir: Path, step: int) -> dict[str, Any]:
             facts["dataset"] = json.loads(ds.read_text(encoding="utf-8"))
         except ValueError:
             pass
-    records = [r for r in _read_jsonl(run_dir / "metrics.jsonl") if isinstance(r.get("step"), int)]
+    records = [r for r in read_jsonl(run_dir / "metrics.jsonl") if isinstance(r.get("step"), int)]
     before = [r for r in records if r["step"] <= step]
     if before:
         rec = max(before, key=lambda r: r["step"])

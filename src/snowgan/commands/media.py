@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..config import Config, ConfigError
+from .common import device_for
 from ..flags import DATA_SOURCE_FIELDS, overlay
 from ..report.grid import parse_grid, save_grid
 from ..report.media import MEDIA_DIR, REPORT_DIR, next_numbered
@@ -73,9 +74,8 @@ def _find_run(cfg: Config) -> Path:
 def _load(cfg: Config, run_dir: Path):
     """(LoadedRun, device) for --checkpoint / --device."""
     from ..train.checkpoint import load_run
-    from ..train.device import pick_device
 
-    device = pick_device(cfg.run.device)
+    device = device_for(cfg)
     loaded = load_run(run_dir, cfg.cmd.checkpoint, device)
     print(f"run {run_dir.name}: {getattr(loaded, 'why', 'checkpoint')} {loaded.path.name} "
           f"(step {loaded.step}, {loaded.kimg:.1f} kimg), EMA generator, seed {cfg.run.seed}")

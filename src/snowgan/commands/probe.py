@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..config import Config, ConfigError
+from .common import check_out, device_for
 from ..probe.backbone import block_state, extract, load_backbone, random_discriminator, resolve_block, trainable_copy
 from ..probe.head import fit_frozen, finetune, load_head, predict, save_head, scores, trivial_scores
 from ..probe.images import load_probe_images
@@ -66,14 +67,12 @@ def _bought(t: Targets, pre: dict, rnd: dict) -> str:
 
 
 def probe_main(cfg: Config, explicit: set[str]) -> int:
-    from ..export import check_out_dir
-    from ..train.device import pick_device
 
-    device = pick_device(cfg.run.device)
+    device = device_for(cfg)
     bb = load_backbone(cfg, device)
     block = resolve_block(bb.D, cfg.cmd.probe_block)
     out = Path(cfg.cmd.out).expanduser() if cfg.cmd.out else bb.home / "probe-head"
-    check_out_dir(out, cfg.cmd.force, "probe head")
+    check_out(out, cfg.cmd.force, folder=True, what="probe head")
     where = f"--labels {cfg.data.labels}" if cfg.data.labels else "the built-in dataset"
     data = load_probe_images(cfg, explicit, bb.cfg, need_labels=True,
                              check=lambda labels: make_targets(labels, cfg.cmd.probe_task, where))
@@ -129,12 +128,11 @@ def _predictions_path(cfg: Config) -> Path:
 
 
 def predict_main(cfg: Config, explicit: set[str]) -> int:
-    from ..train.device import pick_device
 
     if not cfg.cmd.head:
         raise ConfigError("--mode predict needs --head DIR (a head saved by snowgan --mode probe)")
     head, info, tuned = load_head(cfg.cmd.head)
-    device = pick_device(cfg.run.device)
+    device = device_for(cfg)
     bb = load_backbone(cfg, device)
     want = info.get("backbone", {})
     if bb.fingerprint != want.get("fingerprint"):

@@ -13,14 +13,14 @@ from pathlib import Path
 
 from ..config import Config, ConfigError
 from ..train import distributed as dist_util
-from ..train.device import pick_device
 from ..train.loop import Trainer, TrainingFailed
 from ..train.memory import is_out_of_memory, oom_advice, release_cached
 from ..train.session import Session, open_session
+from .common import device_for
 
 
 def main(cfg: Config, explicit: set[str]) -> int:
-    info = dist_util.init_distributed(pick_device(cfg.run.device).type)
+    info = dist_util.init_distributed(device_for(cfg).type)
     try:
         rc = _train(cfg, explicit, info)
         # All ranks leave together: with gloo, a rank tearing its process group down while

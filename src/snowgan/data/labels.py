@@ -55,8 +55,18 @@ class CsvLabels:
         return self._by_base.get(PurePosixPath(name).name)
 
 
-def read_labels_csv(path: str) -> CsvLabels:
-    """labels.csv -> a label lookup. ConfigError naming the file and line when malformed."""
+# A first row that names these columns is a header, not an image.
+_HEADER_FILE = ("file", "filename", "name", "path", "image")
+_HEADER_LABEL = ("label", "class", "category", "target", "value")
+
+
+def read_labels_table(path: str | Path) -> dict[str, str]:
+    """labels.csv -> {file name: label} in file order: the one reader, for training and the probe.
+
+    ``file,label`` rows; a header row is allowed; names use "/" (a "\\" is read as "/").
+    ConfigError naming the file and line for a short row, an empty label, an image
+    labelled twice differently, non-UTF-8 text or a broken CSV.
+    """
     p = Path(path).expanduser()
     if not p.is_file():
         raise ConfigError(f"--labels {path}: no such file; give a CSV with 'file,label' rows")
@@ -68,16 +78,27 @@ def read_labels_csv(path: str) -> CsvLabels:
                     continue
                 if len(row) < 2:
                     raise ConfigError(f"--labels {path} line {i}: expected 'file,label', got {','.join(row)!r}")
-                name, label = row[0].strip(), row[1].strip()
-                if i == 1 and name.lower() in ("file", "filename", "name", "path", "image") \
-                        and label.lower() in ("label", "class", "category"):
-                    continue  # header row
+                name, label = row[0].strip().replace("\\", "/"), row[1].strip()
+                if i == 1 and name.lower() in _HEADER_FILE and label.lower() in _HEADER_LABEL:
+                    continue
+                if not label:
+                    raise ConfigError(f"--labels {path} line {i}: {name!r} has an empty label")
+                if name in out and out[name] != label:
+                    raise ConfigError(f"--labels {path} line {i}: {name!r} is labelled twice "
+                                      f"({out[name]!r} and {label!r}); keep one row per image")
                 out[name] = label
     except UnicodeDecodeError:
         raise ConfigError(f"--labels {path}: not UTF-8 text; save it as a UTF-8 CSV") from None
+    except csv.Error as e:
+        raise ConfigError(f"--labels {path}: not a readable CSV ({e})") from None
     if not out:
         raise ConfigError(f"--labels {path}: no 'file,label' rows")
-    return CsvLabels(out, path)
+    return out
+
+
+def read_labels_csv(path: str) -> CsvLabels:
+    """labels.csv -> a label lookup by input name (see read_labels_table for the rules)."""
+    return CsvLabels(read_labels_table(path), path)
 
 
 def _sort_key(name: str) -> tuple:

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
+from ..files import read_jsonl
+
 # The headline value of each metric, in display order.
 PLOTTED = ("fid", "kid", "swd", "precision", "recall", "density", "coverage", "diversity", "dup_rate", "memorised")
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Records of a JSON-lines file; a torn last line (crash mid-write) is skipped."""
-    rows = []
-    if not path.is_file():
-        return rows
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue
-    return rows
 
 
 def plot_metrics(jsonl: Path, out: Path, best_key: Optional[str] = None) -> Optional[Path]:

@@ -26,13 +26,13 @@ from ..config import Config, ConfigError
 from ..data.prepared import PreparedDataset
 from ..sample import generate_images, latents
 from . import collapse
-from .plot import plot_metrics, read_jsonl
+from ..files import read_jsonl
+from .plot import plot_metrics
 from .suite import MetricSuite, parse_metric_names
 from .weights import cache_root
 
 # Metric value keys by the metric name that produces them; which way is better.
 LOWER_IS_BETTER = ("fid", "kid", "swd")
-HIGHER_IS_BETTER = ("precision", "recall", "density", "coverage")
 _PRODUCER = {"fid": "fid", "kid": "kid", "swd": "swd", "precision": "pr", "recall": "pr",
              "density": "dc", "coverage": "dc"}
 # Seed offset for the fixed evaluation latents: distinct from the sample-grid latents.

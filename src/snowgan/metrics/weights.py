@@ -25,6 +25,7 @@ from typing import Optional
 import torch
 
 from ..config import ConfigError
+from ..files import sha256_file
 from ..progress import Progress
 from .inception import FIDInceptionV3
 
@@ -52,14 +53,6 @@ def cache_root() -> Path:
     """$SNOWGAN_CACHE or ~/.cache/snowgan (the same root the dataset cache uses)."""
     env = os.environ.get("SNOWGAN_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "snowgan"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _missing_message(cache_file: Path, why: str) -> str:

@@ -125,7 +125,8 @@ def load_probe_images(cfg: Config, explicit: set[str], model_cfg: Config, need_l
     check: called with the label strings before any image is decoded, so a bad label file
     fails at once (it raises ConfigError).
     """
-    from .labels import match_rows, read_labels_csv
+    from ..data.labels import read_labels_table
+    from .labels import match_rows
 
     d = cfg.data
     if d.data is None:
@@ -142,7 +143,7 @@ def load_probe_images(cfg: Config, explicit: set[str], model_cfg: Config, need_l
         raise ConfigError(f"--data {d.data}: no images found ({', '.join(sorted(IMAGE_EXTS))})")
     labels = None
     if d.labels:
-        table = match_rows(read_labels_csv(d.labels), names, d.labels, d.data)
+        table = match_rows(read_labels_table(d.labels), names, d.labels, d.data)
         unlabelled = len(names) - len(table)
         if unlabelled and need_labels:
             print(f"note: {unlabelled} images in {d.data} have no row in {d.labels} and are left out")

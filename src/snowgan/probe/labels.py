@@ -1,6 +1,7 @@
 """Label tables for the probe: read labels.csv, match its rows to images, decide the task.
 
-labels.csv holds ``file,label`` rows (a header row is allowed). ``file`` is an image's
+labels.csv is read by data/labels.read_labels_table (one reader, one set of rules, for
+training and the probe): ``file,label`` rows, a header row allowed. ``file`` is an image's
 path relative to --data (``sub/a.jpg``) or just its base name when that is unique —
 the same convention as data/prepare's labels.csv. A label is a class name, or a number
 for a regression target (every label a number -> regression, unless --probe_task says
@@ -11,11 +12,10 @@ Every problem is a ConfigError of one line that names the file and what to do.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Sequence
 
 import numpy as np
@@ -24,39 +24,6 @@ from ..config import ConfigError
 
 MIN_PER_CLASS = 4  # one held out for testing + three to train on
 MIN_REGRESSION = 8
-_HEADER_FILE = ("file", "filename", "name", "path", "image")
-_HEADER_LABEL = ("label", "class", "category", "target", "value")
-
-
-def read_labels_csv(path: str | Path) -> dict[str, str]:
-    """labels.csv -> {file name: label} in file order."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise ConfigError(f"--labels {path}: no such file; give a CSV with 'file,label' rows")
-    out: dict[str, str] = {}
-    try:
-        with open(p, newline="", encoding="utf-8-sig") as f:
-            for i, row in enumerate(csv.reader(f), 1):
-                if not row or not "".join(row).strip():
-                    continue
-                if len(row) < 2:
-                    raise ConfigError(f"--labels {path} line {i}: expected 'file,label', got {','.join(row)!r}")
-                name, label = row[0].strip().replace("\\", "/"), row[1].strip()
-                if i == 1 and name.lower() in _HEADER_FILE and label.lower() in _HEADER_LABEL:
-                    continue
-                if not label:
-                    raise ConfigError(f"--labels {path} line {i}: {name!r} has an empty label")
-                if name in out and out[name] != label:
-                    raise ConfigError(f"--labels {path} line {i}: {name!r} is labelled twice "
-                                      f"({out[name]!r} and {label!r}); keep one row per image")
-                out[name] = label
-    except UnicodeDecodeError:
-        raise ConfigError(f"--labels {path}: not UTF-8 text; save it as a UTF-8 CSV") from None
-    except csv.Error as e:
-        raise ConfigError(f"--labels {path}: not a readable CSV ({e})") from None
-    if not out:
-        raise ConfigError(f"--labels {path}: no 'file,label' rows")
-    return out
 
 
 def match_rows(table: dict[str, str], names: Sequence[str], labels_path: str, data_path: str) -> dict[str, str]:

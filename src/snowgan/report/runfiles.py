@@ -14,25 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-
-def read_jsonl(path: Path) -> list[dict]:
-    """JSON objects, one per line; unreadable lines (e.g. the one being written) are skipped."""
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    rows = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            rows.append(obj)
-    return rows
+from ..files import read_jsonl  # noqa: F401  (report modules read run files through here)
 
 
 def read_json(path: Path) -> Optional[dict]:

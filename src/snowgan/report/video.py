@@ -139,13 +139,3 @@ def write_mp4(frames: Frames, path: str | Path, fps: float, crf: int = 18) -> Pa
         writer.close()
     os.replace(tmp, path)
     return path
-
-
-def write_videos(frames: Frames, stem: str | Path, fps: float,
-                 formats: Sequence[str] = ("gif", "mp4")) -> list[Path]:
-    """Write ``stem.gif`` and/or ``stem.mp4`` from the same frames; returns the paths written."""
-    out = []
-    for fmt in formats:
-        path = Path(f"{stem}.{fmt}")
-        out.append(write_gif(frames, path, fps) if fmt == "gif" else write_mp4(frames, path, fps))
-    return out

@@ -17,7 +17,6 @@ falls back to the one before and says so. Nothing is unpickled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from ..files import sha256_file
 from ..tensorfile import save_tensors
 
 FORMAT = 1
@@ -83,14 +83,6 @@ def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 # ---- writing -------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _fsync_file(path: Path) -> None:
     with open(path, "rb+") as f:
         os.fsync(f.fileno())
@@ -129,7 +121,7 @@ def write_checkpoint(dest: Path, networks: dict[str, dict[str, torch.Tensor]], s
     manifest = {"format": FORMAT, "files": {}}
     for name in FILES:
         _fsync_file(tmp / name)
-        manifest["files"][name] = {"size": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)}
+        manifest["files"][name] = {"size": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     if milestone:  # marker inside the folder before the rename, so pruning can never race it
         (tmp / "MILESTONE").write_text("kept permanently\n", encoding="utf-8")
@@ -167,7 +159,7 @@ def validate(path: Path) -> None:
             raise CheckpointError(f"{path}: {name} missing")
         if f.stat().st_size != files[name]["size"]:
             raise CheckpointError(f"{path}: {name} is {f.stat().st_size} bytes, expected {files[name]['size']} (truncated?)")
-        if _sha256(f) != files[name]["sha256"]:
+        if sha256_file(f) != files[name]["sha256"]:
             raise CheckpointError(f"{path}: {name} does not match its hash (corrupted)")
 
 
@@ -289,9 +281,6 @@ def load_run(run_dir: Path, which: str = "auto", device: str | torch.device = "c
     G.load_state_dict(c.networks["G_ema"])
     D.load_state_dict(c.networks["D"])
     counters = c.state["counters"]
-    if hasattr(G, "set_stage") and c.state.get("stage"):  # progressive: the stage it was trained to
-        G.set_stage(*c.state["stage"])
-        D.set_stage(*c.state["stage"])
     loaded = LoadedRun(cfg, G.to(device).eval(), D.to(device).eval(), int(counters["step"]),
                        counters["images_seen"] / 1000, path)
     loaded.why = why  # type: ignore[attr-defined]
