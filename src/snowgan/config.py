@@ -89,7 +89,7 @@ class DataConfig:
 class ModelConfig:
     """Network family, loss and their sizes. A resume must match these."""
 
-    arch: str = _f("dcgan", "network family", choices=["dcgan", "progan"])
+    arch: str = _f("dcgan", "network family", choices=["dcgan", "progan", "projected"])
     loss: str = _f("wgan-gp", "adversarial loss: wgan-gp (the SnowGAN write-up's), nonsat (DCGAN), hinge",
                    choices=["nonsat", "wgan-gp", "hinge"])
     latent_dim: int = _f(100, "size of the latent vector z")

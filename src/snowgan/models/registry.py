@@ -18,6 +18,7 @@ from ..config import Config, ConfigError
 FAMILIES = {
     "dcgan": "snowgan.models.dcgan:build",
     "progan": "snowgan.models.progan:build",
+    "projected": "snowgan.models.projected:build",
 }
 
 
