@@ -318,7 +318,8 @@ def _tensors(ckpt: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_cli_trains_resumes_exactly_and_generates_without_the_weights(workdir: Path, fake_weights: Path) -> None:
+def test_cli_trains_resumes_exactly_exports_and_generates_without_the_weights(
+        workdir: Path, fake_weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = {ENV: str(fake_weights)}
     args = [*TINY, "--deterministic", "--checkpoint_every", "2", "--seed", "3"]
     p = run_cli("--mode", "train", *args, "--steps", "4", "--name", "straight", cwd=workdir, env=env)
@@ -335,6 +336,15 @@ def test_cli_trains_resumes_exactly_and_generates_without_the_weights(workdir: P
     sha = hashlib.sha256(fake_weights.read_bytes()).digest()
     assert bytes(a["D.backbone_sha256"].tolist()) == sha
     assert any(k.startswith("s.optim.opt_d") for k in a)
+    # An exported folder rebuilds both networks; D finds the same backbone (by hash) and scores images.
+    run_cli("--mode", "export", "--run", "straight", "--out", workdir / "model", cwd=workdir, env=env)
+    monkeypatch.setenv(ENV, str(fake_weights))
+    from snowgan.export import load_discriminator, load_generator
+
+    G, D = load_generator(workdir / "model"), load_discriminator(workdir / "model")
+    with torch.no_grad():
+        assert D(G(torch.randn(2, G.latent_dim))).shape == (2,)
+    assert D.pretrained_sha256 == sha.hex()
     # Generating needs G only: it works with the weights gone (a package shadow without the file).
     shadow = workdir / "shadow" / lite.LITE0_WEIGHTS.package
     shadow.mkdir(parents=True)
