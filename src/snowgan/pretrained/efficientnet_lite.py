@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .weights import WeightsFile, WeightsSource, find_weights, load_strict, read_state_dict
+
 # (repeats, kernel, stride, expand ratio, output channels) per stage; the input of the
 # first stage is the 32-channel stem.
 LITE0_STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
@@ -189,8 +191,6 @@ class LiteFeatures(nn.Module):
 
 
 # ---- loading the published weights -----------------------------------------------------
-
-from .weights import WeightsFile, WeightsSource, find_weights, load_strict, read_state_dict  # noqa: E402
 
 LITE0_WEIGHTS = WeightsSource(
     name="EfficientNet-Lite0",
