@@ -19,6 +19,7 @@ from .errors import ConfigError
 FAMILIES: dict[str, str] = {
     "dcgan": "snowgan.models.dcgan:build",
     "progan": "snowgan.models.progan:build",
+    "projected": "snowgan.models.projected:build",
 }
 
 # --loss: module:class, a subclass of losses.base.GANLoss (phases, regularisers, defaults).
