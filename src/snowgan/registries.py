@@ -19,6 +19,7 @@ from .errors import ConfigError
 FAMILIES: dict[str, str] = {
     "dcgan": "snowgan.models.dcgan:build",
     "progan": "snowgan.models.progan:build",
+    "r3gan": "snowgan.models.r3gan:build",
 }
 
 # --loss: module:class, a subclass of losses.base.GANLoss (phases, regularisers, defaults).
