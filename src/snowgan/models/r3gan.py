@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .grouped_conv import GroupedConv2d
 from .layers import split_size, widths
 
 GROUP_CHANNELS = 16  # channels per group of the grouped 3x3: 1536/96, 768/48, 384/24, 192/12 in R3GAN
@@ -58,15 +59,23 @@ def group_count(channels: int, group_channels: int = GROUP_CHANNELS) -> int:
     """Groups of the grouped 3x3: channels split into groups of the largest divisor <= group_channels.
 
     16 channels per group at every width (the paper's ratio); narrow layers whose channel
-    count 16 does not divide use the largest divisor below it (24 -> 3 groups of 8).
+    count 16 does not divide use the largest divisor below it (24 -> 2 groups of 12).
     """
     size = max(d for d in range(1, min(group_channels, channels) + 1) if channels % d == 0)
     return channels // size
 
 
 def conv(in_ch: int, out_ch: int, kernel: int = 1, groups: int = 1, gain: float = 1.0) -> nn.Conv2d:
-    """A bias-free 'same' convolution with MSR init (gain 0: zero-initialised)."""
-    layer = nn.Conv2d(in_ch, out_ch, kernel, padding=kernel // 2, groups=groups, bias=False)
+    """A bias-free 'same' convolution with MSR init (gain 0: zero-initialised).
+
+    Grouped ones are GroupedConv2d (grouped kernels for the R1/R2 double backward too);
+    ungrouped ones stay nn.Conv2d, which snowgan's CPU bf16 path (train/cpu_conv.py) reroutes.
+    """
+    if groups > 1:
+        layer: nn.Conv2d = GroupedConv2d(in_ch, kernel, groups)
+        assert in_ch == out_ch, "grouped convolutions here keep the width"
+    else:
+        layer = nn.Conv2d(in_ch, out_ch, kernel, padding=kernel // 2, bias=False)
     if gain == 0:
         nn.init.zeros_(layer.weight)
     else:
