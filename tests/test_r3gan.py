@@ -13,6 +13,7 @@ from PIL import Image
 from conftest import run_cli
 
 from snowgan.config import Config, ConfigError
+from snowgan.flags import parse_args
 from snowgan.models import r3gan
 from snowgan.models.grouped_conv import grouped_conv2d
 from snowgan.models.registry import build_networks
@@ -188,6 +189,16 @@ def test_bf16_step_tracks_fp32() -> None:
         out[precision] = torch.cat([p.grad.flatten() for p in D.parameters()])
     cos = F.cosine_similarity(out["fp32"], out["bf16"], dim=0)
     assert cos > 0.99
+
+
+def test_recipe_holds_the_papers_settings_at_cpu_sizes() -> None:
+    cfg, _ = parse_args(["--recipe", "r3gan", "--image_size", "16", "--g_width", "4", "--d_width", "4"])
+    m, t = cfg.model, cfg.train
+    assert (m.arch, m.latent_dim, m.blocks_per_stage, m.r1_gamma) == ("r3gan", 64, 1, 2.0)
+    assert (t.gen_lr, t.disc_lr, t.beta1, t.beta2, t.disc_steps) == (2e-4, 2e-4, 0.0, 0.9, 1)
+    assert cfg.aug.aug_p == 0.3 and cfg.data.mirror
+    G, D = _build(cfg)
+    assert D(G(torch.randn(2, 64))).shape == (2,)
 
 
 def test_blocks_per_stage_must_be_positive() -> None:
