@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from safetensors.torch import load_file
 
 from conftest import run_cli
 
@@ -222,3 +223,19 @@ def test_cli_trains_r3gan_writes_a_checkpoint_and_generates(workdir: Path) -> No
     run_cli("--mode", "generate", "--run", "r3", "--n_samples", "3", "--out", workdir / "gen", cwd=workdir)
     images = sorted((workdir / "gen").glob("*.png"))
     assert len(images) == 3 and Image.open(images[0]).size == (16, 16)
+
+
+@pytest.mark.slow
+def test_resume_is_bit_identical(workdir: Path) -> None:
+    """4 steps straight == 2 steps, then a resumed run to 4 (bf16 autocast where the CPU has it)."""
+    args = ["--arch", "r3gan", "--loss", "hinge", "--r1_gamma", "1", "--image_size", "16", "--builtin_count", "32",
+            "--batch_size", "4", "--g_width", "8", "--d_width", "8", "--latent_dim", "16", "--deterministic",
+            "--checkpoint_every", "2", "--keep_checkpoints", "10", "--sample_every", "100", "--progress", "none"]
+    run_cli("--mode", "train", *args, "--steps", "4", "--name", "straight", cwd=workdir)
+    run_cli("--mode", "train", *args, "--steps", "2", "--name", "resumed", cwd=workdir)
+    p = run_cli("--mode", "train", "--name", "resumed", "--steps", "4", "--progress", "lines", cwd=workdir)
+    assert "resumed from step-00000002" in p.stdout
+    runs = {p.name.split("-", 1)[1]: p for p in (workdir / "runs").iterdir()}
+    a, b = (load_file(str(runs[n] / "checkpoints" / "step-00000004" / "model.safetensors"))
+            for n in ("straight", "resumed"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
