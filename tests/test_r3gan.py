@@ -223,6 +223,16 @@ def test_cli_trains_r3gan_writes_a_checkpoint_and_generates(workdir: Path) -> No
     run_cli("--mode", "generate", "--run", "r3", "--n_samples", "3", "--out", workdir / "gen", cwd=workdir)
     images = sorted((workdir / "gen").glob("*.png"))
     assert len(images) == 3 and Image.open(images[0]).size == (16, 16)
+    # Exported, the folder rebuilds the networks on its own (eval mode: samples in [-1, 1]).
+    run_cli("--mode", "export", "--run", "r3", "--out", workdir / "model", cwd=workdir)
+    card = (workdir / "model" / "README.md").read_text(encoding="utf-8")
+    assert "R3GAN (residual, no normalisation; 1 block(s) per resolution" in card
+    import snowgan
+
+    G, D = snowgan.load_generator(workdir / "model", device="cpu"), snowgan.load_discriminator(workdir / "model")
+    with torch.no_grad():
+        x = G(torch.randn(2, 16))
+        assert x.shape == (2, 3, 16, 16) and x.abs().max() <= 1 and D(x).shape == (2,)
 
 
 @pytest.mark.slow

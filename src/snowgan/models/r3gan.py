@@ -19,9 +19,9 @@ filter) and a linear map to one score.
 
 Differences from the paper, all for CPU-sized runs (see docs/models-r3gan.md):
 widths come from ``g_width``/``d_width``/``max_width`` doubling per halving (the paper
-uses 768 almost everywhere); ``blocks_per_stage`` defaults to 1 (paper: 2); the bilinear
-resampling clamps at the border instead of zero-padding (the interior filter is the
-paper's); evaluation mode clamps G's output to [-1, 1] (see ``Generator``).
+uses 768 almost everywhere); ``blocks_per_stage`` defaults to 1 (paper: 2); resampling
+repeats the edge instead of zero-padding (the interior filter is the paper's);
+evaluation mode clamps G's output to [-1, 1] (see ``Generator``).
 
 Labels are accepted and ignored. Class conditioning as in R3GAN's CIFAR-10 setup is
 two additions: in G, concatenate an embedding of the label to z in ``_latent_input``
