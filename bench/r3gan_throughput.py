@@ -1,16 +1,16 @@
 """R3GAN training throughput: snowgan's step against a plain fp32 PyTorch reference, in one process.
 
-    python bench/r3gan_throughput.py                                   # 64 px, batch 32, 5 repeats
+    python bench/r3gan_throughput.py                     # RpGAN + R1 + R2, 64 px, batch 32, 5 repeats
     python bench/r3gan_throughput.py --repeats 3 --block_s 4 --json out.json
-    python bench/r3gan_throughput.py --loss rpgan     # once losses.py has the RpGAN + R1 + R2 loss
+    python bench/r3gan_throughput.py --loss hinge       # hinge + R1
 
 Both sides train the same ``--arch r3gan`` networks (copied from one initialisation)
 with R3GAN's optimiser (Adam, beta1 0, beta2 0.9, lr 2e-4 for G and D, one D step per G
 step) and the same loss:
 
-- ``--loss hinge`` (default until the RpGAN loss lands): hinge + gamma/2 * R1 on reals.
-- ``--loss rpgan``: R3GAN's relativistic pairing loss softplus(-(D(x) - D(G(z)))) +
+- ``--loss rpgan`` (default): R3GAN's relativistic pairing loss softplus(-(D(x) - D(G(z)))) +
   gamma/2 * (R1 + R2), and the pairing loss for G (which needs D(x) in the G step too).
+- ``--loss hinge``: hinge + gamma/2 * R1 on reals.
 
 snowgan's side is exactly one ``snowgan --mode train`` iteration (bench/train_throughput.py's
 SnowganIteration: Batches -> GANSteps.d_step -> g_step -> EMA) with its defaults: bf16
@@ -25,8 +25,7 @@ Also reported: FLOPs per image (torch.utils.flop_counter: convolutions and matri
 incl. backward and double backward; grouped convolutions at their true cost) and the
 fraction of this machine's bf16 matmul peak, measured with a large torch.matmul at the
 same thread count in every repeat: once with snowgan's own FLOPs (as train_throughput.py
-counts), once with the reference's (the same update without snowgan's extra R1 forward,
-i.e. only the work the step needs).
+counts), once with the reference's (the textbook arithmetic of the same update).
 
 The reference runs every convolution through nn.Conv2d.forward (``textbook``), so neither
 of the model's own kernels choices (1x1 as matrix products, grouped derivatives as grouped
@@ -167,9 +166,8 @@ def snowgan_argv(args: argparse.Namespace) -> list[str]:
             "--g_width", str(args.width), "--d_width", str(args.width), "--max_width", str(args.max_width),
             "--blocks_per_stage", str(args.blocks_per_stage), "--latent_dim", "64", "--loss", args.loss,
             "--disc_steps", "1", "--gen_lr", "2e-4", "--disc_lr", "2e-4", "--beta1", "0", "--beta2", "0.9",
+            "--r1_gamma", str(args.gamma), "--r2_gamma", str(args.gamma if args.loss == "rpgan" else 0.0),
             "--progress", "none"]
-    if args.loss == "hinge":
-        argv += ["--r1_gamma", str(args.gamma)]  # snowgan's R1 (a separate D forward on the reals)
     return argv + args.snowgan_flags.split()
 
 
@@ -180,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=32, help="g_width and d_width")
     p.add_argument("--max_width", type=int, default=256)
     p.add_argument("--blocks_per_stage", type=int, default=1)
-    p.add_argument("--loss", default="hinge", choices=["hinge", "rpgan"])
+    p.add_argument("--loss", default="rpgan", choices=["rpgan", "hinge"])
     p.add_argument("--gamma", type=float, default=1.0, help="R1 (and R2) weight; its size does not change the cost")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--block_s", type=float, default=6.0, help="seconds per timed block")
@@ -197,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     snow = SnowganIteration(snowgan_argv(args))
     t, m = snow.cfg.train, snow.cfg.model
     images = torch.from_numpy(snow.dataset.images).float().div(127.5).sub(1.0)
-    ref = PlainR3GANReference(snow.G_init, snow.D_init, images, loss=args.loss,
-                              gamma=args.gamma if args.loss == "rpgan" else m.r1_gamma,
+    ref = PlainR3GANReference(snow.G_init, snow.D_init, images, loss=args.loss, gamma=m.r1_gamma,
                               batch_size=t.batch_size, lr=t.disc_lr, betas=(t.beta1, t.beta2))
     per_iter = t.disc_steps * snow.batch_size
     print(f"snowgan: {snow.precision.name} ({snow.precision.why}), channels_last {t.channels_last}, "

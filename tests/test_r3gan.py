@@ -200,7 +200,8 @@ def test_bf16_step_tracks_fp32() -> None:
 def test_recipe_holds_the_papers_settings_at_cpu_sizes() -> None:
     cfg, _ = parse_args(["--recipe", "r3gan", "--image_size", "16", "--g_width", "4", "--d_width", "4"])
     m, t = cfg.model, cfg.train
-    assert (m.arch, m.latent_dim, m.blocks_per_stage, m.r1_gamma) == ("r3gan", 64, 1, 2.0)
+    assert (m.arch, m.loss, m.latent_dim, m.blocks_per_stage, m.r1_gamma, m.r2_gamma) == \
+        ("r3gan", "rpgan", 64, 1, 2.0, 2.0)
     assert (t.gen_lr, t.disc_lr, t.beta1, t.beta2, t.disc_steps) == (2e-4, 2e-4, 0.0, 0.9, 1)
     assert cfg.aug.aug_p == 0.3 and cfg.data.mirror
     G, D = _build(cfg)
@@ -237,8 +238,9 @@ def test_cli_trains_r3gan_writes_a_checkpoint_and_generates(workdir: Path) -> No
 
 @pytest.mark.slow
 def test_resume_is_bit_identical(workdir: Path) -> None:
-    """4 steps straight == 2 steps, then a resumed run to 4 (bf16 autocast where the CPU has it)."""
-    args = ["--arch", "r3gan", "--loss", "hinge", "--r1_gamma", "1", "--image_size", "16", "--builtin_count", "32",
+    """4 steps straight == 2 steps, then a resumed run to 4: R3GAN's loss (RpGAN + R1 + R2, double
+    backward through the grouped convolutions), bf16 autocast where the CPU has it."""
+    args = ["--arch", "r3gan", "--loss", "rpgan", "--image_size", "16", "--builtin_count", "32",
             "--batch_size", "4", "--g_width", "8", "--d_width", "8", "--latent_dim", "16", "--deterministic",
             "--checkpoint_every", "2", "--keep_checkpoints", "10", "--sample_every", "100", "--progress", "none"]
     run_cli("--mode", "train", *args, "--steps", "4", "--name", "straight", cwd=workdir)

@@ -56,3 +56,45 @@ def test_custom_pairs_and_checks() -> None:
     with pytest.raises(ValueError, match="lr"):
         R3GANSchedule(total_kimg=1, lr=(2e-4,))  # type: ignore[arg-type]
     assert cosine_ramp(5.0, 0.0, 1.0, 2.0) == 2.0  # a zero-length schedule is at its end
+
+
+def test_documented_wiring_sets_what_the_training_step_reads() -> None:
+    """The module docstring's snippet, run against the real GANSteps and Techniques of an r3gan recipe run."""
+    import torch
+
+    from snowgan.data.dataset import Batch
+    from snowgan.flags import parse_args
+    from snowgan.models.registry import build_networks
+    from snowgan.train.ema import ema_beta
+    from snowgan.train.step import GANSteps
+    from snowgan.train.techniques import Techniques
+    from snowgan.train.device import pick_precision
+
+    cfg, _ = parse_args(["--recipe", "r3gan", "--image_size", "16", "--g_width", "8", "--d_width", "8",
+                         "--latent_dim", "8", "--batch_size", "4"])
+    torch.manual_seed(0)
+    G, D = build_networks(cfg)
+    dev = torch.device("cpu")
+    tech = Techniques(cfg)
+    steps = GANSteps(cfg, G, D, dev, pick_precision("fp32", dev), tech.augment)
+    sched = R3GANSchedule(total_kimg=cfg.train.kimg, lr=(cfg.train.disc_lr, cfg.train.disc_lr / 4),
+                          gamma=(cfg.model.r1_gamma, cfg.model.r1_gamma / 10), aug_p=(0.0, cfg.aug.aug_p))
+    images_seen = 10_000  # half of the recipe's 20 kimg
+    v = sched.at(images_seen / 1000)
+    for opt in (steps.opt_g, steps.opt_d):
+        for group in opt.param_groups:
+            group["lr"], group["betas"] = v.lr, (v.beta1, v.beta2)
+    for reg in steps.loss.regularizers:
+        if reg.name in ("r1", "r2"):
+            reg.weight = 0.5 * v.gamma
+    if tech.augment is not None and tech.ada is None:
+        tech.augment.p = v.aug_p
+    assert {r.name: r.weight for r in steps.loss.regularizers} == {"r1": pytest.approx(0.55), "r2": pytest.approx(0.55)}
+    assert tech.augment.p == pytest.approx(0.15) and v.lr == pytest.approx(1.25e-4)
+    # Adam reads the new values on its next step: the D update moves every weight by about lr.
+    before = [p.detach().clone() for p in steps.D_module.parameters()]
+    ok, stats = steps.d_step(Batch(torch.rand(4, 3, 16, 16) * 2 - 1, None), 0)
+    assert ok and set(stats) >= {"r1", "r2"}
+    moved = max(float((p.detach() - b).abs().max()) for p, b in zip(steps.D_module.parameters(), before))
+    assert moved == pytest.approx(v.lr, rel=0.05)  # Adam's first step is lr * sign(grad) in size
+    assert 0 < ema_beta(4, images_seen, v.ema_kimg, rampup=0) < 1

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
 from .grouped_conv import GroupedConv2d
 from .layers import split_size, widths
 

@@ -18,22 +18,31 @@ E = 0.025 * 20 Mimg (FFHQ) or 0.25 * 20 Mimg (CIFAR-10), so here ``ema_fraction`
 as a fraction of ``total_kimg``. snowgan runs are thousands of times shorter than 20 Mimg,
 so ``total_kimg`` is the run's own length: the whole decay happens within the run.
 
-Interface for the training loop (not wired in yet; this is the contract):
+Interface for the training loop (not wired in yet; this is the contract). The natural
+place is where the loop already asks for the iteration's batch size from the image count
+(``Techniques.begin_iteration(images_seen, ...)``, train/loop.py), with GANSteps' optimizers
+and loss at hand:
 
     from snowgan.train.schedules import R3GANSchedule
-    sched = R3GANSchedule(total_kimg=<the run's length in kimg>,
+    sched = R3GANSchedule(total_kimg=<the run's length in kimg (--kimg, or from --steps/--epochs)>,
                           lr=(cfg.train.disc_lr, cfg.train.disc_lr / 4),
                           gamma=(cfg.model.r1_gamma, cfg.model.r1_gamma / 10),
                           aug_p=(0.0, cfg.aug.aug_p))
-    # once per iteration, before the D step, from the images seen so far (a resumed run
+    # once per iteration, before its D steps, from the images seen so far (a resumed run
     # passes its restored count and gets exactly the values it would have had):
-    v = sched.at(images_seen / 1000)            # -> R3GANValues
-    for opt in (opt_g, opt_d):
+    v = sched.at(images_seen / 1000)                        # -> R3GANValues
+    for opt in (steps.opt_g, steps.opt_d):                  # the same lr for G and D, as R3GAN
         for group in opt.param_groups:
             group["lr"], group["betas"] = v.lr, (v.beta1, v.beta2)
-    gamma = v.gamma                             # loss = RpGAN + gamma/2 * (R1 + R2)
-    augment.p = v.aug_p                         # instead of the adaptive controller
-    beta = ema_beta(batch_size, images_seen, v.ema_kimg, rampup=0)   # train/ema.py
+    for reg in steps.loss.regularizers:                     # losses/base.py: R1 and R2 weigh gamma/2
+        if reg.name in ("r1", "r2"):
+            reg.weight = 0.5 * v.gamma
+    if tech.augment is not None and tech.ada is None:       # a schedule instead of the adaptive p
+        tech.augment.p = v.aug_p
+    beta = ema_beta(batch_size, images_seen, v.ema_kimg, rampup=0)   # train/ema.py, after the G step
+
+Assigning a float to ``group["lr"]`` and ``group["betas"]`` is all torch's Adam (fused or
+foreach) reads each step; nothing else caches them.
 
 Nothing here holds state: the values are a function of (schedule, kimg) only, so
 checkpoints need only the image count they already store.
