@@ -2,7 +2,7 @@
 
 "The GAN is dead; long live the GAN! A Modern GAN Baseline": a ResNet with no
 normalisation layers, trained with the relativistic pairing loss plus R1 and R2
-(the loss lives in losses.py; the schedules in train/schedules.py). Per resolution
+(``--loss rpgan``, losses/rpgan.py; the schedules in train/schedules.py). Per resolution
 stage, ``blocks_per_stage`` residual blocks
 
     x + conv1x1(lrelu(b2 + gconv3x3(lrelu(b1 + conv1x1(x)))))       (C -> 2C -> 2C -> C)
