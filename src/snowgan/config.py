@@ -116,6 +116,9 @@ class ModelConfig:
     drift_weight: float = _f(0.0, "drift penalty on real scores, eps*D(x)^2 (progressive GAN uses 0.001)")
     r1_gamma: float = _f(0.0, "R1 penalty weight gamma on real images, applied as gamma/2 (0 = off)")
     r2_gamma: float = _f(0.0, "R2 penalty weight gamma on generated images, applied as gamma/2 (0 = off)")
+    # r3gan: residual blocks per resolution. 1, not the paper's 2, because on a CPU a block
+    # costs a full stage's time and short runs gain more from steps than from depth.
+    blocks_per_stage: int = _f(1, "r3gan: residual blocks per resolution stage (the paper uses 2)")
     # progressive growing (arch = progan)
     pg_start: int = _f(4, "progressive: starting resolution (shorter side)")
     pg_fade_kimg: float = _f(60.0, "progressive: thousands of images per fade-in")
@@ -236,7 +239,8 @@ SECTIONS: dict[str, type] = {
 
 # Sections whose values define what a checkpoint contains; a resume must match them.
 IDENTITY_FIELDS = ("arch", "loss", "latent_dim", "g_width", "d_width", "max_width", "g_norm",
-                   "d_norm", "spectral_norm", "image_size", "channels", "pg_start")
+                   "d_norm", "spectral_norm", "image_size", "channels", "pg_start",
+                   "blocks_per_stage")
 
 
 @dataclass

@@ -20,6 +20,7 @@ FAMILIES: dict[str, str] = {
     "dcgan": "snowgan.models.dcgan:build",
     "progan": "snowgan.models.progan:build",
     "projected": "snowgan.models.projected:build",
+    "r3gan": "snowgan.models.r3gan:build",
 }
 
 # --loss: module:class, a subclass of losses.base.GANLoss (phases, regularisers, defaults).
