@@ -143,6 +143,9 @@ class TrainConfig:
     kimg: Optional[float] = _f(None, "training length in thousands of real images shown")
     steps: Optional[int] = _f(None, "training length in iterations (overrides --kimg/--epochs)")
     ema_kimg: float = _f(10.0, "half-life of the generator EMA in thousands of images")
+    schedule: str = _f("constant", "how lr, betas, R1/R2 gamma, aug_p and the EMA move over the run: constant "
+                                   "(as set), or r3gan (R3GAN's cosine decays over the run's length)",
+                       choices=["constant", "r3gan"])
     ema_rampup: float = _f(0.05, "EMA half-life is at most this fraction of images seen (0 = off)")
     precision: str = _f("auto", "autocast precision", choices=["auto", "fp32", "bf16", "fp16"])
     compile: bool = _f(False, "torch.compile the networks where supported")

@@ -250,6 +250,7 @@ class Trainer:
         if cfg.train.init_from and latest is None:
             self._init_from(cfg.train.init_from)
         total = self._total_images()
+        self.tech.set_run_length(total)
         if self._done(total):
             self.log(f"run already finished at step {c['step']}; pass a larger --steps/--kimg/--epochs to continue")
             return 0
@@ -271,6 +272,7 @@ class Trainer:
             while not self._done(total) and self.stop_reason is None and not dist_util.any_rank(
                     self.stop_signal is not None, self.device, self.dist.world):
                 t0 = time.time()
+                self.tech.apply_schedule(c["images_seen"], self.steps)
                 bs = self.tech.begin_iteration(c["images_seen"], self.steps.G_module, self.steps.D_module,
                                                self.steps.G_ema)
                 if self.tech.stage is not None and self.tech.stage.level != last_level:
@@ -293,7 +295,9 @@ class Trainer:
                     ok, sg = self.steps.g_step(real)  # the last D step's reals (and labels)
                     all_ok &= ok
                     stats.update(sg)
-                self.steps.update_ema(ema_beta(bs, c["images_seen"], cfg.train.ema_kimg, cfg.train.ema_rampup))
+                ema_rampup = 0.0 if self.tech.values is not None else cfg.train.ema_rampup  # R3GAN's EMA ramps itself
+                self.steps.update_ema(ema_beta(bs, c["images_seen"], self.tech.ema_half_life_kimg(cfg.train.ema_kimg),
+                                               ema_rampup))
                 c["step"] += 1
                 self.tech.end_iteration(c["step"])
                 bad_streak = 0 if all_ok else bad_streak + 1
