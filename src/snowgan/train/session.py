@@ -21,6 +21,7 @@ the lock or makes its own numbered folder, never a half-made one.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -72,6 +73,17 @@ def _make_logger(run_dir: Path, quiet: bool) -> Callable[[str], None]:
     return log
 
 
+def _write_config(run_dir: Path, cfg: Config) -> None:
+    """RUN/config.json, replaced whole: a full disk mid-write must not leave a run without its settings."""
+    tmp = run_dir / "config.json.tmp"
+    try:
+        tmp.write_text(cfg.to_json(), encoding="utf-8")
+        os.replace(tmp, run_dir / "config.json")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _by_name(runs_dir: str, name: str) -> Optional[Path]:
     """The newest run called ``name`` whose trainer got as far as writing its config.json."""
     found = find_by_name(runs_dir, name)
@@ -93,7 +105,7 @@ def open_session(cfg: Config, explicit: set[str]) -> Session:
         lock = RunLock.acquire(run_dir)  # free: nobody else can have found a folder without config.json
         cfg.run.name = run_name(run_dir)
         try:
-            (run_dir / "config.json").write_text(cfg.to_json(), encoding="utf-8")
+            _write_config(run_dir, cfg)
         except BaseException:  # e.g. a full disk: leave no folder that looks like a run
             lock.release()
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -125,5 +137,5 @@ def _continue(cfg: Config, explicit: set[str], existing: Path, lock: RunLock) ->
     saved.run.mode = "train"
     saved.run.name = run_name(existing)
     saved.run.resume = str(existing)
-    (existing / "config.json").write_text(saved.to_json(), encoding="utf-8")
+    _write_config(existing, saved)
     return Session(saved, existing, True, _make_logger(existing, saved.run.progress == "none"), lock)
