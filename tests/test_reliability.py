@@ -181,7 +181,8 @@ def test_full_disk_at_a_checkpoint_stops_with_exit_3_and_resumes_exactly(
     assert line.startswith(f"snowgan: training stopped: could not write checkpoint {run}/checkpoints/step-00000004: "
                            "no space left on device (")
     assert " free, about " in line and " needed); " in line  # the free space and the size needed
-    assert f"the last good checkpoint is {run}/checkpoints/step-00000002; free some space" in line
+    assert f"the last good checkpoint is {run}/checkpoints/step-00000002; free some space on that disk (or pass " \
+           "a --runs_dir on a larger one), " in line
     assert line.endswith(f"then resume with: snowgan --mode train --resume {run}") and "Traceback" not in out
     assert line in (run / "log.txt").read_text()
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-00000000", "step-00000002"]
@@ -344,3 +345,24 @@ def test_a_zip_member_with_a_bad_crc_is_one_skipped_input(workdir: Path) -> None
     assert len(ds) == 2 and len(ds.skipped) == 1
     name, reason = ds.skipped[0]
     assert name == "img1.png" and "Bad CRC-32" in reason
+
+
+def test_full_disk_while_preparing_the_dataset_is_one_line_exit_3_and_no_run_folder(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, in_process: None) -> None:
+    from snowgan.data import cache
+    from snowgan.data.prepare import cache_root
+
+    data = write_image_folder(workdir / "d", n=8)
+
+    def no_space(self, image):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(cache.NpyWriter, "append", no_space)
+    assert _train_here(workdir, "--data", str(data), "--workers", "1", "--steps", "2", "--name", "p") == 3
+    err = [x for x in capsys.readouterr().err.splitlines() if x.startswith("snowgan:")]
+    root = cache_root(parse_args(["--data", str(data)])[0])
+    assert len(err) == 1 and err[0].startswith(f"snowgan: could not set up the run, {root}: no space left on device (")
+    assert err[0].endswith("free some space on that disk (or pass a --cache_dir on a larger one), "
+                           "then run the same command again")
+    assert not list((workdir / "runs").iterdir())  # the new run that never started is gone
+    assert not [p for p in root.iterdir() if p.is_dir()]  # and nothing half-prepared stays in the cache

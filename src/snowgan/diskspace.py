@@ -85,18 +85,18 @@ def describe(code: int, path: Path, needed: Optional[int] = None) -> str:
     return f"{path}: {REASONS.get(code, 'write failed')} ({human_bytes(free_bytes(path))} free{size})"
 
 
-def what_to_do(code: int, runs_dir: str | Path) -> str:
-    """The remedy for this kind of failure, in a few words."""
+def what_to_do(code: int, flag: str = "--runs_dir") -> str:
+    """The remedy for this kind of failure, in a few words; ``flag`` chooses the folder elsewhere."""
     if is_space_errno(code):
-        return f"free some space on that disk (or move {runs_dir}/ to a larger one)"
-    return "make that folder writable (or pass a writable --runs_dir)"
+        return f"free some space on that disk (or pass a {flag} on a larger one)"
+    return f"make that folder writable (or pass a writable {flag})"
 
 
 def stop_message(what: str, code: int, path: Path, needed: Optional[int], last_good: Optional[Path],
-                 run_dir: Path, runs_dir: str | Path) -> str:
+                 run_dir: Path) -> str:
     """The line a run ends with when it cannot write: where, why, what is safe, what to do."""
     last = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
-    return (f"could not write {what} {describe(code, path, needed)}; {last}; {what_to_do(code, runs_dir)}, "
+    return (f"could not write {what} {describe(code, path, needed)}; {last}; {what_to_do(code)}, "
             f"then resume with: snowgan --mode train --resume {run_dir}")
 
 

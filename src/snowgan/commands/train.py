@@ -77,7 +77,12 @@ def _train_in(session: Session, info: dist_util.DistInfo) -> int:
         if code is None:
             raise
         # During setup the big write is the prepared-dataset cache (its write errors name no file).
-        print("snowgan: " + _cannot_write(e, code, session, _setup_folder(session.cfg, session.run_dir)),
+        filename = getattr(e, "filename", None)
+        where = Path(filename) if filename else _setup_folder(session.cfg, session.run_dir)
+        again = ("run the same command again" if not session.run_dir.exists()
+                 else f"resume with: snowgan --mode train --resume {session.run_dir}")
+        flag = "--runs_dir" if session.run_dir in where.parents or where == session.run_dir else "--cache_dir"
+        print(f"snowgan: could not set up the run, {describe(code, where)}; {what_to_do(code, flag)}, then {again}",
               file=sys.stderr, flush=True)
         return 3
     try:
@@ -93,7 +98,10 @@ def _train_in(session: Session, info: dist_util.DistInfo) -> int:
         code = write_errno(e)
         if code is None:
             raise
-        _say(session, "snowgan: training stopped: " + _cannot_write(e, code, session, session.run_dir))
+        filename = getattr(e, "filename", None)
+        last = ckpt.latest_valid(session.run_dir, warn=lambda msg: None)
+        _say(session, "snowgan: training stopped: " + stop_message(
+            "to", code, Path(filename) if filename else session.run_dir, None, last, session.run_dir))
         return 3
 
 
@@ -110,14 +118,6 @@ def _setup_folder(cfg: Config, run_dir: Path) -> Path:
     from ..data.prepare import cache_root
 
     return cache_root(cfg)
-
-
-def _cannot_write(e: BaseException, code: int, session: Session, fallback: Path) -> str:
-    filename = getattr(e, "filename", None)
-    where = Path(filename) if filename else fallback
-    what = "the prepared dataset in" if where == fallback and fallback != session.run_dir else "to"
-    last = ckpt.latest_valid(session.run_dir, warn=lambda msg: None) if session.run_dir.is_dir() else None
-    return stop_message(what, code, where, None, last, session.run_dir, session.cfg.run.runs_dir)
 
 
 def _open_session_all_ranks(cfg: Config, explicit: set[str], info: dist_util.DistInfo) -> Session:
@@ -139,7 +139,7 @@ def _open_session_all_ranks(cfg: Config, explicit: set[str], info: dist_util.Dis
                 raise
             where = Path(e.filename) if e.filename else Path(cfg.run.runs_dir)
             refused = _Refused(3, f"snowgan: could not create or lock the run folder, {describe(code, where)}; "
-                                  f"{what_to_do(code, cfg.run.runs_dir)}")
+                                  f"{what_to_do(code)}")
     if not info.enabled:
         if refused is not None:
             raise refused

@@ -50,7 +50,7 @@ def estimate_writes(cfg: Config, checkpoint_size: int, step: int, left: int, kee
                      checkpoints=log.keep_checkpoints + 1 + milestones + int(keeps_best),
                      grid_bytes=log.grid_size * cfg.data.channels * h * w,
                      grids=left // log.sample_every + 1,
-                     other_bytes=(left // log.log_every + 1) * STATS_LINE_BYTES + REPORT_BYTES)
+                     other_bytes=(left // log.log_every + 1) * STATS_LINE_BYTES + REPORT_BYTES * int(log.report))
 
 
 def free_space_warning(cfg: Config, run_dir: Path, checkpoint_size: int, step: int, left: int,

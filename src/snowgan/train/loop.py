@@ -208,7 +208,7 @@ class Trainer:
 
     def _stop_message(self, what: str, e: ckpt.CheckpointWriteError) -> str:
         last = ckpt.latest_valid(self.run_dir, warn=lambda msg: None)
-        return stop_message(what, e.errno, e.dest, e.needed, last, self.run_dir, self.cfg.run.runs_dir)
+        return stop_message(what, e.errno, e.dest, e.needed, last, self.run_dir)
 
     def _try_write(self, what: str, where: Path, write: Callable[[], object]) -> None:
         """A write training can do without (sample grid, stats line): a full disk is reported once
