@@ -13,14 +13,13 @@ import random
 import signal
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 import torch
 
 from ..config import ConfigError
 from ..data.dataset import Batches
-from ..diskspace import describe, stop_message, write_errno
 from ..data.load import load_dataset
 from ..models.registry import build_networks
 from ..progress import Progress
@@ -36,6 +35,7 @@ from .session import Session
 from .step import GANSteps, prepare_networks
 from .outputs import RunOutputs
 from .techniques import Techniques, start_warnings
+from .writes import OptionalWrites, append_line, stop_line
 
 
 class TrainingFailed(RuntimeError):
@@ -87,7 +87,7 @@ class Trainer:
         self.stop_signal: Optional[int] = None
         self.stop_reason: Optional[str] = None  # set when the collapse signal ends the run
         self.write_failure: Optional[str] = None  # rank 0: why the best checkpoint could not be written
-        self._write_notes: set[str] = set()  # outputs whose failed write was already reported once
+        self.optional_write = OptionalWrites(self.log)  # sample grids, stats lines: a full disk skips them
         self.outputs = RunOutputs(cfg, self.dataset, self.run_dir, self.device, self.main, self.dist.world, self.log,
                                   iterations=self._total_images() // (cfg.train.disc_steps * self.batch_size))
         n_params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
@@ -170,7 +170,7 @@ class Trainer:
             try:
                 ckpt.write_checkpoint(dest, self.steps.networks_state(), self._state(), milestone=milestone)
             except ckpt.CheckpointWriteError as e:
-                failure = self._stop_message("checkpoint", e)
+                failure = stop_line("checkpoint", e, self.run_dir)
             else:
                 ckpt.validate(dest)  # prune only once the new one is known good
                 ckpt.prune(self.run_dir, self.cfg.log.keep_checkpoints)
@@ -189,7 +189,7 @@ class Trainer:
         try:
             ckpt.write_checkpoint(dest, self.steps.networks_state(), self._state())
         except ckpt.CheckpointWriteError as e:
-            self.write_failure = self._stop_message("the best checkpoint", e)
+            self.write_failure = stop_line("the best checkpoint", e, self.run_dir)
             return False
         ckpt.validate(dest)
         return True
@@ -205,26 +205,6 @@ class Trainer:
                                      keeps_best=bool(tracker is not None and tracker.best_key))
         if warning:
             self.log(warning)
-
-    def _stop_message(self, what: str, e: ckpt.CheckpointWriteError) -> str:
-        last = ckpt.latest_valid(self.run_dir, warn=lambda msg: None)
-        return stop_message(what, e.errno, e.dest, e.needed, last, self.run_dir)
-
-    def _try_write(self, what: str, where: Path, write: Callable[[], object]) -> None:
-        """A write training can do without (sample grid, stats line): a full disk is reported once
-        and training goes on; the next checkpoint stops the run if the disk stays full."""
-        try:
-            write()
-        except Exception as e:
-            code = write_errno(e)
-            if code is None:
-                raise
-            for partial in where.parent.glob(".*.partial*"):  # report/grid.py writes aside, then renames
-                partial.unlink(missing_ok=True)
-            if what not in self._write_notes:
-                self._write_notes.add(what)
-                self.log(f"note: could not write the {what}, {describe(code, where)}; training goes on "
-                         f"without it (said once), but the next checkpoint will stop the run if this persists")
 
     def restore(self, path: Path) -> None:
         c = ckpt.read_checkpoint(path, map_location=self.device)
@@ -255,9 +235,9 @@ class Trainer:
 
         def write() -> None:
             save_grid(imgs, path)
-            _append_line(self.run_dir / "samples" / "index.jsonl", json.dumps(entry))
+            append_line(self.run_dir / "samples" / "index.jsonl", json.dumps(entry))
 
-        self._try_write("sample grid", path, write)
+        self.optional_write("sample grid", path, write)
 
     def write_reals(self) -> None:
         with torch.random.fork_rng(devices=[]):
@@ -266,7 +246,7 @@ class Trainer:
             if self.augment is not None:
                 x = self.augment(x)
         path = self.run_dir / "samples" / "reals.png"
-        self._try_write("grid of real images", path, lambda: save_grid(to_uint8(x), path))
+        self.optional_write("grid of real images", path, lambda: save_grid(to_uint8(x), path))
 
     # ---- signals -----------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -434,8 +414,8 @@ class Trainer:
         line.update(self.outputs.stats_fields())
         if not self.main:
             return
-        self._try_write("stats line", self.run_dir / "stats.jsonl", lambda: _append_line(self.run_dir / "stats.jsonl",
-                                                                                          json.dumps(line)))
+        stats = self.run_dir / "stats.jsonl"
+        self.optional_write("stats line", stats, lambda: append_line(stats, json.dumps(line)))
         if "loss_g" in line and "loss_d" in line:
             bar.set_postfix(f"G {line['loss_g']:.3f} D {line['loss_d']:.3f}")
 
@@ -457,11 +437,6 @@ class Trainer:
         self.steps.load(c.networks, None)
         self.log(f"initialised G and D from {path} (optimizers fresh; "
                  f"{self.cfg.train.freeze_d} D blocks frozen)")
-
-
-def _append_line(path: Path, text: str) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(text + "\n")
 
 
 def _seed_everything(seed: int) -> None:
