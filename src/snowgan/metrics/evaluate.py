@@ -105,7 +105,7 @@ def format_table(entries: dict[str, dict]) -> str:
     for name, e in entries.items():
         v = f"{e['value']:.6g}"
         if name == "kid":
-            v += f"  (std over subsets {e['std']:.3g})"
+            v += f"  (std over subsets {e['std']:.3g})" if e["std"] > 0 else "  (both sets whole: no spread over subsets)"
         if name == "swd":
             v += "  (" + ", ".join(f"{k}: {x:.4g}" for k, x in e["per_level"].items()) + ")"
         if name == "diversity":

@@ -10,7 +10,8 @@ Sample-count protocol (stated beside every number):
 - FID: all ``n_fake`` generated images vs every image of the real set (at most
   ``max_real``, a seeded subset). FID is biased upwards at small counts: compare FIDs
   only at equal counts and real sets.
-- KID: subsets of min(n_real, n_fake, 1000), 100 subsets, mean and std.
+- KID: subsets of min(n_real, n_fake, 1000), 100 subsets, mean and std (both sets
+  whole when they have that many images: one value, no spread over subsets).
 - precision/recall, density/coverage, SWD, diversity: equal counts on both sides,
   n = min(n_real, n_fake), the real side a seeded random subset (k-NN radii and
   descriptor normalisation depend on the set size, so unequal sets would bias them).
@@ -164,8 +165,10 @@ class MetricSuite:
             if "kid" in self.names:
                 kid = kid_from_features(f_real, f_fake, seed=self.seed)
                 values["kid"], values["kid_std"] = kid.mean, kid.std
-                proto["kid"] = (f"{inc}; unbiased MMD^2, cubic kernel, {kid.n_subsets} subsets of "
-                                f"{kid.subset_size}; {n_fake} generated vs {self._real_desc(len(real), hw)}")
+                subsets = (f"both sets whole ({kid.subset_size} each), so no spread over subsets" if kid.whole
+                           else f"{kid.n_subsets} subsets of {kid.subset_size}, std over subsets")
+                proto["kid"] = (f"{inc}; unbiased MMD^2, cubic kernel, {subsets}; "
+                                f"{n_fake} generated vs {self._real_desc(len(real), hw)}")
             same = f"{n_eq} generated vs {self._real_desc(n_eq, hw)}"
             if "pr" in self.names:
                 values["precision"], values["recall"] = precision_recall(f_real[eq], f_fake[:n_eq])
