@@ -86,3 +86,11 @@ def test_data_run_without_weights_says_so_once(tmp_path: Path, monkeypatch: pyte
                      log=logged.append, iterations=500)
     assert out.tracker.names == ["diversity"] and out.tracker.best_key is None
     assert sum("no FID Inception weights" in m for m in logged) == 1
+
+
+def test_report_plots_kid_and_fid_not_the_clock() -> None:
+    from snowgan.report.plots import metric_keys
+
+    rows = [{"step": 100, "kimg": 1.6, "time": 1796100000.0, "fid": 419.3, "kid": 0.57, "kid_std": 0.004,
+             "best_metric": "kid", "protocol/kid": "protocol tf1-299: ..."}]
+    assert metric_keys(rows) == ["fid", "kid"]  # the std is drawn by no panel of its own; the clock is no metric
