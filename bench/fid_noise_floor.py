@@ -1,6 +1,7 @@
 """FID and KID of a real image folder against itself: the noise floor at the sizes people train on.
 
     python bench/fid_noise_floor.py --data ../shared/data/tshirts [--size 64] [--splits 5]
+    python bench/fid_noise_floor.py --data builtin --size 32      # the demo's 1024 built-in images
 
 The folder is prepared as training would (``--image_size``, centre crop), its Inception
 features computed once with the weights snowgan finds (and cached like the in-training
@@ -33,13 +34,14 @@ from snowgan.metrics.weights import load_inception, resolve_weights  # noqa: E40
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True)
+    ap.add_argument("--data", required=True, help="a folder, zip, ... or 'builtin' (the built-in dataset)")
     ap.add_argument("--size", default="64")
     ap.add_argument("--splits", type=int, default=5)
     ap.add_argument("--counts", default="50,100,200,half")
     args = ap.parse_args()
     cfg = Config()
-    cfg.data.data, cfg.data.image_size, cfg.run.progress = args.data, args.size, "none"
+    cfg.data.data = None if args.data == "builtin" else args.data
+    cfg.data.image_size, cfg.run.progress = args.size, "none"
     data = load_dataset(cfg)
     weights = resolve_weights(None, allow_download=False)
     net = load_inception(weights)
