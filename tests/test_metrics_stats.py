@@ -114,6 +114,17 @@ def test_kid_subset_size_is_min_of_counts_and_1000() -> None:
     assert abs(r.mean) < 0.5 and r.std >= 0
 
 
+def test_kid_of_two_whole_sets_is_one_value_without_a_spread() -> None:
+    rng = np.random.default_rng(7)
+    real, fake = rng.normal(size=(30, 8)), rng.normal(size=(30, 8)) + 0.3
+    r = kid_from_features(real, fake, n_subsets=5)
+    # Every subset of 30 from 30 is the whole set: one unbiased MMD^2, and a std of exactly 0
+    # (not 3e-16 of summation-order noise that would read as a measured spread).
+    assert r.whole and r.std == 0.0 and (r.subset_size, r.n_subsets) == (30, 1)
+    assert r.mean == pytest.approx(mmd2_unbiased(real, fake), rel=1e-12)
+    assert not kid_from_features(real, fake[:20]).whole
+
+
 # ---- precision / recall / density / coverage -------------------------------------------
 
 def test_knn_radius_excludes_the_point_itself() -> None:

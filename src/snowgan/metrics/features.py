@@ -81,11 +81,14 @@ def cached_array(cache_dir: Path, key: dict, compute: Callable[[], np.ndarray]) 
     return value
 
 
-def real_features(net: FIDInceptionV3, images: np.ndarray, fingerprint: str, weights_sha: str,
+def real_features(net: FIDInceptionV3, images: np.ndarray, fingerprint: str, weights_key: str,
                   cache_dir: Optional[Path], device: torch.device | str = "cpu", progress: str = "auto",
                   subset: str = "all") -> np.ndarray:
     """Features of a real image set, cached by (fingerprint, subset, weights) when fingerprint is known.
 
+    weights_key: identity of the network's weights (``InceptionWeights.cache_key``: the
+    weights file's SHA-256): features of other weights are never reused, the stale-cache
+    trap of tools that key by dataset alone.
     subset: how `images` were picked from the dataset (e.g. "all", "seeded-500"); part of the key.
     """
     def compute() -> np.ndarray:
@@ -94,5 +97,5 @@ def real_features(net: FIDInceptionV3, images: np.ndarray, fingerprint: str, wei
     if cache_dir is None or not fingerprint:
         return compute()
     key = {"fingerprint": fingerprint, "metric": "inception", "n": int(len(images)), "subset": subset,
-           "shape": list(images.shape[1:]), "weights": weights_sha, "version": 1}
+           "shape": list(images.shape[1:]), "weights": weights_key, "version": 1}
     return cached_array(cache_dir, key, compute)

@@ -11,9 +11,10 @@ in the ways the TF graph does:
 - the last block (Mixed_7c) pools its pool branch with a max instead of an average,
 - the classifier has 1008 outputs (unused here; kept so the file loads strictly).
 
-Input protocol (what TF's FID graph does to its input): float pixels in [0, 255],
-TF1 bilinear resize to 299x299, then ``(x - 128) / 128``. Output: pool3, the
-2048-d global average of Mixed_7c.
+Input protocol ``tf1-299`` (what TF's FID graph does to its input): float pixels in
+[0, 255], TF1 bilinear resize to 299x299 (no half-pixel offset, no antialiasing, in
+float), then ``(x - 128) / 128``. Output: pool3, the 2048-d global average of Mixed_7c.
+docs/metrics.md compares it with the resizes other FID tools use.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from .tfresize import resize_bilinear_tf1
 
 FID_SIZE = 299
 FEATURE_DIM = 2048
+# The one input protocol snowgan measures with; its name and text go into every metric's protocol.
+PROTOCOL_NAME = "tf1-299"
+PROTOCOL_TEXT = ("TF1 bilinear resize to 299x299 (no half-pixel offset, no antialiasing, float), (x-128)/128, "
+                 "pool3 2048-d")
 
 
 class FrozenBatchNorm2d(nn.Module):
@@ -211,9 +216,12 @@ class FIDInceptionV3(nn.Module):
 
     Any H, W: the input is resized to 299x299 with TF1 bilinear first. Build it, load
     the weights (``snowgan.metrics.weights.load_inception``), call ``.eval()``.
+
+    classifier: keep the 1008-way ``fc`` layer (pytorch-fid's file has it; the TorchScript
+    port converted by ``weights_convert`` has none — pool3 does not use it).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, classifier: bool = True) -> None:
         super().__init__()
         self.Conv2d_1a_3x3 = BasicConv2d(3, 32, 3, stride=2)
         self.Conv2d_2a_3x3 = BasicConv2d(32, 32, 3)
@@ -233,7 +241,7 @@ class FIDInceptionV3(nn.Module):
         self.Mixed_7c = InceptionE(2048, pool="max")
         # The 1008-way classifier of the TF graph: not used for pool3, present so the
         # standard weights file loads strictly (and for anyone wanting logits).
-        self.fc = nn.Linear(FEATURE_DIM, 1008)
+        self.fc = nn.Linear(FEATURE_DIM, 1008) if classifier else None
         for p in self.parameters():
             p.requires_grad_(False)
 

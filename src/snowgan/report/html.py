@@ -195,8 +195,12 @@ def _metrics(run_dir: Path, **_) -> str:
     head = "".join(f"<th>{esc(c)}</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{_fmt(c, r[c]) if c in r else ''}</td>" for c in cols) + "</tr>"
                    for r in rows[-MAX_TABLE_ROWS:])
-    notes = {str(r["protocol"]) for r in rows if isinstance(r.get("protocol"), str)}
-    proto = "".join(f"<p class=muted>Protocol: {esc(n)}</p>" for n in sorted(notes))
+    # metrics.jsonl holds one protocol text per metric ({"kid": "...", ...}; flattened to
+    # "protocol/kid"), older lines one string: show each distinct text once, named.
+    notes = {(k.partition("/")[2], str(v)) for r in rows for k, v in r.items()
+             if (k == "protocol" or k.startswith("protocol/")) and isinstance(v, str)}
+    proto = "".join(f"<p class=muted>Protocol{' of ' + esc(name) if name else ''}: {esc(text)}</p>"
+                    for name, text in sorted(notes))
     return f"<section id=metrics><h2>Metrics</h2><table><tr>{head}</tr>{body}</table>{proto}</section>"
 
 

@@ -28,7 +28,7 @@ STATS_PANELS = [
     ("speed", "Training speed", "images / s", [("imgs_per_s", "images per second")]),
 ]
 # Keys of metrics.jsonl lines that locate a measurement rather than being one.
-NOT_METRICS = {"step", "kimg", "epoch", "time_s", "n_samples", "n_real", "n_fake", "seed"}
+NOT_METRICS = {"step", "kimg", "epoch", "time", "time_s", "n_samples", "n_real", "n_fake", "seed"}
 MAX_METRICS = 12
 
 

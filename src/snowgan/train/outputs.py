@@ -4,7 +4,10 @@
   latent batch by ``snowgan.metrics.tracker.MetricTracker`` (rank 0 only), the
   ``checkpoints/best`` folder rewritten when the chosen metric improves (never
   pruned), and a collapse warning in the log and the next stats line
-  (``--stop_on_collapse`` ends the run with a checkpoint, as a signal would).
+  (``--stop_on_collapse`` ends the run with a checkpoint, as a signal would). Each
+  check logs what it cost and the share of the run's time metrics took so far.
+- The default (``--metrics_every -1``) is a watch chosen by ``watch_plan``: KID/FID on a
+  ``--data`` run when the FID Inception weights are at hand, else the collapse watch.
 - The report (``--report``): plots from stats.jsonl/metrics.jsonl and
   ``report.html``, refreshed at every sample interval.
 
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import copy
 import random
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -29,7 +34,11 @@ from ..diskspace import describe, write_errno
 from . import distributed as dist_util
 
 
-WATCH_SAMPLES = 256  # images per automatic collapse check: pairwise distances, well under a second
+WATCH_SAMPLES = 256  # images per automatic check: pairwise distances well under a second; KID's subsets
+# Real images the quality watch compares against (a seeded subset of larger sets): KID's
+# subsets are only WATCH_SAMPLES large, and on a CPU each real image costs as much
+# Inception time as a generated one (once; cached on disk by dataset and weights).
+WATCH_REAL = 1000
 
 
 def watch_every(iterations: int) -> int:
@@ -37,13 +46,70 @@ def watch_every(iterations: int) -> int:
     return max(50, iterations // 10)
 
 
+def quality_every(iterations: int, device: torch.device) -> int:
+    """Iterations between automatic KID/FID checks: ten per run on a GPU, five on a CPU.
+
+    Inception sees 299x299 inputs whatever the training size, so on a CPU one check of
+    WATCH_SAMPLES images costs 10-60 s (docs/metrics.md has the figures); five checks
+    keep that a small share of a CPU run while still choosing a best checkpoint.
+    """
+    return watch_every(iterations) if device.type == "cuda" else max(50, iterations // 5)
+
+
+@dataclass
+class WatchPlan:
+    """What the default in-training measurement does: a config for the tracker, how often, and why."""
+
+    cfg: Config
+    every: int
+    max_real: int
+    note: str
+
+
+def uses_own_data(cfg: Config) -> bool:
+    """True for a run on the user's images (--data), False for the built-in drawn dataset."""
+    return bool(cfg.data.data) and cfg.data.data_format != "builtin"
+
+
+def watch_plan(cfg: Config, iterations: int, device: torch.device) -> WatchPlan:
+    """The default measurement of a run (--metrics_every -1), decided once at start.
+
+    A --data run with the FID Inception weights at hand (no download) gets the *quality
+    watch*: KID (best checkpoint; FID beside it from the same features) and the collapse
+    signals on WATCH_SAMPLES images against up to WATCH_REAL real ones. Otherwise — the
+    built-in dataset, whose reals are drawn, or no weights — the *collapse watch* of the
+    weight-free diversity signals, as before; a --data run without weights says why.
+    """
+    from ..metrics.suite import MAX_REAL
+    from ..metrics.weights import INSTALL_HINT, weights_available
+
+    cfg = copy.deepcopy(cfg)
+    m = cfg.metrics
+    m.metrics_samples = min(WATCH_SAMPLES, m.metrics_samples)
+    off = "--metrics_every 0 turns it off"
+    if uses_own_data(cfg) and weights_available(m.inception_weights):
+        m.metrics = "fid,kid,diversity"
+        if m.best_metric not in ("fid", "kid"):
+            m.best_metric = "auto"  # -> kid
+        return WatchPlan(cfg, quality_every(iterations, device), WATCH_REAL,
+                         f"quality watch: the run uses --data and the FID Inception weights are here; {off}")
+    m.metrics, m.best_metric = "diversity", "auto"
+    note = f"collapse watch; {off}"
+    if uses_own_data(cfg):
+        note += (f". No KID/FID and no best checkpoint: no FID Inception weights on this machine "
+                 f"({INSTALL_HINT}, or --inception_weights PATH)")
+    return WatchPlan(cfg, watch_every(iterations), MAX_REAL, note)
+
+
 class RunOutputs:
     """Metrics, best checkpoint, collapse signal and report for one training run.
 
-    ``--metrics_every -1`` (the default) is a collapse watch: only the weight-free
-    diversity signals, on WATCH_SAMPLES images, every watch_every(iterations) — cheap
-    enough to leave on, and it catches a collapsing run (e.g. G updated more often than D)
-    while it trains. It keeps no best checkpoint; ask for swd/fid/kid to get one.
+    ``--metrics_every -1`` (the default) is a watch (``watch_plan``): on a ``--data`` run
+    with the Inception weights at hand, KID/FID and the collapse signals on WATCH_SAMPLES
+    images every quality_every(iterations), best checkpoint by KID; otherwise only the
+    weight-free diversity signals every watch_every(iterations) — cheap enough to leave
+    on, and it catches a collapsing run (e.g. G updated more often than D) while it
+    trains, but keeps no best checkpoint.
     """
 
     def __init__(self, cfg: Config, dataset: PreparedDataset, run_dir: Path, device: torch.device,
@@ -52,23 +118,30 @@ class RunOutputs:
         self.main, self.world, self.log = main, world, log
         self.every = int(cfg.metrics.metrics_every)
         watch = self.every < 0
-        if watch:
-            self.every = watch_every(iterations)
-            cfg = copy.deepcopy(cfg)
-            cfg.metrics.metrics, cfg.metrics.best_metric = "diversity", "auto"
-            cfg.metrics.metrics_samples = min(WATCH_SAMPLES, cfg.metrics.metrics_samples)
+        plan = watch_plan(cfg, iterations, torch.device(device)) if watch else None
+        if plan is not None:
+            cfg, self.every = plan.cfg, plan.every
         self.tracker = None
         if self.every > 0 and main and not (watch and iterations < self.every):
             from ..metrics.tracker import MetricTracker
 
-            self.tracker = MetricTracker(cfg, dataset, self.run_dir, device)
+            kwargs = {"max_real": plan.max_real} if plan is not None else {}
+            self.tracker = MetricTracker(cfg, dataset, self.run_dir, device, **kwargs)
             best = f"; best checkpoint by {self.tracker.best_key}" if self.tracker.best_key else ""
-            what = " (collapse watch; --metrics_every 0 turns it off)" if watch else ""
+            what = f" ({plan.note})" if plan is not None else ""
             log(f"metrics: {','.join(self.tracker.names)} on {self.tracker.n} samples "
                 f"every {self.every} iterations{best}{what}")
+            weights = self.tracker.suite.weights
+            if weights is not None:
+                log(f"metrics: {weights.protocol()}; {len(self.tracker.suite.real)} of {len(dataset)} real images; "
+                    f"the first check also computes their features (cached on disk for later runs)")
+        elif plan is not None and main and self.every > 0:
+            log(f"metrics: none in this short run ({iterations} iterations < {self.every}); {plan.note}")
         self.pending_warning: Optional[str] = None  # goes into the next stats line
         self._report_failed = False
         self._metrics_write_failed = False
+        self._t_start = time.time()
+        self._metrics_s = 0.0  # wall time spent measuring, for the cost line
 
     def measure_due(self, step: int, last: bool = False) -> bool:
         """Every `every` iterations, and at the last one: the final model is the one a user gets."""
@@ -83,6 +156,7 @@ class RunOutputs:
         stop = False
         values = None
         if self.tracker is not None:
+            t0 = time.time()
             try:
                 with _isolated_rng():
                     values = self.tracker.measure(G_ema, step, kimg)
@@ -93,9 +167,14 @@ class RunOutputs:
                 if not self._metrics_write_failed:
                     self._metrics_write_failed = True
                     self.log(f"note: could not record metrics, {describe(code, self.tracker.path)}; training goes on")
+            took = time.time() - t0
+            self._metrics_s += took
         if values is not None:
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if isinstance(v, (int, float)))
-            self.log(f"metrics at step {step} ({kimg:.1f} kimg): {shown}")
+            share = self._metrics_s / max(time.time() - self._t_start, 1e-9)
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items()
+                              if isinstance(v, (int, float)) and k != "time_metrics_s")
+            self.log(f"metrics at step {step} ({kimg:.1f} kimg): {shown} (check took {took:.1f} s; "
+                     f"metrics so far {share:.0%} of the run's time)")
             if self.tracker.is_best(values) and save_best():  # False: the disk refused it (the loop stops)
                 self.log(f"best {self.tracker.best_key} so far ({values[self.tracker.best_key]:.4g}): "
                          f"saved {self.run_dir / 'checkpoints' / 'best'}")
