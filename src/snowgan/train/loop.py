@@ -73,6 +73,8 @@ class Trainer:
 
         _seed_everything(cfg.run.seed)
         G, D = build_networks(cfg)
+        if hasattr(D, "load_backbone"):  # a frozen pretrained part: missing weights fail now, not at step 1
+            D.load_backbone(required=True)
         G, D = prepare_networks(cfg, G, D, self.device)  # device + channels_last
         if self.dist.enabled:
             G, D = self._prepare_distributed(G, D)
