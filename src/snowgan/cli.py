@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import importlib
 import sys
-import warnings
-from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Optional
 
 from .checks import before_start
+from .commands.common import warnings_as_notes
 from .config import ConfigError
 from .errors import did_you_mean
 from .flags import parse_typed, resolve
@@ -57,21 +56,6 @@ def _help_for(mode: Optional[str]) -> str:
         _command_word(mode)  # raises with a suggestion
         return recipes_text() if mode == "recipes" else full_help()
     return command_help(mode)
-
-
-@contextmanager
-def warnings_as_notes(say=None) -> Iterator[None]:
-    """Show Python warnings raised underneath as one line, ``note: MESSAGE`` (no file or line)."""
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
-        text = f"note: {message}"
-        if say is not None:
-            say(text)
-        else:
-            print(text, file=sys.stderr, flush=True)
-
-    with warnings.catch_warnings():
-        warnings.showwarning = show
-        yield
 
 
 def run(argv: list[str]) -> int:

@@ -453,6 +453,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"--n_samples {c.n_samples}: must be at least 1")
     if c.grid is not None:
         parse_grid(c.grid)
+    if c.checkpoint not in ("auto", "best", "latest") and not c.checkpoint.isdigit():
+        raise ConfigError(f"--checkpoint {c.checkpoint!r}: give auto, best, latest or a step number"
+                          f"{did_you_mean(c.checkpoint, ['auto', 'best', 'latest'])}")
     if c.fps < 1:
         raise ConfigError(f"--fps {c.fps}: must be at least 1")
     if c.frames < 2:

@@ -51,7 +51,8 @@ def _load_generator(cfg: Config, device: torch.device):
     from ..runs import find_run
     from ..train.checkpoint import load_run
 
-    run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
+    run_dir = find_run(cfg.run.runs_dir, cfg.run.run, need_checkpoint=True,
+                       note=lambda m: print(m, file=sys.stderr))
     loaded = load_run(run_dir, cfg.cmd.checkpoint, device, warn=lambda m: print(m, file=sys.stderr))
     return run_dir, loaded
 

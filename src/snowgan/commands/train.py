@@ -16,7 +16,7 @@ from ..train import distributed as dist_util
 from ..train.loop import Trainer, TrainingFailed
 from ..train.memory import is_out_of_memory, oom_advice, release_cached
 from ..train.session import Session, open_session
-from .common import device_for
+from .common import device_for, warnings_as_notes
 
 
 def main(cfg: Config, explicit: set[str]) -> int:
@@ -41,22 +41,26 @@ def _train(cfg: Config, explicit: set[str], info: dist_util.DistInfo) -> int:
         raise ConfigError(f"--batch_size {cfg.train.batch_size} must be divisible by the {info.world} processes")
     session = _open_session_all_ranks(cfg, explicit, info)
     try:
-        trainer = Trainer(session, info)
+        with warnings_as_notes(session.log):
+            trainer = Trainer(session, info)
     except BaseException:
         # A new run that failed during setup (bad data, bad flags) leaves no empty folder behind.
         if not session.resuming and not (session.run_dir / "checkpoints").exists():
             shutil.rmtree(session.run_dir, ignore_errors=True)
         raise
     try:
-        return trainer.run()
+        with warnings_as_notes(session.log):  # e.g. a dataset smaller than the batch: one line, in log.txt too
+            return trainer.run()
     except TrainingFailed as e:
         session.log(f"snowgan: training stopped: {e}")
+        trainer.outputs.refresh_report(live=False)  # the page stops reloading: nothing will change it now
         return 3
     except Exception as e:  # out of memory: advice instead of a traceback; anything else propagates
         if not is_out_of_memory(e):
             raise
         release_cached(trainer.device)
         session.log(oom_advice(e, trainer.cfg, trainer.device, trainer.precision.name, trainer.counters["step"]))
+        trainer.outputs.refresh_report(live=False)
         return 3
 
 

@@ -241,6 +241,14 @@ class LoadedRun:
     path: Path
 
 
+def best_metric_of(run_dir: Path) -> str:
+    """The metric that chose a run's best checkpoint, as its metrics.jsonl records it."""
+    from ..files import read_jsonl
+
+    names = [r.get("best_metric") for r in read_jsonl(Path(run_dir) / "metrics.jsonl")]
+    return next((n for n in reversed(names) if isinstance(n, str)), "the tracked metric")
+
+
 def pick_checkpoint(run_dir: Path, which: str = "auto", warn: Callable[[str], None] = print) -> tuple[Path, str]:
     """(checkpoint folder, why) for which = auto | best | latest | a step number."""
     from ..config import ConfigError
@@ -249,7 +257,7 @@ def pick_checkpoint(run_dir: Path, which: str = "auto", warn: Callable[[str], No
     if which in ("auto", "best") and best.is_dir():
         try:
             validate(best)
-            return best, "best checkpoint (by the tracked metric)"
+            return best, f"best checkpoint (by {best_metric_of(Path(run_dir))})"
         except CheckpointError as e:
             if which == "best":
                 raise ConfigError(f"--checkpoint best: {e}") from None
@@ -259,7 +267,10 @@ def pick_checkpoint(run_dir: Path, which: str = "auto", warn: Callable[[str], No
     if which.isdigit():
         path = Path(run_dir) / "checkpoints" / f"step-{int(which):08d}"
         if not path.is_dir():
-            raise ConfigError(f"--checkpoint {which}: no checkpoint at that step in {run_dir}")
+            steps = [int(p.name[5:]) for p in checkpoint_dirs(Path(run_dir))]
+            have = f"the steps kept are {', '.join(map(str, steps))}" if steps else "it has no checkpoint yet"
+            raise ConfigError(f"--checkpoint {which}: run {Path(run_dir).name} has no checkpoint at step {int(which)}; "
+                              f"{have} (or use best, latest)")
         validate(path)
         return path, f"checkpoint at step {int(which)}"
     path = latest_valid(Path(run_dir), warn=warn)

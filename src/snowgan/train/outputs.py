@@ -103,8 +103,12 @@ class RunOutputs:
         self.pending_warning = None
         return out
 
-    def refresh_report(self) -> None:
-        """Plots and report.html from the files already in the run folder (rank 0; never raises)."""
+    def refresh_report(self, live: bool = False) -> None:
+        """Plots and report.html from the files already in the run folder (rank 0; never raises).
+
+        live: training goes on, so the page reloads itself (report.html.LIVE_REFRESH_S); the last
+        refresh of a run, and every page `snowgan report` writes, is still.
+        """
         if not (self.main and self.cfg.log.report) or self._report_failed:
             return
         try:
@@ -112,7 +116,7 @@ class RunOutputs:
             from ..report.plots import plot_stats
 
             plot_stats(self.run_dir)
-            write_report(self.run_dir)
+            write_report(self.run_dir, live=live)
         except Exception as e:  # a picture must never end a training run
             self._report_failed = True
             self.log(f"note: could not refresh the report ({type(e).__name__}: {e}); training goes on, "
