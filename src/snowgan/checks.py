@@ -33,6 +33,8 @@ def before_start(cfg: Config, typed: set[str], given: set[str]) -> list[str]:
     typed: the flags on the command line; given: those plus what --recipe and --config set.
     """
     notes = ignored_flags(cfg.run.mode, typed, cfg)
+    if cfg.run.mode == "generate" and {"grid", "n_samples"} <= typed:
+        notes.append(f"--grid {cfg.cmd.grid} sets the number of images; --n_samples {cfg.cmd.n_samples} is not used")
     if cfg.run.mode == "train":
         notes += length_notes(cfg, typed, given)
         notes += _continuation(cfg, typed, given)
