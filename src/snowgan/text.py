@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 def plural(n: float, word: str, many: str | None = None) -> str:
     """'1 step', '2 steps', '0 images', '1,280 images' (many: an irregular plural)."""
@@ -45,3 +47,15 @@ def duration(seconds: float) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {s // 60 % 60:02d} min"
+
+
+def significant(x: float, digits: int = 4) -> str:
+    """x to `digits` significant digits without scientific notation: 0.00001234, 1235, 123.5."""
+    text = f"{x:.{digits}g}"
+    if "e" not in text:
+        return text
+    a = abs(x)
+    if a >= 1:
+        return f"{x:.0f}"
+    decimals = digits - 1 - int(math.floor(math.log10(a))) if a > 0 else digits
+    return f"{x:.{decimals}f}"

@@ -30,6 +30,7 @@ from ..metrics.fid import feature_stats, fid_against_stats
 from ..metrics.suite import MetricSuite, parse_metric_names
 from ..metrics.tracker import metrics_cache_dir
 from ..metrics.weights import load_inception, resolve_weights
+from ..text import significant
 
 DEFAULT_N_SAMPLES = 1000  # features of a run's samples when --n_samples is not given
 # Flags that choose the images, not how they are sized: --data may override these for evaluate.
@@ -126,7 +127,7 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
     run_dir, loaded = _load_generator(cfg, device)
     dataset, source = _real_dataset(cfg, explicit, loaded.cfg)
     print(f"evaluating run {run_dir.name}: {getattr(loaded, 'why', 'checkpoint')} {loaded.path.name} "
-          f"(step {loaded.step}, {loaded.kimg:.3g} kimg), {n} samples with seed {cfg.run.seed}, "
+          f"(step {loaded.step}, {significant(loaded.kimg, 3)} kimg), {n} samples with seed {cfg.run.seed}, "
           f"real set: {dataset.description or source} ({len(dataset)} images); metrics: {', '.join(names)}",
           flush=True)
     suite = MetricSuite(names, dataset.images, dataset.fingerprint, device, cfg.metrics.inception_weights,

@@ -25,6 +25,7 @@ import torch
 
 from ..config import Config
 from ..data.prepared import PreparedDataset
+from ..text import significant
 from . import distributed as dist_util
 
 
@@ -82,11 +83,11 @@ class RunOutputs:
         if self.tracker is not None:
             with _isolated_rng():
                 values = self.tracker.measure(G_ema, step, kimg)
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if isinstance(v, (int, float)))
+            shown = ", ".join(f"{k} {significant(v)}" for k, v in values.items() if isinstance(v, (int, float)))
             self.log(f"metrics at step {step} ({kimg:.1f} kimg): {shown}")
             if self.tracker.is_best(values):
                 save_best()
-                self.log(f"best {self.tracker.best_key} so far ({values[self.tracker.best_key]:.4g}): "
+                self.log(f"best {self.tracker.best_key} so far ({significant(values[self.tracker.best_key])}): "
                          f"saved {self.run_dir / 'checkpoints' / 'best'}")
             warning = self.tracker.collapse_warning(values)
             if warning:
