@@ -24,7 +24,7 @@ from .commands.common import warnings_as_notes
 from .config import ConfigError
 from .errors import did_you_mean
 from .flags import parse_typed, resolve
-from .helptext import EXTRA_COMMANDS, command_help, full_help, overview, recipes_text, version_text
+from .helptext import EXTRA_COMMANDS, command_help, full_help, overview, recipes_help, recipes_text, version_text
 from .registries import MODES
 
 HELP_FLAGS = ("-h", "--help")
@@ -54,7 +54,7 @@ def _help_for(mode: Optional[str]) -> str:
         return full_help()
     if mode not in MODES:
         _command_word(mode)  # raises with a suggestion
-        return recipes_text() if mode == "recipes" else full_help()
+        return recipes_help() if mode == "recipes" else full_help()
     return command_help(mode)
 
 
@@ -73,7 +73,7 @@ def run(argv: list[str]) -> int:
             print(_help_for(argv[0] if argv else None), end="")
             return 0
         if command == "recipes":
-            print(command_help_recipes() if any(a in HELP_FLAGS for a in argv) else recipes_text(), end="")
+            print(recipes_help() if any(a in HELP_FLAGS for a in argv) else recipes_text(), end="")
             return 0
     if any(a in HELP_FLAGS for a in argv):
         print(_help_for(command or _mode_flag(argv)), end="")
@@ -93,11 +93,6 @@ def run(argv: list[str]) -> int:
     entry = getattr(importlib.import_module(module), fn)
     with warnings_as_notes():
         return int(entry(cfg, given) or 0)
-
-
-def command_help_recipes() -> str:
-    return ("usage: snowgan recipes\n\nList the shipped recipes, one line each. Train with one: "
-            "snowgan train --recipe NAME (flags override its settings).\n")
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -175,7 +175,7 @@ def _value_text(value: Any) -> str:
         return "none"
     if isinstance(value, float):
         return f"{value:g}"
-    return str(value) if value != "" else '""'
+    return str(value) if value != "" else "none"
 
 
 def default_text(name: str, mode: Optional[str] = None) -> Optional[str]:
@@ -317,6 +317,12 @@ def recipes_text() -> str:
     pad = max(map(len, rows), default=0)
     lines = [f"  {name:<{pad}}  {summary}" for name, summary in rows.items()]
     return ("Recipes (snowgan train --recipe NAME; flags override a recipe's settings):\n" + "\n".join(lines) + "\n")
+
+
+def recipes_help() -> str:
+    """``snowgan recipes --help``."""
+    return ("usage: snowgan recipes\n\nList the shipped recipes, one line each. Train with one: "
+            "snowgan train --recipe NAME (flags override its settings).\n")
 
 
 def version_text() -> str:
