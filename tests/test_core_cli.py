@@ -52,3 +52,17 @@ def test_resume_honours_a_config_file_as_it_does_a_flag(workdir: Path) -> None:
     assert "done: 5 steps" in p.stdout
     assert json.loads((run / "config.json").read_text())["train"]["steps"] == 5
     assert [json.loads(x)["step"] for x in (run / "stats.jsonl").read_text().splitlines()][-1] == 5
+
+
+def test_r3gan_schedule_moves_lr_gamma_and_aug_p_over_the_run(workdir: Path) -> None:
+    """--schedule r3gan: lr 2e-4 -> 5e-5, gamma /10, aug_p 0 -> p, beta2 -> 0.99, by the image count."""
+    run_cli("--mode", "train", "--recipe", "r3gan", *TINY, "--g_width", "8", "--d_width", "8", "--max_width", "32",
+            "--steps", "6", "--name", "sched", cwd=workdir)
+    lines = [json.loads(x) for x in (_run(workdir, "sched") / "stats.jsonl").read_text().splitlines()]
+    lr = [x["lr"] for x in lines]
+    gamma = [x["gamma"] for x in lines]
+    aug_p = [x["aug_p"] for x in lines]
+    assert lr == sorted(lr, reverse=True) and 5e-5 <= lr[-1] < lr[0] <= 2e-4
+    assert gamma == sorted(gamma, reverse=True) and gamma[-1] < gamma[0] <= 2.0
+    assert aug_p == sorted(aug_p) and 0 < aug_p[-1] <= 0.3
+    assert lines[-1]["beta2"] > 0.9

@@ -110,3 +110,29 @@ def test_sigterm_to_the_launcher_checkpoints_once(workdir: Path) -> None:
     assert "Resume with" in out, out
     steps = sorted(int(p.name[5:]) for p in (run / "checkpoints").glob("step-*"))
     assert len(steps) == 2 and steps[0] == 0 and steps[1] > 0  # step 0 and exactly one at the stop
+
+
+HOLD_RUN = """
+import sys, time
+from snowgan.flags import parse_args
+from snowgan.train.session import open_session
+session = open_session(*parse_args(["--mode", "train", "--name", "busy"]))
+print(session.run_dir, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_torchrun_on_a_run_another_process_trains_is_refused_on_every_rank(workdir: Path) -> None:
+    """Rank 0 meets the run lock; every rank leaves with it at once instead of waiting in a collective."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_RUN], cwd=workdir, env=cli_env(), stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        run = Path(holder.stdout.readline().strip())
+        p = torchrun(workdir, "--mode", "train", *ARGS, "--steps", "3", "--name", "busy")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert p.returncode != 0
+    assert p.stderr.count(f"run {run.name} is being trained by pid {holder.pid}") == 1, p.stdout + p.stderr
+    assert sorted(x.name for x in (workdir / run).iterdir()) == ["config.json", "train.lock"]

@@ -129,6 +129,8 @@ def test_kill_and_resume_is_bit_identical(workdir: Path) -> None:
     killed = _run_dir(workdir, "killed")
     done = [int(p.name[5:]) for p in (killed / "checkpoints").glob("step-*") if not p.name.endswith(".tmp")]
     assert max(done) < 16, "the killed run got too far before the kill; slow the test down"
+    # The lock file still names the killed trainer, but its OS lock died with it: no stale lock.
+    assert json.loads((killed / "train.lock").read_text())["pid"] == proc.pid
     p = run_cli("--mode", "train", "--name", "killed", "--steps", "16", cwd=workdir)
     assert "resumed from" in p.stdout
 

@@ -129,6 +129,9 @@ class ModelConfig:
     drift_weight: float = _f(0.0, "drift penalty on real scores, eps*D(x)^2 (progressive GAN uses 0.001)")
     r1_gamma: float = _f(0.0, "R1 penalty weight gamma on real images, applied as gamma/2 (0 = off)")
     r2_gamma: float = _f(0.0, "R2 penalty weight gamma on generated images, applied as gamma/2 (0 = off)")
+    # r3gan: residual blocks per resolution. 1, not the paper's 2, because on a CPU a block
+    # costs a full stage's time and short runs gain more from steps than from depth.
+    blocks_per_stage: int = _f(1, "r3gan: residual blocks per resolution stage (the paper uses 2)")
     # progressive growing (arch = progan)
     pg_start: int = _f(4, "progressive: starting resolution (shorter side)")
     pg_fade_kimg: float = _f(60.0, "progressive: thousands of images per fade-in")
@@ -154,6 +157,9 @@ class TrainConfig:
     kimg: Optional[float] = _f(None, "training length in thousands of real images shown")
     steps: Optional[int] = _f(None, "training length in iterations (overrides --kimg/--epochs)")
     ema_kimg: float = _f(10.0, "half-life of the generator EMA in thousands of images")
+    schedule: str = _f("constant", "how lr, betas, R1/R2 gamma, aug_p and the EMA move over the run: constant "
+                                   "(as set), or r3gan (R3GAN's cosine decays over the run's length)",
+                       choices=["constant", "r3gan"])
     ema_rampup: float = _f(0.05, "EMA half-life is at most this fraction of images seen (0 = off)")
     precision: str = _f("auto", "autocast precision", choices=["auto", "fp32", "bf16", "fp16"])
     compile: bool = _f(False, "torch.compile the networks where supported")
@@ -258,7 +264,8 @@ SECTIONS: dict[str, type] = {
 
 # Sections whose values define what a checkpoint contains; a resume must match them.
 IDENTITY_FIELDS = ("arch", "loss", "latent_dim", "g_width", "d_width", "max_width", "g_norm",
-                   "d_norm", "spectral_norm", "image_size", "channels", "pg_start")
+                   "d_norm", "spectral_norm", "image_size", "channels", "pg_start",
+                   "blocks_per_stage")
 
 
 @dataclass

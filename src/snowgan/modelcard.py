@@ -155,6 +155,10 @@ def _training_procedure(cfg: Config, record: dict, dataset: Optional[dict]) -> l
     if m.arch == "progan":
         lines.append(f"- Progressive growing from {m.pg_start} px: {m.pg_fade_kimg:g} kimg fade, "
                      f"{m.pg_stable_kimg:g} kimg stable per resolution")
+    if m.arch == "r3gan":  # no normalisation layers: the norm fields do not apply
+        lines[0] = (f"- Architecture: R3GAN (residual, no normalisation; {m.blocks_per_stage} block(s) per "
+                    f"resolution; generator width {m.g_width}, discriminator width {m.d_width}; at most "
+                    f"{m.max_width} channels)")
     return lines
 
 

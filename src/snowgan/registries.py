@@ -36,6 +36,8 @@ MODES: dict[str, str] = {
 FAMILIES: dict[str, str] = {
     "dcgan": "snowgan.models.dcgan:build",
     "progan": "snowgan.models.progan:build",
+    "projected": "snowgan.models.projected:build",
+    "r3gan": "snowgan.models.r3gan:build",
 }
 
 # --loss: module:class, a subclass of losses.base.GANLoss (phases, regularisers, defaults).

@@ -1,22 +1,38 @@
-"""``snowgan --mode train``: process group, run folder, the Trainer, exit codes.
+"""``snowgan --mode train``: process group, run folder (locked), the Trainer, exit codes.
 
 Exit codes: 0 done (or stopped by the collapse signal), 128+signal when interrupted
 (checkpoint saved), 3 when training cannot go on (non-finite losses after the allowed
-rollbacks, out of memory: with advice), 2 for bad input (ConfigError, via the CLI).
+rollbacks, out of memory: with advice; a full, read-only or forbidden disk: with the
+path, the free space, the last good checkpoint and the resume command), 2 for bad input
+(ConfigError) and for a run another process is training (RunLocked).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
+from typing import Optional
 
 from ..config import Config, ConfigError
+from ..diskspace import describe, stop_message, what_to_do, write_errno
+from ..train import checkpoint as ckpt
 from ..train import distributed as dist_util
 from ..train.loop import Trainer, TrainingFailed
 from ..train.memory import is_out_of_memory, oom_advice, release_cached
 from ..train.session import Session, open_session
 from .common import device_for, warnings_as_notes
+
+_FAILED = "\0failed:"  # rank 0's marker, in place of the run folder, when it could not open the run
+
+
+class _Refused(Exception):
+    """The run folder could not be opened (on rank 0); every rank leaves with ``code``, rank 0 says why."""
+
+    def __init__(self, code: int, line: str) -> None:
+        super().__init__(line)
+        self.code = code
 
 
 def main(cfg: Config, explicit: set[str]) -> int:
@@ -28,6 +44,10 @@ def main(cfg: Config, explicit: set[str]) -> int:
         # other side at exit ("terminate called without an active exception").
         dist_util.barrier(info.world)
         return rc
+    except _Refused as e:  # every rank raised it, so no rank waits at the barrier above
+        if info.is_main:
+            print(e, file=sys.stderr, flush=True)
+        return e.code
     except Exception as e:
         if info.enabled:  # say which process failed; torchrun then stops the others
             print(f"snowgan: rank {info.rank} of {info.world} failed: {type(e).__name__}: {e}", flush=True)
@@ -41,36 +61,104 @@ def _train(cfg: Config, explicit: set[str], info: dist_util.DistInfo) -> int:
         raise ConfigError(f"--batch_size {cfg.train.batch_size} must be divisible by the {info.world} processes")
     session = _open_session_all_ranks(cfg, explicit, info)
     try:
-        with warnings_as_notes(session.log):
+        return _train_in(session, info)
+    finally:
+        session.close()  # the run lock; the OS would drop it at exit anyway
+
+
+def _train_in(session: Session, info: dist_util.DistInfo) -> int:
+    try:
+        with warnings_as_notes(session.log):  # e.g. a dataset smaller than the batch: one line, in log.txt too
             trainer = Trainer(session, info)
-    except BaseException:
+    except BaseException as e:
         # A new run that failed during setup (bad data, bad flags) leaves no empty folder behind.
         if not session.resuming and not (session.run_dir / "checkpoints").exists():
             shutil.rmtree(session.run_dir, ignore_errors=True)
-        raise
+        code = write_errno(e) if isinstance(e, Exception) else None
+        if code is None:
+            raise
+        # During setup the big write is the prepared-dataset cache (its write errors name no file).
+        filename = getattr(e, "filename", None)
+        where = Path(filename) if filename else _setup_folder(session.cfg, session.run_dir)
+        again = ("run the same command again" if not session.run_dir.exists()
+                 else f"resume with: snowgan --mode train --resume {session.run_dir}")
+        flag = "--runs_dir" if session.run_dir in where.parents or where == session.run_dir else "--cache_dir"
+        print(f"snowgan: could not set up the run, {describe(code, where)}; {what_to_do(code, flag)}, then {again}",
+              file=sys.stderr, flush=True)
+        return 3
     try:
-        with warnings_as_notes(session.log):  # e.g. a dataset smaller than the batch: one line, in log.txt too
+        with warnings_as_notes(session.log):
             return trainer.run()
-    except TrainingFailed as e:
-        session.log(f"snowgan: training stopped: {e}")
+    except TrainingFailed as e:  # includes WriteFailed: a checkpoint the disk would not take
+        _say(session, f"snowgan: training stopped: {e}")
         trainer.outputs.refresh_report(live=False)  # the page stops reloading: nothing will change it now
         return 3
     except Exception as e:  # out of memory: advice instead of a traceback; anything else propagates
-        if not is_out_of_memory(e):
+        if is_out_of_memory(e):
+            release_cached(trainer.device)
+            session.log(oom_advice(e, trainer.cfg, trainer.device, trainer.precision.name, trainer.counters["step"]))
+            trainer.outputs.refresh_report(live=False)
+            return 3
+        code = write_errno(e)
+        if code is None:
             raise
-        release_cached(trainer.device)
-        session.log(oom_advice(e, trainer.cfg, trainer.device, trainer.precision.name, trainer.counters["step"]))
-        trainer.outputs.refresh_report(live=False)
+        filename = getattr(e, "filename", None)
+        last = ckpt.latest_valid(session.run_dir, warn=lambda msg: None)
+        _say(session, "snowgan: training stopped: " + stop_message(
+            "to", code, Path(filename) if filename else session.run_dir, None, last, session.run_dir))
         return 3
 
 
+def _say(session: Session, line: str) -> None:
+    """The last line of a failed run: in the log, and on stderr when the terminal gets no log lines."""
+    session.log(line)
+    if session.cfg.run.progress == "none":
+        print(line, file=sys.stderr, flush=True)
+
+
+def _setup_folder(cfg: Config, run_dir: Path) -> Path:
+    if cfg.data.data is None or cfg.data.data_format == "builtin":
+        return run_dir
+    from ..data.prepare import cache_root
+
+    return cache_root(cfg)
+
+
 def _open_session_all_ranks(cfg: Config, explicit: set[str], info: dist_util.DistInfo) -> Session:
-    """Rank 0 creates or reopens the run folder; the other ranks read its resolved config."""
+    """Rank 0 creates or reopens the run folder and holds its lock; the other ranks read its resolved config.
+
+    When rank 0 cannot (another trainer holds the run, bad flags, an unwritable folder),
+    every rank raises _Refused with the same exit code, so none waits for the others.
+    """
+    session: Optional[Session] = None
+    refused: Optional[_Refused] = None
     if info.is_main:
-        session = open_session(cfg, explicit)
-    run_dir = Path(dist_util.share_string(str(session.run_dir) if info.is_main else "", info))
-    if info.is_main:
+        try:
+            session = open_session(cfg, explicit)
+        except ConfigError as e:  # RunLocked included
+            refused = _Refused(2, f"snowgan: error: {e}")
+        except OSError as e:
+            code = write_errno(e)
+            if code is None:
+                raise
+            where = Path(e.filename) if e.filename else Path(cfg.run.runs_dir)
+            refused = _Refused(3, f"snowgan: could not create or lock the run folder, {describe(code, where)}; "
+                                  f"{what_to_do(code)}")
+    if not info.enabled:
+        if refused is not None:
+            raise refused
+        assert session is not None
         return session
+    shared = dist_util.share_string(
+        str(session.run_dir) if session is not None else _FAILED + (f"{refused.code}:{refused}" if refused else ""),
+        info)
+    if shared.startswith(_FAILED):
+        code, _, line = shared[len(_FAILED):].partition(":")
+        raise refused or _Refused(int(code), line)
+    if info.is_main:
+        assert session is not None
+        return session
+    run_dir = Path(shared)
     saved = Config.from_dict(json.loads((run_dir / "config.json").read_text(encoding="utf-8")))
     resuming = (run_dir / "checkpoints").is_dir()
     return Session(saved, run_dir, resuming, lambda msg: None)

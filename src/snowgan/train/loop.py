@@ -29,6 +29,7 @@ from ..text import duration, number, plural
 from ..sample import generate_images, latents, to_uint8
 from . import checkpoint as ckpt
 from . import distributed as dist_util
+from .diskplan import checkpoint_bytes, free_space_warning, iterations_left
 from .device import configure_threads, peak_memory_mb, pick_device, pick_precision, set_deterministic
 from .compiling import compile_networks
 from .ema import ema_beta
@@ -36,10 +37,15 @@ from .session import Session
 from .step import GANSteps, prepare_networks
 from .outputs import RunOutputs
 from .techniques import Techniques, start_warnings
+from .writes import OptionalWrites, append_line, stop_line
 
 
 class TrainingFailed(RuntimeError):
     """Training cannot continue (e.g. losses keep turning non-finite). Exit code 3."""
+
+
+class WriteFailed(TrainingFailed):
+    """A checkpoint could not be written (full disk, quota, read-only): stop; earlier ones are intact."""
 
 
 class Trainer:
@@ -83,6 +89,8 @@ class Trainer:
         self.stop_signal: Optional[int] = None
         self.stop_reason: Optional[str] = None  # set when the collapse signal ends the run
         self.tb = None  # TensorBoard event files (--tensorboard), opened when the loop starts
+        self.write_failure: Optional[str] = None  # rank 0: why the best checkpoint could not be written
+        self.optional_write = OptionalWrites(self.log)  # sample grids, stats lines: a full disk skips them
         self.outputs = RunOutputs(cfg, self.dataset, self.run_dir, self.device, self.main, self.dist.world, self.log,
                                   iterations=self._total_images() // (cfg.train.disc_steps * self.batch_size))
         n_params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
@@ -157,21 +165,53 @@ class Trainer:
                 "techniques": self.tech.state_dict()}
 
     def save_checkpoint(self, milestone: bool = False) -> Path:
-        """Rank 0 writes; every rank waits until it is on disk (a rollback may read it)."""
+        """Rank 0 writes; every rank waits until it is on disk (a rollback may read it).
+
+        When the disk cannot take it, every rank stops with WriteFailed (exit 3): going on
+        would train for hours that could not be saved. The earlier checkpoints are untouched.
+        """
         step = self.counters["step"]
         dest = self.run_dir / "checkpoints" / f"step-{step:08d}"
+        failure: Optional[str] = None
         if self.main:
-            ckpt.write_checkpoint(dest, self.steps.networks_state(), self._state(), milestone=milestone)
-            ckpt.validate(dest)  # prune only once the new one is known good
-            ckpt.prune(self.run_dir, self.cfg.log.keep_checkpoints)
-        dist_util.barrier(self.dist.world)
+            try:
+                ckpt.write_checkpoint(dest, self.steps.networks_state(), self._state(), milestone=milestone)
+            except ckpt.CheckpointWriteError as e:
+                failure = stop_line("checkpoint", e, self.run_dir)
+            else:
+                ckpt.validate(dest)  # prune only once the new one is known good
+                ckpt.prune(self.run_dir, self.cfg.log.keep_checkpoints)
+        # One collective: the barrier every rank needs anyway, carrying rank 0's outcome.
+        if dist_util.any_rank(failure is not None, self.device, self.dist.world):
+            raise WriteFailed(failure or "rank 0 could not write a checkpoint (its log says why)")
         return dest
 
-    def save_best(self) -> None:
-        """checkpoints/best: the current state, replaced whenever the tracked metric improves (rank 0)."""
+    def save_best(self) -> bool:
+        """checkpoints/best: the current state, replaced whenever the tracked metric improves (rank 0).
+
+        False when the disk refused it: the previous best stays, and the loop stops every rank
+        (this runs on rank 0 only, so it cannot stop the others itself).
+        """
         dest = self.run_dir / "checkpoints" / "best"
-        ckpt.write_checkpoint(dest, self.steps.networks_state(), self._state())
+        try:
+            ckpt.write_checkpoint(dest, self.steps.networks_state(), self._state())
+        except ckpt.CheckpointWriteError as e:
+            self.write_failure = stop_line("the best checkpoint", e, self.run_dir)
+            return False
         ckpt.validate(dest)
+        return True
+
+    def _check_free_space(self, total_images: int) -> None:
+        """Warn at the start when the disk holds less than the rest of this run will write."""
+        c = self.counters
+        trainable = [p for m in (self.steps.G_module, self.steps.D_module) for p in m.parameters() if p.requires_grad]
+        size = checkpoint_bytes(self.steps.networks_state(), trainable)
+        left = iterations_left(self.cfg, c["step"], c["images_seen"], total_images, self.batch_size)
+        tracker = self.outputs.tracker
+        warning = free_space_warning(self.cfg, self.run_dir, size, c["step"], left,
+                                     keeps_best=bool(tracker is not None and tracker.best_key))
+        if warning:
+            self.log(warning)
 
     def restore(self, path: Path) -> None:
         c = ckpt.read_checkpoint(path, map_location=self.device)
@@ -191,18 +231,22 @@ class Trainer:
             torch.cuda.set_rng_state(rng["cuda"], self.device)
 
     # ---- outputs -----------------------------------------------------------------------
-    def write_samples(self) -> Path:
+    def write_samples(self) -> None:
+        """The fixed-latent grid for this step and its index line (rank 0; a full disk skips it)."""
         with torch.random.fork_rng(devices=[]):  # sampling must not disturb the training RNG
             imgs = generate_images(self.steps.G_ema, self.fixed_z, self.device)
         step = self.counters["step"]
-        path = save_grid(imgs, self.run_dir / "samples" / f"step-{step:08d}.png")
+        path = self.run_dir / "samples" / f"step-{step:08d}.png"
         entry = {"file": path.name, "step": step, "kimg": self.counters["images_seen"] / 1000,
                  "epoch": round(self.batches.epoch_float, 4), **self.tech.sample_info()}
-        with open(self.run_dir / "samples" / "index.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry) + "\n")
-        if self.tb is not None:
-            self.tb.image(path, step)
-        return path
+
+        def write() -> None:
+            save_grid(imgs, path)
+            append_line(self.run_dir / "samples" / "index.jsonl", json.dumps(entry))
+
+        self.optional_write("sample grid", path, write)
+        if self.tb is not None and path.is_file():
+            self.optional_write("TensorBoard image", self.run_dir / "tensorboard", lambda: self.tb.image(path, step))
 
     def write_reals(self) -> None:
         with torch.random.fork_rng(devices=[]):
@@ -210,7 +254,8 @@ class Trainer:
             self.batches.pos = type(self.batches.pos)()  # peek only: rewind to the start
             if self.augment is not None:
                 x = self.augment(x)
-        save_grid(to_uint8(x), self.run_dir / "samples" / "reals.png")
+        path = self.run_dir / "samples" / "reals.png"
+        self.optional_write("grid of real images", path, lambda: save_grid(to_uint8(x), path))
 
     # ---- signals -----------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -249,6 +294,8 @@ class Trainer:
     # ---- the loop ----------------------------------------------------------------------
     def run(self) -> int:
         cfg, c = self.cfg, self.counters
+        if self.main:  # this process holds the run lock: any *.tmp/*.del here is a dead process's
+            ckpt.clear_leftovers(self.run_dir)
         latest = ckpt.latest_valid(self.run_dir, warn=self.log) if self.s.resuming else None
         if latest is not None:
             self.restore(latest)
@@ -259,9 +306,12 @@ class Trainer:
         if cfg.train.init_from and latest is None:
             self._init_from(cfg.train.init_from)
         total = self._total_images()
+        self.tech.set_run_length(total)
         if self._done(total):
             self.log(f"run already finished at step {c['step']}; pass a larger --steps/--kimg/--epochs to continue")
             return 0
+        if self.main:
+            self._check_free_space(total)
         if latest is None:
             if self.main:
                 self.write_reals()
@@ -290,6 +340,7 @@ class Trainer:
             while not self._done(total) and self.stop_reason is None and not dist_util.any_rank(
                     self.stop_signal is not None, self.device, self.dist.world):
                 t0 = time.time()
+                self.tech.apply_schedule(c["images_seen"], self.steps)
                 bs = self.tech.begin_iteration(c["images_seen"], self.steps.G_module, self.steps.D_module,
                                                self.steps.G_ema)
                 if self.tech.stage is not None and self.tech.stage.level != last_level:
@@ -312,7 +363,9 @@ class Trainer:
                     ok, sg = self.steps.g_step(real)  # the last D step's reals (and labels)
                     all_ok &= ok
                     stats.update(sg)
-                self.steps.update_ema(ema_beta(bs, c["images_seen"], cfg.train.ema_kimg, cfg.train.ema_rampup))
+                ema_rampup = 0.0 if self.tech.values is not None else cfg.train.ema_rampup  # R3GAN's EMA ramps itself
+                self.steps.update_ema(ema_beta(bs, c["images_seen"], self.tech.ema_half_life_kimg(cfg.train.ema_kimg),
+                                               ema_rampup))
                 c["step"] += 1
                 self.tech.end_iteration(c["step"])
                 bad_streak = 0 if all_ok else bad_streak + 1
@@ -338,9 +391,11 @@ class Trainer:
                 if step % sample_every == 0 and self.main:
                     self.write_samples()
                     self.outputs.refresh_report(live=True)
-                if self.outputs.measure_due(step, last=self._done(total)) and self.outputs.measure(
-                        step, c["images_seen"] / 1000, self.steps.G_ema, self.save_best):
-                    self.stop_reason = "the mode-collapse signal fired (--stop_on_collapse)"
+                if self.outputs.measure_due(step, last=self._done(total)):
+                    if self.outputs.measure(step, c["images_seen"] / 1000, self.steps.G_ema, self.save_best):
+                        self.stop_reason = "the mode-collapse signal fired (--stop_on_collapse)"
+                    if dist_util.any_rank(self.write_failure is not None, self.device, self.dist.world):
+                        raise WriteFailed(self.write_failure or "rank 0 could not write the best checkpoint")
                 if step % cfg.log.checkpoint_every == 0:
                     milestone = cfg.log.milestone_every > 0 and step % cfg.log.milestone_every == 0
                     self.save_checkpoint(milestone=milestone)
@@ -379,9 +434,9 @@ class Trainer:
         return f"{steps} · epoch {self.batches.epoch_float:.2f} · {kimg}"
 
     def _to_log_file(self, line: str) -> None:
-        """Append a progress line to log.txt only (the screen has its own bar or line)."""
-        with open(self.run_dir / "log.txt", "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+        """Append a progress line to log.txt only (the screen has its own bar or line); a full disk skips it."""
+        log = self.run_dir / "log.txt"
+        self.optional_write("progress line", log, lambda: append_line(log, line))
 
     def _log_stats(self, sums: dict, n: int, t_log: float, img_log: int, bar: Progress) -> None:
         c = self.counters
@@ -401,11 +456,11 @@ class Trainer:
         line.update(self.outputs.stats_fields())
         if not self.main:
             return
-        with open(self.run_dir / "stats.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(line) + "\n")
+        stats = self.run_dir / "stats.jsonl"
+        self.optional_write("stats line", stats, lambda: append_line(stats, json.dumps(line)))
         if self.tb is not None:
-            self.tb.scalars(line)
-            self.tb.new_metrics()
+            self.optional_write("TensorBoard scalars", self.run_dir / "tensorboard",
+                                lambda: (self.tb.scalars(line), self.tb.new_metrics()))
         if "loss_g" in line and "loss_d" in line:
             bar.set_postfix(f"G {line['loss_g']:.3f} D {line['loss_d']:.3f}")
 

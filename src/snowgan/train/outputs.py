@@ -25,6 +25,7 @@ import torch
 
 from ..config import Config
 from ..data.prepared import PreparedDataset
+from ..diskspace import describe, write_errno
 from ..text import significant
 from . import distributed as dist_util
 
@@ -68,25 +69,35 @@ class RunOutputs:
                 f"every {self.every} iterations{best}{what}")
         self.pending_warning: Optional[str] = None  # goes into the next stats line
         self._report_failed = False
+        self._metrics_write_failed = False
 
     def measure_due(self, step: int, last: bool = False) -> bool:
         """Every `every` iterations, and at the last one: the final model is the one a user gets."""
         return self.every > 0 and (step % self.every == 0 or last)
 
     def measure(self, step: int, kimg: float, G_ema: torch.nn.Module,
-                save_best: Callable[[], None]) -> bool:
+                save_best: Callable[[], bool]) -> bool:
         """Measure (rank 0), keep the best checkpoint; True on every rank when training should stop.
 
         Every rank must call this at the same step: the stop decision is shared.
         """
         stop = False
+        values = None
         if self.tracker is not None:
-            with _isolated_rng():
-                values = self.tracker.measure(G_ema, step, kimg)
+            try:
+                with _isolated_rng():
+                    values = self.tracker.measure(G_ema, step, kimg)
+            except Exception as e:  # metrics.jsonl on a full disk: say so once, keep training
+                code = write_errno(e)
+                if code is None:
+                    raise
+                if not self._metrics_write_failed:
+                    self._metrics_write_failed = True
+                    self.log(f"note: could not record metrics, {describe(code, self.tracker.path)}; training goes on")
+        if values is not None:
             shown = ", ".join(f"{k} {significant(v)}" for k, v in values.items() if isinstance(v, (int, float)))
             self.log(f"metrics at step {step} ({kimg:.1f} kimg): {shown}")
-            if self.tracker.is_best(values):
-                save_best()
+            if self.tracker.is_best(values) and save_best():  # False: the disk refused it (the loop stops)
                 self.log(f"best {self.tracker.best_key} so far ({significant(values[self.tracker.best_key])}): "
                          f"saved {self.run_dir / 'checkpoints' / 'best'}")
             warning = self.tracker.collapse_warning(values)
@@ -120,7 +131,9 @@ class RunOutputs:
             write_report(self.run_dir, live=live)
         except Exception as e:  # a picture must never end a training run
             self._report_failed = True
-            self.log(f"note: could not refresh the report ({type(e).__name__}: {e}); training goes on, "
+            code = write_errno(e)
+            why = describe(code, self.run_dir / "report.html") if code is not None else f"{type(e).__name__}: {e}"
+            self.log(f"note: could not refresh the report ({why}); training goes on, "
                      f"make it later with: snowgan --mode report --run {self.run_dir.name}")
 
 

@@ -8,18 +8,31 @@ On a resume the run's saved config.json is the base; settings given now (flags, 
 ``--config`` file, a recipe) override it (``flags.overlay``), except the ones that
 define the networks (IDENTITY_FIELDS): changing those would not fit the checkpoint,
 so it is an error that says to start a new run instead.
+
+Before anything in the folder is written, the process takes the run lock
+(``runlock.RunLock``): a second trainer on the same run stops with exit 2 and the
+first one's pid, host and start time. A new folder is claimed by ``mkdir`` (atomic,
+so two new runs never share a number) and locked before its config.json exists; a
+run found by --name counts only once its config.json is there, i.e. once its
+trainer holds the lock — so the second of two trainers started at once either meets
+the lock or makes its own numbered folder, never a half-made one.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
 from ..config import IDENTITY_FIELDS, Config, ConfigError, flat_fields
+from ..diskspace import describe, write_errno
 from ..flags import SELECTORS, overlay
 from ..runs import find_by_name, find_run, new_run_dir, run_name
+from .runlock import RunLock
 
 
 @dataclass
@@ -28,35 +41,87 @@ class Session:
     run_dir: Path
     resuming: bool
     log: Callable[[str], None]
+    lock: Optional[RunLock] = None  # held by the process that writes (rank 0); None on the others
+
+    def close(self) -> None:
+        """Give the run back to other trainers (the OS also does it when the process ends)."""
+        if self.lock is not None:
+            self.lock.release()
 
 
 def _make_logger(run_dir: Path, quiet: bool) -> Callable[[str], None]:
+    """Print (unless quiet) and append to RUN/log.txt; a full disk loses log lines, never the run."""
     log_path = run_dir / "log.txt"
+    failed = False
 
     def log(msg: str) -> None:
+        nonlocal failed
         if not quiet:
             print(msg, flush=True)
-        with open(log_path, "a", encoding="utf-8") as f:
-            f.write(msg + "\n")
+        try:
+            with open(log_path, "a", encoding="utf-8") as f:
+                f.write(msg + "\n")
+        except OSError as e:
+            code = write_errno(e)
+            if code is None:
+                raise
+            if not failed:  # said once; the terminal still gets every line
+                failed = True
+                print(f"note: cannot append to {describe(code, log_path)}; log lines go to the terminal only",
+                      file=sys.stderr, flush=True)
 
     return log
 
 
+def _write_config(run_dir: Path, cfg: Config) -> None:
+    """RUN/config.json, replaced whole: a full disk mid-write must not leave a run without its settings."""
+    tmp = run_dir / "config.json.tmp"
+    try:
+        tmp.write_text(cfg.to_json(), encoding="utf-8")
+        os.replace(tmp, run_dir / "config.json")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _by_name(runs_dir: str, name: str) -> Optional[Path]:
+    """The newest run called ``name`` whose trainer got as far as writing its config.json."""
+    found = find_by_name(runs_dir, name)
+    return found if found is not None and (found / "config.json").is_file() else None
+
+
 def open_session(cfg: Config, explicit: set[str]) -> Session:
+    """Claim the run folder (new or continued) under the run lock; raises RunLocked when it is taken."""
     runs_dir = cfg.run.runs_dir
     existing: Optional[Path] = None
     if cfg.run.resume:
         existing = find_run(runs_dir, cfg.run.resume)
-    elif cfg.run.name and find_by_name(runs_dir, cfg.run.name) is not None:
-        existing = find_by_name(runs_dir, cfg.run.name)
+    elif cfg.run.name:
+        existing = _by_name(runs_dir, cfg.run.name)
 
     if existing is None:
         name = cfg.run.name or cfg.run.recipe or cfg.model.arch
         run_dir = new_run_dir(runs_dir, name)
+        lock = RunLock.acquire(run_dir)  # free: nobody else can have found a folder without config.json
         cfg.run.name = run_name(run_dir)
-        (run_dir / "config.json").write_text(cfg.to_json(), encoding="utf-8")
-        return Session(cfg, run_dir, False, _make_logger(run_dir, cfg.run.progress == "none"))
+        try:
+            _write_config(run_dir, cfg)
+        except BaseException:  # e.g. a full disk: leave no folder that looks like a run
+            lock.release()
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        return Session(cfg, run_dir, False, _make_logger(run_dir, cfg.run.progress == "none"), lock)
 
+    lock = RunLock.acquire(existing)  # before anything in the folder changes
+    try:
+        return _continue(cfg, explicit, existing, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _continue(cfg: Config, explicit: set[str], existing: Path, lock: RunLock) -> Session:
+    """A session on an existing run, its saved config overlaid with the settings given now."""
     saved_path = existing / "config.json"
     if not saved_path.is_file():
         raise ConfigError(f"{existing} has no config.json; it is not a snowgan run folder")
@@ -72,5 +137,5 @@ def open_session(cfg: Config, explicit: set[str]) -> Session:
     saved.run.mode = "train"
     saved.run.name = run_name(existing)
     saved.run.resume = str(existing)
-    (existing / "config.json").write_text(saved.to_json(), encoding="utf-8")
-    return Session(saved, existing, True, _make_logger(existing, saved.run.progress == "none"))
+    _write_config(existing, saved)
+    return Session(saved, existing, True, _make_logger(existing, saved.run.progress == "none"), lock)

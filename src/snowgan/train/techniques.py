@@ -2,6 +2,8 @@
 
 - DiffAugment with a fixed or adaptive probability (snowgan.augment)
 - progressive growing: stage, per-resolution batch size, faded reals (train/progressive.py)
+- ``--schedule r3gan``: R3GAN's cosine schedules of lr, betas, R1/R2 gamma, aug_p and the
+  EMA half-life over the run (train/schedules.py), a pure function of the image count
 
 The loop, per iteration::
 
@@ -30,6 +32,7 @@ from ..config import Config
 from ..data.dataset import Batch
 from ..losses import loss_class
 from .progressive import Schedule, Stage, apply_stage, real_for_stage
+from .schedules import R3GANSchedule, R3GANValues
 
 
 class Techniques:
@@ -41,6 +44,41 @@ class Techniques:
         self.stage: Optional[Stage] = self.schedule.stage(0) if self.schedule else None
         self.batch_size = cfg.train.batch_size
         self._images_since_update = 0  # real images (global batch) since the last adaptive-p update
+        self.cfg = cfg
+        self.r3gan: Optional[R3GANSchedule] = None  # set by set_run_length when --schedule r3gan
+        self.values: Optional[R3GANValues] = None
+
+    def set_run_length(self, total_images: int) -> None:
+        """The run's length in images: what --schedule r3gan decays over (from --kimg, --steps or --epochs)."""
+        c = self.cfg
+        if c.train.schedule != "r3gan":
+            return
+        self.r3gan = R3GANSchedule(total_kimg=max(total_images, 1) / 1000,
+                                   lr=(c.train.disc_lr, c.train.disc_lr / 4),
+                                   gamma=(c.model.r1_gamma, c.model.r1_gamma / 10),
+                                   aug_p=(0.0, c.aug.aug_p), beta2=(c.train.beta2, 0.99), beta1=c.train.beta1)
+
+    def apply_schedule(self, images_seen: int, steps) -> None:
+        """Set this iteration's scheduled values on the optimizers, the loss's R1/R2 and the augmentation.
+
+        steps: the GANSteps (its opt_g, opt_d and loss.regularizers). Assigning lr and betas
+        to the param groups is all torch's Adam reads per step; nothing is cached.
+        """
+        if self.r3gan is None:
+            return
+        v = self.values = self.r3gan.at(images_seen / 1000)
+        for opt in (steps.opt_g, steps.opt_d):  # R3GAN: the same rate for G and D
+            for group in opt.param_groups:
+                group["lr"], group["betas"] = v.lr, (v.beta1, v.beta2)
+        for reg in steps.loss.regularizers:  # R3GAN: one gamma for R1 and R2, each weighed gamma/2
+            if reg.name in ("r1", "r2"):
+                reg.weight = 0.5 * v.gamma
+        if self.augment is not None and self.ada is None:
+            self.augment.p = v.aug_p
+
+    def ema_half_life_kimg(self, default: float) -> float:
+        """The EMA half-life now: the schedule's when one runs, else --ema_kimg."""
+        return self.values.ema_kimg if self.values is not None else default
 
     # ---- per iteration -----------------------------------------------------------------
     def begin_iteration(self, images_seen: int, *networks: nn.Module) -> int:
@@ -75,6 +113,9 @@ class Techniques:
         out: dict = {"aug_p": round(float(self.augment.p), 6) if self.augment is not None else 0.0}
         if self.ada is not None and self.ada.last_rt is not None:
             out["ada_rt"] = round(self.ada.last_rt, 4)
+        if self.values is not None:
+            out.update(lr=round(self.values.lr, 8), gamma=round(self.values.gamma, 6),
+                       beta2=round(self.values.beta2, 6))
         out.update(self.sample_info())
         return out
 

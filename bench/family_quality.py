@@ -1,0 +1,144 @@
+"""Quality at equal CPU time: model families and recipes trained for the same seconds, then scored.
+
+    python bench/family_quality.py --data ../shared/data/tshirts --image_size 64 --budget_s 600 \\
+        --variants wgan-gp,houses,r3gan,projected --seeds 0 --json out.json
+
+Each variant is a real `snowgan --mode train` process (the whole loop: augmentation,
+schedules, EMA). All variants start together, but only one runs at a time: the harness
+pauses the others (SIGSTOP / SIGCONT) and rotates every --slice_s seconds, so a machine
+shared with other jobs slows every variant alike and each gets --budget_s seconds of its
+own. When a variant's budget is spent it gets SIGTERM, which makes snowgan finish the
+iteration, save a checkpoint and exit. Then `snowgan --mode evaluate` scores each run's
+final EMA generator against the same real images (KID and FID when the Inception
+weights are available, SWD and the diversity signals always).
+
+Variants (VARIANTS below) are flag lists over a shared base; add one by adding a line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# name -> flags. "wgan-gp" is snowgan's default model (the seed write-up's); "houses" and
+# "mountains" are the best seed recipes for photos at CPU budgets (DCGAN families).
+VARIANTS: dict[str, list[str]] = {
+    "wgan-gp": [],
+    "dcgan": ["--loss", "nonsat"],
+    "houses": ["--recipe", "houses"],
+    "mountains": ["--recipe", "mountains"],
+    "r3gan": ["--recipe", "r3gan"],
+    "projected": ["--recipe", "projected"],
+}
+
+
+def run_cli(args: list[str], cwd: Path, env: dict, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "snowgan", *args], cwd=cwd, env=env, **kw)
+
+
+def train_all(variants: dict[str, list[str]], base: list[str], work: Path, budget_s: float, slice_s: float,
+              env: dict) -> dict[str, dict]:
+    """Start every variant paused, then give each slices of CPU until its budget is spent."""
+    procs: dict[str, subprocess.Popen] = {}
+    logs = {}
+    for name, flags in variants.items():
+        logs[name] = open(work / f"{name}.log", "w")
+        length = [] if any(f in flags for f in ("--kimg", "--steps", "--epochs")) else ["--steps", "10000000"]
+        p = run_cli(["--mode", "train", *base, *flags, "--name", name, *length], work, env,
+                    stdout=logs[name], stderr=subprocess.STDOUT, start_new_session=True)
+        os.killpg(p.pid, signal.SIGSTOP)
+        procs[name] = p
+    used = {k: 0.0 for k in procs}
+    live = list(procs)
+    while live:
+        for name in list(live):
+            p = procs[name]
+            if p.poll() is not None:  # crashed or finished early
+                live.remove(name)
+                continue
+            os.killpg(p.pid, signal.SIGCONT)
+            t0 = time.perf_counter()
+            share = min(slice_s, budget_s - used[name])
+            try:
+                p.wait(timeout=share)
+            except subprocess.TimeoutExpired:
+                pass
+            used[name] += time.perf_counter() - t0
+            if p.poll() is None and used[name] >= budget_s:
+                os.killpg(p.pid, signal.SIGTERM)  # checkpoint and exit
+                p.wait()
+                live.remove(name)
+            elif p.poll() is None:
+                os.killpg(p.pid, signal.SIGSTOP)
+        done = ", ".join(f"{k} {used[k]:.0f}s" for k in procs)
+        print(f"  trained: {done}", flush=True)
+    for f in logs.values():
+        f.close()
+    return {k: {"train_s": round(used[k], 1), "returncode": procs[k].returncode} for k in procs}
+
+
+def evaluate(name: str, work: Path, env: dict, metrics: str, n: int) -> dict:
+    out = work / f"{name}-metrics.json"
+    p = subprocess.run([sys.executable, "-m", "snowgan", "--mode", "evaluate", "--run", name, "--metrics", metrics,
+                        "--n_samples", str(n), "--checkpoint", "latest", "--out", str(out), "--progress", "none"],
+                       cwd=work, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        return {"error": (p.stderr or p.stdout).strip().splitlines()[-1:]}
+    res = json.loads(out.read_text())
+    row = {k: v["value"] for k, v in res["metrics"].items()}
+    if "kid" in res["metrics"]:
+        row["kid_std"] = res["metrics"]["kid"]["std"]
+    row.update(step=res["step"], kimg=res["kimg"])
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=None, help="image folder (default: the built-in dataset)")
+    ap.add_argument("--image_size", default="64")
+    ap.add_argument("--budget_s", type=float, default=600.0, help="training seconds per variant")
+    ap.add_argument("--slice_s", type=float, default=20.0, help="seconds per turn")
+    ap.add_argument("--variants", default="wgan-gp,houses", help=f"comma-separated, from {', '.join(VARIANTS)}")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--metrics", default="kid,fid,swd,diversity")
+    ap.add_argument("--n_samples", type=int, default=500)
+    ap.add_argument("--flags", default="", help="extra flags for every variant")
+    ap.add_argument("--per", action="append", default=[], metavar="NAME=FLAGS",
+                    help="extra flags for one variant, e.g. 'r3gan=--kimg 2' (its schedules then span what fits)")
+    ap.add_argument("--work", default="bench-family-quality", help="folder for the runs (kept for the grids)")
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
+    chosen = {k: list(VARIANTS[k]) for k in a.variants.split(",")}
+    for spec in a.per:
+        name, _, flags = spec.partition("=")
+        chosen[name] += flags.split()
+    results = []
+    for seed in [int(s) for s in a.seeds.split(",")]:
+        work = Path(a.work) / f"seed{seed}"
+        work.mkdir(parents=True, exist_ok=True)
+        base = ["--image_size", a.image_size, "--seed", str(seed), "--progress", "lines", *a.flags.split()]
+        if a.data:
+            base += ["--data", str(Path(a.data).resolve())]
+        print(f"seed {seed}: {len(chosen)} variants, {a.budget_s:.0f} s each, in {work}", flush=True)
+        trained = train_all(chosen, base, work, a.budget_s, a.slice_s, env)
+        row = {"seed": seed}
+        for name in chosen:
+            row[name] = {**trained[name], **evaluate(name, work, env, a.metrics, a.n_samples)}
+            print(f"  {name}: {json.dumps(row[name])}", flush=True)
+        results.append(row)
+    if a.json:
+        Path(a.json).write_text(json.dumps({"command": " ".join(sys.argv), "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""Training throughput of the projected family against a plain fp32 PyTorch reference, in one process.
+
+    python bench/projected_throughput.py                          # both cases, 5 repeats
+    python bench/projected_throughput.py --cases projected64 --repeats 3 --block_s 8 --json out.json
+    python bench/projected_throughput.py --min_backbone 224       # the paper's backbone size
+
+Cases (built-in dataset, the ``projected`` recipe through the real flag machinery: hinge,
+DiffAugment color,translation,cutout, Adam (0, 0.99), batch 16, widths 32, EMA):
+projected64 (64x64 images, backbone input 128x128) and projected32 (32x32, also 128x128).
+
+snowgan side: what ``snowgan --mode train`` runs per iteration (bench/train_throughput.py's
+SnowganIteration: Batches.next -> GANSteps.d_step -> g_step -> EMA), precision auto (bf16
+autocast on this CPU), channels_last, fused Adam, BatchNorm folded into the frozen backbone.
+
+Reference (PlainProjected below): the same networks and the same arithmetic written the
+way Projected GAN's public code runs them, with nothing done for speed: float32,
+contiguous tensors, torch.optim.Adam's default kernels, the backbone as a plain
+EfficientNet-Lite0 with its BatchNorm layers in eval mode, the cross-scale mixing as in
+the paper's code (upsample, then the 1x1 conv), a plain EMA loop. The two alternate in
+blocks of ``--block_s`` seconds (order swapped each repeat) so a shared machine slows
+both alike; the ratio per repeat, its median and range are reported, with the FLOPs per
+image and the fraction of the measured bf16 matmul peak (as train_throughput.py does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_throughput import SnowganIteration, count_flops, matmul_peak, spread, timed_block  # noqa: E402
+
+from snowgan import losses  # noqa: E402
+from snowgan.augment import DiffAugment  # noqa: E402
+from snowgan.models import projected  # noqa: E402
+from snowgan.pretrained.efficientnet_lite import load_efficientnet_lite0, to_tf_input  # noqa: E402
+from snowgan.train.device import configure_threads  # noqa: E402
+
+CASES = {
+    "projected64": ["--recipe", "projected", "--image_size", "64"],
+    "projected32": ["--recipe", "projected", "--image_size", "32"],
+}
+
+
+class PlainProjectedD(nn.Module):
+    """The projected discriminator computed the textbook way (same weights, same function)."""
+
+    def __init__(self, D: projected.ProjectedDiscriminator) -> None:
+        super().__init__()
+        self.backbone_hw = D.backbone_hw
+        self.net = load_efficientnet_lite0(D.weights_path)  # BatchNorm as separate eval-mode layers
+        self.proj = copy.deepcopy(D.proj)
+        self.blocks = copy.deepcopy(D.blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=self.backbone_hw, mode="bilinear", align_corners=False)
+        if x.shape[1] == 1:
+            x = x.repeat(1, 3, 1, 1)
+        feats = self.net.features(to_tf_input(x))
+        p = self.proj
+        m = [F.conv2d(f, getattr(p, f"ccm{i}_w"), getattr(p, f"ccm{i}_b")) for i, f in enumerate(feats)]
+        out, y = [None] * 4, None
+        for i in (3, 2, 1, 0):  # FeatureFusionBlock: add, upsample, then the 1x1 conv
+            y = m[i] if y is None else y + m[i]
+            y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=True)
+            y = F.conv2d(y, getattr(p, f"csm{i}_w"), getattr(p, f"csm{i}_b"))
+            out[i] = y
+        return torch.stack([head(o) for head, o in zip(self.blocks, out)]).mean(0)
+
+
+class PlainProjected:
+    """One fp32 training iteration: a hinge D step, a G step, an EMA update."""
+
+    def __init__(self, G: nn.Module, D: projected.ProjectedDiscriminator, images: torch.Tensor, cfg) -> None:
+        t = cfg.train
+        self.G = copy.deepcopy(G).float()
+        self.D = PlainProjectedD(D).float()
+        self.G_ema = copy.deepcopy(G).float().eval().requires_grad_(False)
+        self.images, self.batch_size, self.nz = images.float().contiguous(), t.batch_size, G.latent_dim
+        self.augment = DiffAugment(cfg.aug.augment, cfg.aug.aug_p)
+        self.opt_d = torch.optim.Adam([p for p in self.D.parameters() if p.requires_grad], lr=t.disc_lr,
+                                      betas=(t.beta1, t.beta2))
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.gen_lr, betas=(t.beta1, t.beta2))
+
+    def iteration(self) -> None:
+        G, D = self.G, self.D
+        real = self.images[torch.randint(0, len(self.images), (self.batch_size,))]
+        G.requires_grad_(False)
+        D.blocks.requires_grad_(True)
+        with torch.no_grad():
+            fake = G(torch.randn(self.batch_size, self.nz))
+        loss_d = losses.d_loss("hinge", D(self.augment(real)), D(self.augment(fake)))
+        self.opt_d.zero_grad()
+        loss_d.backward()
+        self.opt_d.step()
+        G.requires_grad_(True)
+        D.blocks.requires_grad_(False)
+        loss_g = losses.g_loss("hinge", D(self.augment(G(torch.randn(self.batch_size, self.nz)))))
+        self.opt_g.zero_grad()
+        loss_g.backward()
+        self.opt_g.step()
+        with torch.no_grad():
+            for pe, p in zip(self.G_ema.parameters(), G.parameters()):
+                pe.copy_(p.lerp(pe, 0.999))
+            for be, b in zip(self.G_ema.buffers(), G.buffers()):
+                be.copy_(b)
+
+
+def run_case(name: str, args: argparse.Namespace, peaks: list[float]) -> dict:
+    argv = CASES[name] + ["--progress", "none"] + args.snowgan_flags.split()
+    snow = SnowganIteration(argv)
+    images = torch.from_numpy(snow.dataset.images).float().div(127.5).sub(1.0)
+    ref = PlainProjected(snow.G_init, snow.D_init, images, snow.cfg)
+    per_iter = snow.cfg.train.disc_steps * snow.batch_size
+    D = snow.steps.D_module
+    print(f"[{name}] snowgan precision {snow.precision.name}; backbone input {D.backbone_hw}; "
+          f"{per_iter} real images per iteration", flush=True)
+    for _ in range(args.warmup):
+        snow()
+        ref.iteration()
+    flops_snow, flops_ref = count_flops(snow), count_flops(ref.iteration)
+    ratios, ips_snow, ips_ref, fractions = [], [], [], []
+    for r in range(args.repeats):
+        threads = configure_threads(torch.device("cpu")) if args.threads == 0 else str(args.threads)
+        order = [("snow", snow), ("ref", ref.iteration)]
+        if r % 2:
+            order.reverse()
+        got = {}
+        for key, fn in order:
+            n, dt = timed_block(fn, args.block_s)
+            got[key] = n * per_iter / dt
+        ips_snow.append(got["snow"])
+        ips_ref.append(got["ref"])
+        ratios.append(got["snow"] / got["ref"])
+        peaks.append(matmul_peak(torch.bfloat16))
+        fractions.append(got["snow"] * flops_snow / per_iter / peaks[-1])
+        print(f"  repeat {r + 1}/{args.repeats}: snowgan {got['snow']:.1f} img/s, reference {got['ref']:.1f} img/s, "
+              f"ratio {ratios[-1]:.2f}; {threads}; load average {os.getloadavg()[0]:.2f}", flush=True)
+    med = statistics.median(ips_snow)
+    out = {"case": name, "argv": argv, "backbone_hw": list(D.backbone_hw), "precision": snow.precision.name,
+           "images_per_iteration": per_iter, "ratio": spread(ratios), "snowgan_img_s": spread(ips_snow),
+           "reference_img_s": spread(ips_ref), "flops_per_image_snowgan": flops_snow / per_iter,
+           "flops_per_image_reference": flops_ref / per_iter, "snowgan_gflops": med * flops_snow / per_iter / 1e9,
+           "fraction_of_bf16_peak": spread(fractions), "load_average_1min": os.getloadavg()[0]}
+    r = out["ratio"]
+    print(f"[{name}] ratio median {r['median']:.2f} (min {r['min']:.2f}, max {r['max']:.2f}, n={r['n']}); snowgan "
+          f"{med:.1f} img/s, {flops_snow / per_iter / 1e9:.2f} GFLOP per image = {out['snowgan_gflops']:.1f} GFLOP/s "
+          f"= {100 * statistics.median(fractions):.1f}% of the bf16 matmul peak (best {max(peaks) / 1e9:.0f} GFLOP/s)",
+          flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cases", default=",".join(CASES), help=f"comma-separated of {', '.join(CASES)}")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--block_s", type=float, default=6.0, help="seconds per timed block")
+    p.add_argument("--warmup", type=int, default=2, help="untimed iterations of each side first")
+    p.add_argument("--min_backbone", type=int, default=projected.MIN_BACKBONE,
+                   help="smallest backbone input side (snowgan's rule: 128; the paper: 224)")
+    p.add_argument("--snowgan_flags", default="", help="extra snowgan flags, e.g. '--batch_size 32'")
+    p.add_argument("--threads", type=int, default=0, help="fixed intra-op threads (0: snowgan's choice)")
+    p.add_argument("--json", default=None, help="also write the results here")
+    args = p.parse_args(argv)
+    projected.MIN_BACKBONE = args.min_backbone  # read by backbone_size() when D is built
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = configure_threads(torch.device("cpu")) if args.threads == 0 else f"{args.threads} threads"
+    info = {"torch": torch.__version__, "python": platform.python_version(), "threads": threads,
+            "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:])}
+    print(f"torch {info['torch']}, {threads}", flush=True)
+    peaks = [matmul_peak(torch.bfloat16)]
+    results = [run_case(name, args, peaks) for name in args.cases.split(",") if name]
+    info.update(bf16_matmul_peak_gflops=spread([x / 1e9 for x in peaks]), results=results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(info, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
