@@ -55,12 +55,14 @@ def test_choices_come_from_the_registries() -> None:
 def test_resolved_configs_of_seed_commands_and_recipes_are_unchanged() -> None:
     """Recorded before the core refactor (tests/data/resolved_configs.json): same values, field by field.
 
-    Fields added since (r2_gamma, blocks_per_stage) must be at their defaults, which keep behaviour as before.
+    Fields added since (r2_gamma, blocks_per_stage, schedule, tensorboard, new_data) must be at their defaults, which
+    keep behaviour as before.
     """
     import json
 
     recorded = json.loads((Path(__file__).parent / "data" / "resolved_configs.json").read_text())
-    added = {"train": {"schedule": "constant"}, "model": {"r2_gamma": 0.0, "blocks_per_stage": 1}}
+    added = {"train": {"schedule": "constant"}, "model": {"r2_gamma": 0.0, "blocks_per_stage": 1},
+             "log": {"tensorboard": False}, "cmd": {"new_data": False}}
     for case, entry in recorded.items():
         now = parse_args(entry["argv"])[0].to_dict()
         for sec, values in now.items():

@@ -186,5 +186,6 @@ def test_training_length_counts_whole_iterations(workdir: Path) -> None:
     # 0.1 kimg with 5 critic steps of 8 images: the 3rd iteration (120 images) reaches 100; the
     # progress total says 120, not 100 (the bar never ends past its total).
     p = run_cli("--mode", "train", *TINY, "--kimg", "0.1", cwd=workdir)
-    assert "done: 3 steps, 0.1 kimg" in p.stdout
-    assert "120/120 img" in p.stdout + p.stderr and "/100 img" not in p.stdout + p.stderr
+    assert "done: 3 steps, 0.12 kimg" in p.stdout
+    out = p.stdout + p.stderr  # the progress line counts in kimg: 120 of 120 images, not of 100
+    assert "step 3/3 · " in out and "0.120/0.120 kimg" in out and "/0.100 kimg" not in out

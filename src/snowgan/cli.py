@@ -1,8 +1,16 @@
 """The `snowgan` command: parse flags into a Config and hand it to the library.
 
-No training logic lives here. Each mode is a function ``main(cfg, explicit) -> int``
-in the module named in MODES (imported lazily so `snowgan --help` stays fast);
-``explicit`` is the set of flag names the user typed.
+Two spellings of every command, the same from here on:
+
+    snowgan train --data photos/ --kimg 100          (a subcommand)
+    snowgan --mode train --gen_steps 4 --disc_lr 0.0001   (the contract: --mode)
+
+No training logic lives here. Each mode is a function ``fn(cfg, given) -> exit code``
+named in ``registries.MODES`` (imported lazily so `snowgan --help` never imports torch);
+``given`` is the set of fields set now by flags, --recipe or --config. Bare ``snowgan``
+prints an overview, ``--help`` the flags (helptext.py), ``snowgan recipes`` the recipes.
+Errors are one line, ``snowgan: error: ...``, exit 2; warnings from the libraries
+underneath are one-line notes, not Python's UserWarning with a source path.
 """
 
 from __future__ import annotations
@@ -11,33 +19,86 @@ import importlib
 import sys
 from typing import Optional
 
+from .checks import before_start
+from .commands.common import warnings_as_notes
 from .config import ConfigError
-from .flags import parse_args
+from .errors import did_you_mean
+from .flags import parse_typed, resolve
+from .helptext import EXTRA_COMMANDS, command_help, full_help, overview, recipes_help, recipes_text, version_text
+from .registries import MODES
 
-# Every mode's entry lives in snowgan/commands/ (imported lazily so `snowgan --help` stays fast);
-# library modules never import a command.
-MODES = {
-    "train": "snowgan.commands.train:main",
-    "generate": "snowgan.commands.generate:main",
-    "prepare": "snowgan.commands.prepare:main",
-    "evaluate": "snowgan.commands.evaluate:evaluate_main",
-    "features": "snowgan.commands.evaluate:features_main",
-    "interpolate": "snowgan.commands.media:interpolate_main",
-    "average": "snowgan.commands.media:average_main",
-    "progress": "snowgan.commands.media:progress_main",
-    "report": "snowgan.commands.media:report_main",
-    "export": "snowgan.commands.export:main",
-    "probe": "snowgan.commands.probe:probe_main",
-    "predict": "snowgan.commands.probe:predict_main",
-}
+HELP_FLAGS = ("-h", "--help")
+
+
+def _mode_flag(argv: list[str]) -> Optional[str]:
+    """The value of --mode in argv (for `--mode X --help`), or None."""
+    for i, tok in enumerate(argv):
+        if tok == "--mode" and i + 1 < len(argv):
+            return argv[i + 1]
+        if tok.startswith("--mode="):
+            return tok.split("=", 1)[1]
+    return None
+
+
+def _command_word(word: str) -> str:
+    """A subcommand (or `help`/`recipes`) as typed; ConfigError with a suggestion otherwise."""
+    if word in MODES or word in EXTRA_COMMANDS:
+        return word
+    choices = [*MODES, *EXTRA_COMMANDS]
+    raise ConfigError(f"unknown command {word!r}{did_you_mean(word, choices)} "
+                      f"(commands: {', '.join(choices)}; snowgan --help lists them)")
+
+
+def _help_for(mode: Optional[str]) -> str:
+    if mode is None:
+        return full_help()
+    if mode not in MODES:
+        _command_word(mode)  # raises with a suggestion
+        return recipes_help() if mode == "recipes" else full_help()
+    return command_help(mode)
+
+
+def run(argv: list[str]) -> int:
+    """Dispatch one command line; ConfigError propagates (main prints it)."""
+    if not argv:
+        print(overview(), end="")
+        return 0
+    if "--version" in argv:
+        print(version_text())
+        return 0
+    command = None
+    if not argv[0].startswith("-"):
+        command, argv = _command_word(argv[0]), argv[1:]
+        if command == "help":
+            print(_help_for(argv[0] if argv else None), end="")
+            return 0
+        if command == "recipes":
+            print(recipes_help() if any(a in HELP_FLAGS for a in argv) else recipes_text(), end="")
+            return 0
+    if any(a in HELP_FLAGS for a in argv):
+        print(_help_for(command or _mode_flag(argv)), end="")
+        return 0
+    typed = parse_typed(argv)
+    if command is not None:
+        if typed.get("mode", command) != command:
+            raise ConfigError(f"`snowgan {command}` was also given --mode {typed['mode']}; give one of them")
+        typed["mode"] = command
+    if typed.get("recipe") == "list":
+        print(recipes_text(), end="")
+        return 0
+    cfg, given = resolve(typed)
+    for note in before_start(cfg, set(typed) - {"mode"}, given):
+        print(f"note: {note}", file=sys.stderr, flush=True)
+    module, fn = MODES[cfg.run.mode].split(":")
+    entry = getattr(importlib.import_module(module), fn)
+    with warnings_as_notes():
+        return int(entry(cfg, given) or 0)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    args = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
     try:
-        cfg, explicit = parse_args(argv)
-        module, fn = MODES[cfg.run.mode].split(":")
-        entry = getattr(importlib.import_module(module), fn)
-        return int(entry(cfg, explicit) or 0)
+        return run(args)
     except ConfigError as e:
         print(f"snowgan: error: {e}", file=sys.stderr)
         return 2

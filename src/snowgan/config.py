@@ -21,25 +21,33 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional, get_args, get_origin, get_type_hints
 
-from .errors import ConfigError
-from .registries import FAMILIES, LOSSES, OPTIMIZERS
+from .errors import ConfigError, did_you_mean
+from .registries import FAMILIES, LOSSES, MODES, OPTIMIZERS
 from .sizes import split_size
 
 __all__ = ["Config", "ConfigError", "FIELDS", "SECTIONS", "IDENTITY_FIELDS"]
 
 
 def _f(default: Any, help: str, choices: Optional[list] = None, mode_defaults: Optional[dict] = None,
-       **kw: Any) -> Any:
+       topic: Optional[str] = None, shown_default: Optional[str] = None, **kw: Any) -> Any:
     """A field: its default, help text, allowed values, and defaults that differ per --mode.
 
     mode_defaults: {mode: value} used when the running command is that mode and no recipe,
     config file or flag set the field (e.g. evaluate measures 1000 samples, generate writes 10).
+    topic: what a user is doing when they set it (helptext.TOPICS), when that is not the
+    section's name; it groups ``--help`` and decides which commands show (and read) the flag.
+    shown_default: what ``--help`` says the default is, where the stored one is None but means
+    something (``--epochs``: the length used when no --kimg/--steps is given).
     """
     meta: dict[str, Any] = {"help": help}
     if choices is not None:
         meta["choices"] = choices
     if mode_defaults is not None:
         meta["mode_defaults"] = mode_defaults
+    if topic is not None:
+        meta["topic"] = topic
+    if shown_default is not None:
+        meta["shown_default"] = shown_default
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta, **kw)
@@ -49,19 +57,23 @@ def _f(default: Any, help: str, choices: Optional[list] = None, mode_defaults: O
 class RunConfig:
     """Which command, which run folder, which device."""
 
-    mode: str = _f("train", "what to do", choices=[
-        "train", "generate", "prepare", "evaluate", "features", "interpolate",
-        "average", "progress", "report", "export", "probe", "predict"])
-    name: Optional[str] = _f(None, "run name; re-using the name of an existing run resumes it")
-    runs_dir: str = _f("runs", "folder holding the numbered run folders")
-    resume: Optional[str] = _f(None, "resume this run (folder path, number or name)")
-    run: Optional[str] = _f(None, "run to use for generate/evaluate/report (default: newest)")
-    recipe: Optional[str] = _f(None, "recipe name (see --mode train --recipe list)")
-    config: Optional[str] = _f(None, "TOML file with settings (overrides the recipe)")
-    seed: int = _f(0, "random seed for training or sampling")
-    device: str = _f("auto", "compute device", choices=["auto", "cpu", "cuda", "mps"])
-    deterministic: bool = _f(False, "bit-reproducible kernels (slower); resume is then bit-exact")
-    progress: str = _f("auto", "progress display", choices=["auto", "bar", "lines", "none"])
+    mode: str = _f("train", "what to do (the same as `snowgan COMMAND`)", choices=list(MODES), topic="general")
+    name: Optional[str] = _f(None, "run name; re-using the name of an existing run resumes it", topic="start",
+                             shown_default="the recipe's name, else the --arch")
+    runs_dir: str = _f("runs", "folder holding the numbered run folders", topic="general")
+    resume: Optional[str] = _f(None, "resume this run (folder path, number or name)", topic="start")
+    run: Optional[str] = _f(None, "the run to use: folder path, number or name", topic="pick",
+                            shown_default="the newest run that has a checkpoint")
+    recipe: Optional[str] = _f(None, "start from a shipped recipe's settings (list them: snowgan recipes)",
+                               topic="start")
+    config: Optional[str] = _f(None, "TOML file with settings (overrides the recipe; flags override it)",
+                               topic="general")
+    seed: int = _f(0, "random seed for training or sampling", topic="general")
+    device: str = _f("auto", "compute device (auto: cuda, then mps, then cpu)", choices=["auto", "cpu", "cuda", "mps"],
+                     topic="general")
+    deterministic: bool = _f(False, "bit-reproducible kernels (slower); resume is then bit-exact", topic="general")
+    progress: str = _f("auto", "progress display (auto: a bar on a terminal, else a line every 10 s)",
+                       choices=["auto", "bar", "lines", "none"], topic="general")
 
 
 @dataclass
@@ -71,14 +83,15 @@ class DataConfig:
     data: Optional[str] = _f(None, "folder, .zip, .npy/.npz, .jsonl[.gz] shards; none = built-in")
     data_format: str = _f("auto", "force the source type",
                           choices=["auto", "folder", "zip", "npy", "jsonl", "builtin"])
-    image_size: str = _f("64", "output size: N or HxW, of the form base*2^k with base<=8 (32, 160, 96x160)")
-    channels: int = _f(3, "1 = grayscale, 3 = RGB", choices=[1, 3])
+    image_size: str = _f("64", "output size: N or HxW, of the form base*2^k with base<=8 (32, 160, 96x160)",
+                         topic="size")
+    channels: int = _f(3, "1 = grayscale, 3 = RGB", choices=[1, 3], topic="size")
     resize: str = _f("center-crop", "how images are fit to the size",
-                     choices=["center-crop", "pad", "stretch", "random-crop"])
+                     choices=["center-crop", "pad", "stretch", "random-crop"], topic="size")
     alpha: str = _f("composite", "transparent images: composite on --background, crop to alpha, or drop alpha",
-                    choices=["composite", "crop", "drop"])
-    background: str = _f("white", "background colour for --alpha composite and --resize pad")
-    mirror: bool = _f(False, "double the data with horizontal flips (no copies stored)")
+                    choices=["composite", "crop", "drop"], topic="size")
+    background: str = _f("white", "background colour for --alpha composite and --resize pad", topic="size")
+    mirror: bool = _f(False, "double the data with horizontal flips (no copies stored)", topic="size")
     labels: Optional[str] = _f(None, "labels.csv (file,label) for the images")
     field_image: str = _f("image", "JSONL field with the base64 image")
     field_label: str = _f("label", "JSONL field with the class label")
@@ -87,7 +100,7 @@ class DataConfig:
     field_mask: str = _f("mask", "JSONL field with a base64 alpha mask")
     npy_layout: str = _f("auto", ".npy axis order", choices=["auto", "nhwc", "nchw"])
     npy_range: str = _f("auto", ".npy value range: uint8 0..255, unit [0,1], signed [-1,1]", choices=["auto", "uint8", "unit", "signed"])
-    cache_dir: Optional[str] = _f(None, "prepared-dataset cache (default: $SNOWGAN_CACHE or ~/.cache/snowgan)")
+    cache_dir: Optional[str] = _f(None, "prepared-dataset cache folder", shown_default="$SNOWGAN_CACHE, else ~/.cache/snowgan")
     max_bad_fraction: float = _f(0.5, "stop if more than this fraction of inputs cannot be read")
     workers: int = _f(0, "decode processes for prepare (0 = number of cores)")
     builtin_count: int = _f(1024, "number of images in the built-in dataset",
@@ -139,7 +152,8 @@ class TrainConfig:
     beta2: float = _f(0.9, "Adam/AdaBelief beta2")
     optimizer: str = _f("adam", "optimizer", choices=list(OPTIMIZERS))
     batch_size: int = _f(64, "images per discriminator step")
-    epochs: Optional[float] = _f(None, "training length in passes over the data")
+    epochs: Optional[float] = _f(None, "training length in passes over the data",
+                                 shown_default="25 when neither --kimg nor --steps is given")
     kimg: Optional[float] = _f(None, "training length in thousands of real images shown")
     steps: Optional[int] = _f(None, "training length in iterations (overrides --kimg/--epochs)")
     ema_kimg: float = _f(10.0, "half-life of the generator EMA in thousands of images")
@@ -156,8 +170,9 @@ class TrainConfig:
     max_bad_steps: int = _f(5, "non-finite steps in a row before rolling back to a checkpoint")
     max_rollbacks: int = _f(3, "rollbacks before giving up with a diagnosis")
     sync_bn: bool = _f(False, "multi-GPU: synchronise BatchNorm statistics across processes (CUDA only)")
-    init_from: Optional[str] = _f(None, "start from the weights of this run or checkpoint (transfer)")
-    freeze_d: int = _f(0, "with --init_from: freeze this many first discriminator blocks")
+    init_from: Optional[str] = _f(None, "start a new run from the weights of this run or checkpoint (transfer)",
+                                  topic="start")
+    freeze_d: int = _f(0, "with --init_from: freeze this many first discriminator blocks", topic="start")
 
 
 @dataclass
@@ -182,6 +197,8 @@ class LogConfig:
     milestone_every: int = _f(0, "also keep a permanent snapshot every this many iterations (0 = off)")
     grid_size: int = _f(64, "images in each fixed-latent sample grid")
     report: bool = _f(True, "refresh plots and report.html at each sample interval")
+    tensorboard: bool = _f(False, "also write TensorBoard event files (stats, metrics, sample grids) to "
+                                  "RUN/tensorboard (needs: pip install 'snowgan[tensorboard]')")
 
 
 @dataclass
@@ -205,31 +222,36 @@ class CommandConfig:
 
     n_samples: Optional[int] = _f(10, "number of images to generate / evaluate / average",
                                   mode_defaults={"evaluate": 1000, "average": 1000, "report": 1000,
-                                                 "features": None})
-    format: str = _f("png", "output format for generated images", choices=["png", "npy"])
-    out: Optional[str] = _f(None, "output file or folder")
-    force: bool = _f(False, "allow overwriting --out")
-    truncation: Optional[float] = _f(None, "resample latent values with |z| above this")
-    checkpoint: str = _f("auto", "which checkpoint: auto (best, else latest), best, latest, or a step")
-    grid: Optional[str] = _f(None, "write one ROWSxCOLS grid image instead of single files")
-    label_seeds: bool = _f(False, "print each image's seed on grids")
-    frames: int = _f(120, "frames in an interpolation video (progress video: at most this many grids, "
-                          "default 300)")
-    fps: int = _f(30, "frames per second of videos (progress video: default 8)")
-    keyframes: int = _f(6, "latent keyframes an interpolation visits")
-    walk: bool = _f(False, "interpolate as a random latent walk instead of keyframes")
-    images: Optional[str] = _f(None, "folder of images for --mode features")
-    stats: Optional[str] = _f(None, "write FID statistics (mu, sigma) to this .npz")
-    ref: Optional[str] = _f(None, "reference FID statistics .npz to compare against")
-    model: Optional[str] = _f(None, "exported model folder")
-    probe_block: int = _f(-1, "discriminator block whose pooled features the probe uses")
-    finetune: bool = _f(False, "probe: unfreeze the last discriminator blocks")
-    head: Optional[str] = _f(None, "probe head folder for --mode predict")
+                                                 "features": None}, topic="output")
+    format: str = _f("png", "output format for generated images", choices=["png", "npy"], topic="output")
+    out: Optional[str] = _f(None, "output file or folder", topic="output")
+    force: bool = _f(False, "allow overwriting --out", topic="output")
+    truncation: Optional[float] = _f(None, "resample latent values with |z| above this", topic="output")
+    checkpoint: str = _f("auto", "which checkpoint: auto (best, else latest), best, latest, or a step", topic="pick")
+    grid: Optional[str] = _f(None, "write one ROWSxCOLS grid image instead of single files", topic="output")
+    label_seeds: bool = _f(False, "print each image's seed on grids", topic="output")
+    frames: int = _f(120, "frames in an interpolation video (progress video: the most grids it shows, "
+                          "300 unless given)", topic="video")
+    fps: int = _f(30, "frames per second of videos (progress video: 8 unless given); a GIF plays at most 50",
+                  topic="video")
+    keyframes: int = _f(6, "latent keyframes an interpolation visits", topic="video")
+    walk: bool = _f(False, "interpolate as a random latent walk instead of keyframes", topic="video")
+    images: Optional[str] = _f(None, "features: a folder of images instead of a run's samples", topic="features")
+    stats: Optional[str] = _f(None, "write FID statistics (mu, sigma) to this .npz", topic="features")
+    ref: Optional[str] = _f(None, "reference FID statistics .npz to compare against", topic="features")
+    model: Optional[str] = _f(None, "an exported model folder (snowgan export) instead of a run", topic="pick")
+    probe_block: int = _f(-1, "discriminator block whose pooled features the probe uses", topic="probe")
+    finetune: bool = _f(False, "probe: unfreeze the last discriminator blocks", topic="probe")
+    head: Optional[str] = _f(None, "probe head folder for --mode predict", topic="probe")
     probe_task: str = _f("auto", "probe: classify or regress (auto: regress when every label is a number)",
-                         choices=["auto", "classify", "regress"])
+                         choices=["auto", "classify", "regress"], topic="probe")
     probe_shots: int = _f(0, "probe: fit the head on only this many labelled images per class (numbers: in "
-                               "all) to see how far few labels go; the held-out images stay the same (0 = all)")
-    license: str = _f("other", "export: license id for the model card (e.g. apache-2.0, cc-by-4.0, mit)")
+                               "all) to see how far few labels go; the held-out images stay the same (0 = all)",
+                          topic="probe")
+    license: str = _f("other", "export: license id for the model card (e.g. apache-2.0, cc-by-4.0, mit)",
+                      topic="export")
+    new_data: bool = _f(False, "train: continue a run (--resume, or --name of an existing run) on data that "
+                               "differs from what it was trained on", topic="start")
 
 
 SECTIONS: dict[str, type] = {
@@ -342,7 +364,8 @@ def coerce(name: str, value: Any) -> Any:
         raise ConfigError(f"--{name}: {value!r} is not a valid {base.__name__}") from None
     choices = f.metadata.get("choices")
     if choices is not None and out not in choices:
-        raise ConfigError(f"--{name}: {out!r} is not one of {', '.join(map(str, choices))}")
+        raise ConfigError(f"--{name}: {out!r} is not one of {', '.join(map(str, choices))}"
+                          f"{did_you_mean(out, choices)}")
     return out
 
 
@@ -386,8 +409,21 @@ def parse_image_size(text: str) -> tuple[int, int]:
             raise ValueError
     except ValueError:
         raise ConfigError(f"--image_size {text!r}: give a number (64) or HEIGHTxWIDTH (96x160)") from None
+    if h < 1 or w < 1:  # echo what was typed, not a parsed "0x0"
+        raise ConfigError(f"--image_size {text}: a size must be positive, e.g. 32, 64, 128 or 96x160")
     split_size(h, w)  # validates base*2^k
     return h, w
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    """'4x8' -> (rows, cols) = (4, 8); a ConfigError that names --grid otherwise."""
+    try:
+        rows, cols = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--grid {text!r}: give ROWSxCOLS, e.g. 4x8") from None
+    if rows < 1 or cols < 1:
+        raise ConfigError(f"--grid {text}: rows and columns must be at least 1, e.g. 4x8")
+    return rows, cols
 
 
 def validate(cfg: Config) -> None:
@@ -411,3 +447,26 @@ def validate(cfg: Config) -> None:
     for name in ("log_every", "sample_every", "checkpoint_every"):
         if getattr(cfg.log, name) < 1:
             raise ConfigError(f"--{name} must be at least 1")
+    # Training length: checked here, before any run folder exists (a run of 0 steps used to
+    # leave a folder without a checkpoint behind, which then hid older runs from generate).
+    if t.steps is not None and t.steps < 1:
+        raise ConfigError(f"--steps {t.steps}: the number of iterations must be at least 1")
+    for name in ("kimg", "epochs"):
+        value = getattr(t, name)
+        if value is not None and not value > 0:
+            raise ConfigError(f"--{name} {value:g}: the training length must be positive")
+    c = cfg.cmd
+    if c.truncation is not None and not c.truncation > 0:
+        raise ConfigError(f"--truncation {c.truncation:g}: must be positive (latent values with |z| above it "
+                          "are redrawn; 0.5 to 2 is usual)")
+    if c.n_samples is not None and c.n_samples < 1:
+        raise ConfigError(f"--n_samples {c.n_samples}: must be at least 1")
+    if c.grid is not None:
+        parse_grid(c.grid)
+    if c.checkpoint not in ("auto", "best", "latest") and not c.checkpoint.isdigit():
+        raise ConfigError(f"--checkpoint {c.checkpoint!r}: give auto, best, latest or a step number"
+                          f"{did_you_mean(c.checkpoint, ['auto', 'best', 'latest'])}")
+    if c.fps < 1:
+        raise ConfigError(f"--fps {c.fps}: must be at least 1")
+    if c.frames < 2:
+        raise ConfigError(f"--frames {c.frames}: a video needs at least 2")

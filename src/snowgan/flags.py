@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
-from .config import FIELDS, SECTIONS, Config, ConfigError, apply_values, base_type, coerce, validate
+from .config import FIELDS, Config, ConfigError, apply_values, base_type, coerce, validate
+from .errors import did_you_mean
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -100,45 +102,87 @@ def load_toml(path: str | Path, what: str) -> dict:
         raise ConfigError(f"{what} {p} is not valid TOML: {e}") from None
 
 
+def recipe_summaries() -> dict[str, str]:
+    """{recipe name: the first comment line of its TOML file} (what `snowgan recipes` lists)."""
+    out = {}
+    for name in recipe_names():
+        text = (resources.files("snowgan") / "recipes" / f"{name}.toml").read_text(encoding="utf-8")
+        first = next((line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")), "")
+        out[name] = first
+    return out
+
+
 def load_recipe(name: str) -> dict:
     if name not in recipe_names():
-        raise ConfigError(f"--recipe {name!r} is unknown; choose one of: {', '.join(recipe_names())}")
+        raise ConfigError(f"--recipe {name!r} is unknown{did_you_mean(name, recipe_names())} "
+                          f"(the recipes: {', '.join(recipe_names())}; snowgan recipes describes them)")
     text = (resources.files("snowgan") / "recipes" / f"{name}.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="snowgan",
-        description="Train GANs on your own images; generate images, videos, metrics and a report.",
-        argument_default=argparse.SUPPRESS,  # only flags the user typed appear in the namespace
-    )
-    from .registries import LOSSES
+class _Parser(argparse.ArgumentParser):
+    """argparse without its usage dump: every parse error is a ConfigError (one line, exit 2)."""
 
-    per_loss = {loss: loss_defaults(loss) for loss in LOSSES}
-    for sec, cls in SECTIONS.items():
-        group = p.add_argument_group(sec, cls.__doc__.strip().splitlines()[0] if cls.__doc__ else None)
-        for f in dataclasses.fields(cls):
-            base, _ = base_type(FIELDS[f.name][2])
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            if any(f.name in d for d in per_loss.values()):
-                default = ", ".join(f"{d.get(f.name, default)} with {loss}" for loss, d in per_loss.items())
-            help_text = f"{f.metadata.get('help', '')} (default: {default})"
-            if base is bool:
-                group.add_argument(f"--{f.name}", nargs="?", const="true", metavar="BOOL", help=help_text)
-            else:
-                group.add_argument(f"--{f.name}", metavar=base.__name__.upper(), help=help_text)
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        m = re.match(r"argument (--\w+): expected one argument", message)
+        if m:
+            raise ConfigError(f"{m.group(1)} needs a value")
+        raise ConfigError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser that accepts every field of the schema as ``--name VALUE`` (bools: ``--name [BOOL]``).
+
+    No help (``snowgan.helptext`` writes it, grouped by topic) and no prefix matching: ``--n_sample``
+    is an unknown flag, not ``--n_samples``. Values stay strings here; ``coerce`` types them.
+    """
+    p = _Parser(prog="snowgan", add_help=False, allow_abbrev=False,
+                argument_default=argparse.SUPPRESS)  # only flags the user typed appear in the namespace
+    for name, (_, _, tp) in FIELDS.items():
+        if base_type(tp)[0] is bool:
+            p.add_argument(f"--{name}", nargs="?", const="true")
+        else:
+            p.add_argument(f"--{name}")
     return p
+
+
+def normalize_flags(argv: list[str]) -> list[str]:
+    """``--gen-steps 4`` and ``--gen-steps=4`` -> ``--gen_steps``: hyphens and underscores both work.
+
+    Only the name of a ``--flag`` token changes; values (``--data my-photos``) are left alone.
+    """
+    out = []
+    for tok in argv:
+        if tok.startswith("--") and len(tok) > 2:
+            name, eq, value = tok[2:].partition("=")
+            tok = "--" + name.replace("-", "_") + eq + value
+        out.append(tok)
+    return out
+
+
+def parse_typed(argv: list[str]) -> dict[str, Any]:
+    """The flags typed on a command line, typed by the schema: {field name: value}.
+
+    Raises ConfigError (one line) for an unknown or misspelt flag, a stray word, a missing
+    or bad value — with a "did you mean" for a flag name close to a real one.
+    """
+    ns, extras = build_parser().parse_known_args(normalize_flags([str(a) for a in argv]))
+    for tok in extras:
+        if tok.startswith("-"):
+            name = tok.lstrip("-").partition("=")[0]
+            hint = did_you_mean(name, list(FIELDS), "--")
+            raise ConfigError(f"unknown flag {tok.partition('=')[0]}{hint or '; see snowgan --help'}")
+        raise ConfigError(f"unexpected argument {tok!r}: settings are flags with a value, e.g. --data {tok}")
+    return {k: coerce(k, v) for k, v in vars(ns).items()}
 
 
 def parse_args(argv: Optional[list[str]] = None) -> tuple[Config, set[str]]:
     """Parse the command line into a Config. Returns (config, names of the fields given now).
 
     "Given now" = set by --recipe, --config or a flag: what ``overlay`` puts over a saved run.
-    Raises ConfigError for unknown values; argparse itself exits 2 on unknown flags.
+    Raises ConfigError for unknown flags and bad values.
     """
-    typed = {k: coerce(k, v) for k, v in vars(build_parser().parse_args(argv)).items()}
-    return resolve(typed)
+    return resolve(parse_typed(sys.argv[1:] if argv is None else list(argv)))
 
 
 def resolve(typed: dict[str, Any]) -> tuple[Config, set[str]]:

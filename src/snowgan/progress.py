@@ -1,10 +1,18 @@
-"""Progress display: a tqdm bar (rate, ETA) on a terminal, plain periodic lines otherwise."""
+"""Progress display: a tqdm bar (rate, ETA) on a terminal, plain periodic lines otherwise.
+
+Both show the same status, e.g. for training ``step 120/2,000 · epoch 3.40 · 36.0/80.0 kimg``,
+and numbers as people read them (``2,346 img/s``, never ``2.35e+03``). A ``sink`` (the
+training loop passes one that appends to the run's log.txt) receives a plain line every
+``every_s`` seconds whatever is on screen, so ``tail -f log.txt`` shows progress too.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Iterable, Iterator, Optional, TypeVar
+from typing import Callable, Iterable, Iterator, Optional, TypeVar
+
+from .text import number
 
 T = TypeVar("T")
 
@@ -21,17 +29,20 @@ def use_bar(mode: str = "auto") -> bool:
 class Progress:
     """Count work done out of a total.
 
-    On a terminal: a tqdm bar with rate and ETA and a postfix (latest losses).
-    Otherwise: one plain line every ``every_s`` seconds and one at the end, so logs
-    from CI or nohup stay readable. mode: auto | bar | lines | none.
+    On a terminal: a tqdm bar with rate and ETA, then the status and postfix (latest losses).
+    Otherwise: one plain line every ``every_s`` seconds and one at the end, so logs from CI
+    or nohup stay readable. mode: auto | bar | lines | none. sink: also called with each
+    plain line (whatever the mode).
     """
 
     def __init__(self, total: Optional[float], desc: str, unit: str = "it", mode: str = "auto",
-                 every_s: float = 10.0, initial: float = 0) -> None:
+                 every_s: float = 10.0, initial: float = 0, sink: Optional[Callable[[str], None]] = None) -> None:
         self.total, self.desc, self.unit, self.mode = total, desc, unit, mode
         self.n = initial
         self.every_s = every_s
-        self.postfix = ""
+        self.sink = sink
+        self.status = ""  # where the work is, in its own terms (step, epoch, kimg)
+        self.postfix = ""  # the latest figures (losses)
         self._t0 = time.time()
         self._n0 = initial
         self._last = self._t0
@@ -46,32 +57,50 @@ class Progress:
         self.n += n
         if self._bar is not None:
             self._bar.update(n)
-        elif self.mode != "none":
-            now = time.time()
-            if now - self._last >= self.every_s:
-                self._last = now
-                self._line()
+        now = time.time()
+        if now - self._last >= self.every_s:
+            self._last = now
+            self._emit()
+
+    def _refresh_bar_postfix(self) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(" · ".join(p for p in (self.status, self.postfix) if p), refresh=False)
+
+    def set_status(self, text: str) -> None:
+        """Where the work is, e.g. 'step 120/2,000 · epoch 3.40 · 36.0/80.0 kimg' (cheap: no redraw)."""
+        self.status = text
+        self._refresh_bar_postfix()
 
     def set_postfix(self, text: str) -> None:
         self.postfix = text
-        if self._bar is not None:
-            self._bar.set_postfix_str(text, refresh=False)
+        self._refresh_bar_postfix()
 
-    def _line(self) -> None:
+    def line(self) -> str:
+        """The plain progress line: status (or count), percent, rate, ETA, postfix."""
         elapsed = time.time() - self._t0
         rate = (self.n - self._n0) / elapsed if elapsed > 0 else 0.0
-        total = f"/{self.total:g}" if self.total else ""
-        eta = ""
+        where = self.status or (f"{self.n:,.0f}" + (f"/{self.total:,.0f}" if self.total else "") + f" {self.unit}")
+        parts = [where]
+        if self.total:
+            parts.append(f"{100 * self.n / self.total:.0f}%")
+        parts.append(f"{number(rate)} {self.unit}/s")
         if self.total and rate > 0:
-            eta = f" eta {_fmt_time((self.total - self.n) / rate)}"
-        print(f"{self.desc}: {self.n:g}{total} {self.unit} ({rate:.3g} {self.unit}/s{eta}) {self.postfix}".rstrip(),
-              file=sys.stderr, flush=True)
+            parts.append(f"eta {_fmt_time((self.total - self.n) / rate)}")
+        if self.postfix:
+            parts.append(self.postfix)
+        return f"{self.desc}: " + " · ".join(parts)
+
+    def _emit(self) -> None:
+        text = self.line()
+        if self._bar is None and self.mode != "none":
+            print(text, file=sys.stderr, flush=True)
+        if self.sink is not None:
+            self.sink(text)
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-        elif self.mode != "none":
-            self._line()
+        self._emit()
 
 
 def _fmt_time(s: float) -> str:

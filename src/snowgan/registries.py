@@ -1,7 +1,7 @@
-"""Names a user can choose, and where their code lives: model families, losses, optimizers.
+"""Names a user can choose, and where their code lives: commands, model families, losses, optimizers.
 
-These tables are the only place the choices of ``--arch``, ``--loss`` and
-``--optimizer`` are spelled: the configuration schema takes its choices from them,
+These tables are the only place the choices of ``snowgan COMMAND`` (``--mode``), ``--arch``,
+``--loss`` and ``--optimizer`` are spelled: the configuration schema takes its choices from them,
 so adding a family, a loss or an optimizer is one module plus one line here.
 
 The values are ``"module:attribute"`` strings, imported only when used, so parsing
@@ -14,6 +14,23 @@ import importlib
 from typing import Any
 
 from .errors import ConfigError
+
+# snowgan COMMAND / --mode: module:function, fn(cfg, given) -> exit code. Every entry lives in
+# snowgan/commands/ (library modules never import a command); the help text of each is helptext.py's.
+MODES: dict[str, str] = {
+    "train": "snowgan.commands.train:main",
+    "generate": "snowgan.commands.generate:main",
+    "interpolate": "snowgan.commands.media:interpolate_main",
+    "average": "snowgan.commands.media:average_main",
+    "progress": "snowgan.commands.media:progress_main",
+    "report": "snowgan.commands.media:report_main",
+    "evaluate": "snowgan.commands.evaluate:evaluate_main",
+    "features": "snowgan.commands.evaluate:features_main",
+    "export": "snowgan.commands.export:main",
+    "prepare": "snowgan.commands.prepare:main",
+    "probe": "snowgan.commands.probe:probe_main",
+    "predict": "snowgan.commands.probe:predict_main",
+}
 
 # --arch: module:function, build(cfg) -> (G, D); see models/registry.py for the network contract.
 FAMILIES: dict[str, str] = {
@@ -37,7 +54,7 @@ OPTIMIZERS: dict[str, str] = {
     "adabelief": "snowgan.optim:make_adabelief",
 }
 
-_FLAGS = {id(FAMILIES): "--arch", id(LOSSES): "--loss", id(OPTIMIZERS): "--optimizer"}
+_FLAGS = {id(MODES): "--mode", id(FAMILIES): "--arch", id(LOSSES): "--loss", id(OPTIMIZERS): "--optimizer"}
 
 
 def resolve(table: dict[str, str], name: str) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from .config import ConfigError
 
@@ -48,14 +48,33 @@ def find_by_name(runs_dir: str | Path, name: str) -> Optional[Path]:
     return matches[-1] if matches else None
 
 
-def find_run(runs_dir: str | Path, spec: Optional[str]) -> Path:
+def has_checkpoint(run_dir: Path) -> bool:
+    """True when the run folder holds a finished checkpoint (one with its manifest written last)."""
+    folder = Path(run_dir) / "checkpoints"
+    return folder.is_dir() and any(p.is_dir() and not p.name.endswith(".tmp") and (p / "manifest.json").is_file()
+                                   for p in folder.iterdir())
+
+
+def find_run(runs_dir: str | Path, spec: Optional[str], need_checkpoint: bool = False,
+             note: Callable[[str], None] = print) -> Path:
     """Resolve a run: a folder path, a folder name in runs_dir, a run number (3 or 00003), a run name,
-    or None = newest."""
+    or None = the newest (with need_checkpoint: the newest that has a checkpoint, saying which
+    newer runs it passed over, e.g. one still starting or one that failed before its first)."""
     if spec is None:
         runs = list_runs(runs_dir)
         if not runs:
-            raise ConfigError(f"no runs in {runs_dir}/; train one first (snowgan --mode train) or pass --run PATH")
-        return runs[-1]
+            raise ConfigError(f"no runs in {runs_dir}/; train one first (snowgan train) or pass --run PATH")
+        if not need_checkpoint:
+            return runs[-1]
+        usable = [r for r in runs if has_checkpoint(r)]
+        if not usable:
+            raise ConfigError(f"no run in {runs_dir}/ has a checkpoint yet ({', '.join(r.name for r in runs[-3:])}"
+                              f"{' ...' if len(runs) > 3 else ''}); train one first (snowgan train)")
+        skipped = runs[runs.index(usable[-1]) + 1:]
+        if skipped:
+            note(f"note: using run {usable[-1].name}, the newest with a checkpoint "
+                 f"({', '.join(r.name for r in skipped)} {'has' if len(skipped) == 1 else 'have'} none yet)")
+        return usable[-1]
     p = Path(spec)
     if p.is_dir() and ((p / "config.json").is_file() or (p / "checkpoints").is_dir()):
         return p

@@ -1,9 +1,12 @@
-"""What every command shares: the one check for output paths, the device."""
+"""What every command shares: the one check for output paths, the device, warnings as notes."""
 
 from __future__ import annotations
 
+import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 from ..errors import ConfigError
 
@@ -33,3 +36,21 @@ def device_for(cfg):
     from ..train.device import pick_device
 
     return pick_device(cfg.run.device)
+
+
+@contextmanager
+def warnings_as_notes(say: Optional[Callable[[str], None]] = None) -> Iterator[None]:
+    """Show Python warnings raised underneath as one line, ``note: MESSAGE`` (no file or line number).
+
+    say: where the line goes (training passes its log, so the note is in log.txt too); default stderr.
+    """
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = f"note: {message}"
+        if say is not None:
+            say(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield

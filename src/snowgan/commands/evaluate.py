@@ -32,6 +32,7 @@ from ..metrics.suite import MetricSuite, parse_metric_names
 from ..metrics.tracker import metrics_cache_dir
 from ..metrics.inception import PROTOCOL_NAME
 from ..metrics.weights import STANDARD_FILES, load_inception, resolve_weights
+from ..text import significant
 
 DEFAULT_N_SAMPLES = 1000  # features of a run's samples when --n_samples is not given
 # Flags that choose the images, not how they are sized: --data may override these for evaluate.
@@ -53,7 +54,8 @@ def _load_generator(cfg: Config, device: torch.device):
     from ..runs import find_run
     from ..train.checkpoint import load_run
 
-    run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
+    run_dir = find_run(cfg.run.runs_dir, cfg.run.run, need_checkpoint=True,
+                       note=lambda m: print(m, file=sys.stderr))
     loaded = load_run(run_dir, cfg.cmd.checkpoint, device, warn=lambda m: print(m, file=sys.stderr))
     return run_dir, loaded
 
@@ -127,7 +129,7 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
     run_dir, loaded = _load_generator(cfg, device)
     dataset, source = _real_dataset(cfg, explicit, loaded.cfg)
     print(f"evaluating run {run_dir.name}: {getattr(loaded, 'why', 'checkpoint')} {loaded.path.name} "
-          f"(step {loaded.step}, {loaded.kimg:.3g} kimg), {n} samples with seed {cfg.run.seed}, "
+          f"(step {loaded.step}, {significant(loaded.kimg, 3)} kimg), {n} samples with seed {cfg.run.seed}, "
           f"real set: {dataset.description or source} ({len(dataset)} images); metrics: {', '.join(names)}",
           flush=True)
     suite = MetricSuite(names, dataset.images, dataset.fingerprint, device, cfg.metrics.inception_weights,

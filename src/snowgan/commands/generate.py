@@ -9,11 +9,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..config import Config, ConfigError
+from ..config import Config, parse_grid
 from ..export import load_generator
 from ..report.grid import save_grid
 from ..runs import find_run
 from ..sample import generate_images, latents
+from ..text import article, plural
 from ..train.checkpoint import load_run
 from .common import check_out, device_for
 
@@ -32,6 +33,11 @@ def _out_dir(cfg: Config, run_dir: Path, explicit_out: Optional[str], force: boo
     return out
 
 
+def _size(images: np.ndarray) -> str:
+    """'32x32 px' for uint8 images (N, C, H, W): the size the run was trained at."""
+    return f"{images.shape[-2]}x{images.shape[-1]} px"
+
+
 def main(cfg: Config, explicit: set[str]) -> int:
     """`snowgan --mode generate`: N images (PNG files or one .npy) or one grid, from the EMA generator."""
     device = device_for(cfg)
@@ -39,7 +45,7 @@ def main(cfg: Config, explicit: set[str]) -> int:
         G = load_generator(cfg.cmd.model, device=device)
         source, out_root = f"model {cfg.cmd.model}", Path(cfg.cmd.model)
     else:
-        run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
+        run_dir = find_run(cfg.run.runs_dir, cfg.run.run, need_checkpoint=True)
         loaded = load_run(run_dir, cfg.cmd.checkpoint, device)
         G, out_root = loaded.G, run_dir
         source = f"run {run_dir.name}, {loaded.why} {loaded.path.name} (step {loaded.step}, {loaded.kimg:.1f} kimg)"
@@ -47,13 +53,8 @@ def main(cfg: Config, explicit: set[str]) -> int:
     n = cfg.cmd.n_samples
     rows = cols = None
     if cfg.cmd.grid:
-        try:
-            rows, cols = (int(v) for v in cfg.cmd.grid.lower().split("x"))
-        except ValueError:
-            raise ConfigError(f"--grid {cfg.cmd.grid!r}: give ROWSxCOLS, e.g. 4x8") from None
+        rows, cols = parse_grid(cfg.cmd.grid)
         n = rows * cols
-    if n < 1:
-        raise ConfigError("--n_samples must be at least 1")
     # One seed per image (seed, seed+1, ...) so any single image can be regenerated alone.
     z = torch.cat([latents(1, G.latent_dim, cfg.run.seed + i, cfg.cmd.truncation) for i in range(n)])
     images = generate_images(G, z, device)
@@ -63,16 +64,16 @@ def main(cfg: Config, explicit: set[str]) -> int:
             out = _out_dir(cfg, out_root, None, False) / f"grid-{rows}x{cols}.png"
         labels = [str(cfg.run.seed + i) for i in range(n)] if cfg.cmd.label_seeds else None
         save_grid(images, out, nrow=cols, labels=labels)
-        print(f"wrote a {rows}x{cols} grid to {out}")
+        print(f"wrote {article(f'{rows}x{cols}')} {rows}x{cols} grid of {_size(images)} images to {out}")
         return 0
     out_dir = _out_dir(cfg, out_root, cfg.cmd.out, cfg.cmd.force)
     if cfg.cmd.format == "npy":
         path = out_dir / "samples.npy"
         np.save(path, images.transpose(0, 2, 3, 1))  # (N, H, W, C) uint8, the common layout
-        print(f"wrote {n} images as {path} (uint8, N x H x W x C)")
+        print(f"wrote {plural(n, 'image')} of {_size(images)} as {path} (uint8, N x H x W x C)")
         return 0
     for i, img in enumerate(images):
         arr = img.transpose(1, 2, 0)
         Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out_dir / f"seed{cfg.run.seed + i:06d}.png")
-    print(f"wrote {n} images to {out_dir}")
+    print(f"wrote {plural(n, 'image')} of {_size(images)} to {out_dir}")
     return 0

@@ -12,24 +12,45 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..config import Config, ConfigError
+from ..config import Config, ConfigError, parse_grid
 from .common import device_for
 from ..flags import DATA_SOURCE_FIELDS, overlay
-from ..report.grid import parse_grid, save_grid
+from ..report.grid import save_grid
 from ..report.media import MEDIA_DIR, REPORT_DIR, next_numbered
 from ..report.video import MAX_GIF_FPS, write_gif, write_mp4
+from ..text import plural
 
 PROGRESS_FPS = 8  # progress videos when --fps is not given: a few grids per second reads well
 PROGRESS_MAX_FRAMES = 300  # ... and at most this many grids unless --frames is given
 
 VIDEO_EXTS = ("gif", "mp4")
+MAX_MP4_FPS = 240  # H.264 has no real limit; far above what screens show is a typo more often than a wish
 
 
 # ---- shared helpers ------------------------------------------------------------------------
 
-def _check_video_flags(cfg: Config, fps: int) -> None:
-    if not 1 <= fps <= MAX_GIF_FPS:
-        raise ConfigError(f"--fps {fps}: use 1 to {MAX_GIF_FPS} (GIF players cannot show more frames per second)")
+def _written_exts(cfg: Config, exts: Sequence[str]) -> list[str]:
+    """The formats --out asks for (FILE.ext: that one; no --out, a folder or no extension: all)."""
+    out = Path(cfg.cmd.out) if cfg.cmd.out is not None else None
+    if out is None or out.is_dir():
+        return list(exts)
+    ext = out.suffix.lower().lstrip(".")
+    if ext in exts:
+        return [ext]
+    if ext == "":
+        return list(exts)
+    raise ConfigError(f"--out {out}: give a name ending in {' or '.join('.' + e for e in exts)}, "
+                      "or a name without extension for " + ("both" if len(exts) > 1 else "it"))
+
+
+def _check_video_flags(cfg: Config, fps: int, exts: Sequence[str]) -> None:
+    """--fps against the formats really written: the GIF limit only when a GIF is among them."""
+    if "gif" in exts:
+        if not 1 <= fps <= MAX_GIF_FPS:
+            raise ConfigError(f"--fps {fps}: a GIF plays at most {MAX_GIF_FPS} frames per second; use --fps "
+                              f"{MAX_GIF_FPS} or less, or --out NAME.mp4 to write only an MP4")
+    elif not 1 <= fps <= MAX_MP4_FPS:
+        raise ConfigError(f"--fps {fps}: use 1 to {MAX_MP4_FPS} frames per second")
     if cfg.cmd.frames < 2:
         raise ConfigError("--frames must be at least 2")
 
@@ -39,17 +60,11 @@ def _outputs(cfg: Config, run_dir: Path, kind: str, exts: Sequence[str]) -> list
     existing folder for numbered names in it), refused when it exists and --force is not
     given; else the next RUN/media/KIND-NNNNN.*"""
     out = Path(cfg.cmd.out) if cfg.cmd.out is not None else None
+    wanted = _written_exts(cfg, exts)
     if out is None or out.is_dir():
         stem = next_numbered(out or run_dir / MEDIA_DIR, kind, exts)
         return [stem.with_name(f"{stem.name}.{e}") for e in exts]
-    ext = out.suffix.lower().lstrip(".")
-    if ext in exts:
-        paths = [out]
-    elif ext == "":
-        paths = [out.with_name(f"{out.name}.{e}") for e in exts]
-    else:
-        raise ConfigError(f"--out {out}: give a name ending in {' or '.join('.' + e for e in exts)}, "
-                          "or a name without extension for " + ("both" if len(exts) > 1 else "it"))
+    paths = [out] if out.suffix else [out.with_name(f"{out.name}.{e}") for e in wanted]
     existing = [str(p) for p in paths if p.exists()]
     if existing and not cfg.cmd.force:
         raise ConfigError(f"--out: {', '.join(existing)} already exists; choose another path or add --force")
@@ -62,13 +77,15 @@ def _write_video(frames, paths: list[Path], fps: int) -> None:
         (write_gif if p.suffix.lower() == ".gif" else write_mp4)(frames, p, fps)
     h, w = frames[0].shape[:2]
     n = len(frames)
-    print(f"wrote {', '.join(str(p) for p in paths)}: {n} frames, {n / fps:.2f} s at {fps} fps, {w}x{h} px")
+    print(f"wrote {', '.join(str(p) for p in paths)}: {plural(n, 'frame')}, {n / fps:.2f} s at {fps} fps, "
+          f"{w}x{h} px")
 
 
-def _find_run(cfg: Config) -> Path:
+def _find_run(cfg: Config, need_checkpoint: bool = True) -> Path:
+    """--run, else the newest run (with a checkpoint, for pictures drawn by its generator)."""
     from ..runs import find_run
 
-    return find_run(cfg.run.runs_dir, cfg.run.run)
+    return find_run(cfg.run.runs_dir, cfg.run.run, need_checkpoint=need_checkpoint)
 
 
 def _load(cfg: Config, run_dir: Path):
@@ -131,8 +148,8 @@ def interpolate_main(cfg: Config, explicit: set[str]) -> int:
     with --grid (keyframes) also a still PNG whose rows each move between two latents."""
     from ..report.render import interpolation_frames, pair_images
 
-    _check_video_flags(cfg, cfg.cmd.fps)
     spec = _spec(cfg)
+    _check_video_flags(cfg, cfg.cmd.fps, _written_exts(cfg, VIDEO_EXTS))  # flags first, then the run
     run_dir = _find_run(cfg)
     paths = _outputs(cfg, run_dir, _kind(spec), VIDEO_EXTS)  # refuse before the slow part
     loaded, device = _load(cfg, run_dir)
@@ -145,7 +162,8 @@ def interpolate_main(cfg: Config, explicit: set[str]) -> int:
         if pairs.exists() and not cfg.cmd.force:
             raise ConfigError(f"--out: {pairs} already exists; choose another path or add --force")
         save_grid(pair_images(loaded.G, spec, device, cfg.run.progress), pairs, nrow=spec.grid[1])
-        print(f"wrote {pairs}: {spec.grid[0]} rows, each from one latent to another in {spec.grid[1]} steps")
+        print(f"wrote {pairs}: {plural(spec.grid[0], 'row')}, each from one latent to another in "
+              f"{plural(spec.grid[1], 'step')}")
     return 0
 
 
@@ -160,14 +178,15 @@ def average_main(cfg: Config, explicit: set[str]) -> int:
     real = _real_images(loaded.cfg, cfg, explicit)
     _save_picture(average_picture(loaded.G, n, cfg.run.seed, device, real, loaded.cfg.data.mirror,
                                   cfg.cmd.truncation, cfg.run.progress), path)
-    print(f"wrote {path}: average of {n} generated images" + (f" beside {len(real)} real" if real is not None else ""))
+    print(f"wrote {path}: average of {plural(n, 'generated image')}"
+          + (f" beside {len(real)} real" if real is not None else ""))
     return 0
 
 
-def _progress_fps(cfg: Config, explicit: set[str]) -> int:
+def _progress_fps(cfg: Config, explicit: set[str], exts: Sequence[str]) -> int:
     # `report` makes two videos from one --fps: the progress video keeps its own default.
     fps = cfg.cmd.fps if "fps" in explicit else PROGRESS_FPS
-    _check_video_flags(cfg, fps)
+    _check_video_flags(cfg, fps, exts)
     return fps
 
 
@@ -185,10 +204,11 @@ def _progress_frames(cfg: Config, explicit: set[str], run_dir: Path):
 
 def progress_main(cfg: Config, explicit: set[str]) -> int:
     """GIF + MP4 of the run's fixed-latent sample grids in order (works on a live run)."""
-    run_dir = _find_run(cfg)
-    fps = _progress_fps(cfg, explicit)
+    fps = _progress_fps(cfg, explicit, _written_exts(cfg, VIDEO_EXTS))
+    run_dir = _find_run(cfg, need_checkpoint=False)
+    paths = _outputs(cfg, run_dir, "progress", VIDEO_EXTS)
     frames = _progress_frames(cfg, explicit, run_dir)
-    _write_video(frames, _outputs(cfg, run_dir, "progress", VIDEO_EXTS), fps)
+    _write_video(frames, paths, fps)
     return 0
 
 
@@ -209,21 +229,21 @@ def report_main(cfg: Config, explicit: set[str]) -> int:
     from ..report.render import average_picture, interpolation_frames
     from ..report.runfiles import sample_grids
 
-    run_dir = _find_run(cfg)
+    run_dir = _find_run(cfg, need_checkpoint=False)
     own = run_dir / REPORT_DIR
     grids = sample_grids(run_dir)
     if grids and (cfg.cmd.force or _stale(own / "progress.gif", [g.path for g in grids])):
-        fps = _progress_fps(cfg, explicit)
-        _write_video(_progress_frames(cfg, explicit, run_dir), [own / f"progress.{e}" for e in VIDEO_EXTS], fps)
+        paths = [own / f"progress.{e}" for e in VIDEO_EXTS]
+        _write_video(_progress_frames(cfg, explicit, run_dir), paths, _progress_fps(cfg, explicit, VIDEO_EXTS))
     try:
         ckpt, _ = pick_checkpoint(run_dir, cfg.cmd.checkpoint, warn=print)
     except ConfigError as e:
         ckpt = None
         print(f"note: {e}: the report has no interpolation or average image yet")
     if ckpt is not None:
-        _check_video_flags(cfg, cfg.cmd.fps)
         spec = _spec(cfg)
         video, avg = own / f"{_kind(spec)}.gif", own / "average.png"
+        _check_video_flags(cfg, cfg.cmd.fps, ["gif"])
         weights = [ckpt / "model.safetensors"]
         need_video, need_avg = (cfg.cmd.force or _stale(p, weights) for p in (video, avg))
         if need_video or need_avg:

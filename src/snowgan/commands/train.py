@@ -22,7 +22,7 @@ from ..train import distributed as dist_util
 from ..train.loop import Trainer, TrainingFailed
 from ..train.memory import is_out_of_memory, oom_advice, release_cached
 from ..train.session import Session, open_session
-from .common import device_for
+from .common import device_for, warnings_as_notes
 
 _FAILED = "\0failed:"  # rank 0's marker, in place of the run folder, when it could not open the run
 
@@ -68,7 +68,8 @@ def _train(cfg: Config, explicit: set[str], info: dist_util.DistInfo) -> int:
 
 def _train_in(session: Session, info: dist_util.DistInfo) -> int:
     try:
-        trainer = Trainer(session, info)
+        with warnings_as_notes(session.log):  # e.g. a dataset smaller than the batch: one line, in log.txt too
+            trainer = Trainer(session, info)
     except BaseException as e:
         # A new run that failed during setup (bad data, bad flags) leaves no empty folder behind.
         if not session.resuming and not (session.run_dir / "checkpoints").exists():
@@ -86,14 +87,17 @@ def _train_in(session: Session, info: dist_util.DistInfo) -> int:
               file=sys.stderr, flush=True)
         return 3
     try:
-        return trainer.run()
+        with warnings_as_notes(session.log):
+            return trainer.run()
     except TrainingFailed as e:  # includes WriteFailed: a checkpoint the disk would not take
         _say(session, f"snowgan: training stopped: {e}")
+        trainer.outputs.refresh_report(live=False)  # the page stops reloading: nothing will change it now
         return 3
     except Exception as e:  # out of memory: advice instead of a traceback; anything else propagates
         if is_out_of_memory(e):
             release_cached(trainer.device)
             session.log(oom_advice(e, trainer.cfg, trainer.device, trainer.precision.name, trainer.counters["step"]))
+            trainer.outputs.refresh_report(live=False)
             return 3
         code = write_errno(e)
         if code is None:

@@ -60,7 +60,7 @@ def load_backbone(cfg: Config, device: torch.device) -> Backbone:
         from ..runs import find_run
         from ..train.checkpoint import load_run
 
-        run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
+        run_dir = find_run(cfg.run.runs_dir, cfg.run.run, need_checkpoint=True)
         loaded = load_run(run_dir, cfg.cmd.checkpoint, "cpu")
         D, model_cfg, home = loaded.D, loaded.cfg, run_dir
         source = f"run {run_dir.name}, {loaded.path.name} (step {loaded.step})"

@@ -43,19 +43,6 @@ def enlarge_cells(images: np.ndarray, min_cell: int = 64) -> tuple[np.ndarray, i
     return images, scale
 
 
-def parse_grid(text: str, flag: str = "--grid") -> tuple[int, int]:
-    """'4x8' -> (rows, cols) = (4, 8); raises ConfigError naming the flag otherwise."""
-    from ..config import ConfigError
-
-    try:
-        rows, cols = (int(v) for v in str(text).lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"{flag} {text!r}: give ROWSxCOLS, e.g. 4x8") from None
-    if rows < 1 or cols < 1:
-        raise ConfigError(f"{flag} {text!r}: rows and columns must be at least 1")
-    return rows, cols
-
-
 def save_grid(images: np.ndarray, path: str | Path, nrow: Optional[int] = None,
               labels: Optional[Sequence[str]] = None, min_cell: int = 64) -> Path:
     """Write a grid PNG. Small images are enlarged (nearest) so each cell is at least

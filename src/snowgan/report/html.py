@@ -4,6 +4,13 @@ Built only from files already in the run folder (no generation, no torch), so th
 training loop can rebuild it at every sampling interval. No scripts, fonts or
 stylesheets from anywhere: pictures are data: URIs (or relative paths for very large
 videos) and a Content-Security-Policy forbids the browser any other request.
+
+While a run trains, the loop writes the page with ``live=True``: a ``<meta http-equiv=refresh>``
+makes the browser reload it every LIVE_REFRESH_S seconds (no script needed, so the CSP stays
+closed). The page knows it is live only because the writer says so: the loop's last write
+(done, stopped, or failed with a message) and every ``snowgan report`` page are still. A run
+killed outright (SIGKILL, power loss) leaves a page that keeps reloading the same content; its
+"updated" time shows how old it is.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import html
 import io
 import json
 import os
+import re
 import traceback
 from pathlib import Path
 from typing import Callable, Optional
@@ -20,7 +28,7 @@ from typing import Callable, Optional
 from PIL import Image
 
 from .media import data_uri, newest, relative_url, src_for
-from .plots import flatten, metric_keys
+from .plots import better, flatten, metric_keys
 from .runfiles import numeric, read_json, read_jsonl, sample_grids, best_step, warnings
 from .timeline import grid_label, pick
 
@@ -48,6 +56,9 @@ STATS_LABELS = {"loss_g": "G loss", "loss_d": "D loss", "d_real": "D(x)", "d_fak
                 "res": "resolution", "alpha": "fade-in alpha", "skipped_steps": "skipped steps"}
 THUMB_WIDTH = 220
 MAX_TABLE_ROWS = 20
+LIVE_REFRESH_S = 20  # how often a live page reloads itself: about a sample interval on a laptop, no flicker
+# Stats of optional techniques: a row or a curve only when the run uses them (not 0 throughout).
+TECHNIQUE_KEYS = ("gp", "r1", "r2", "drift", "aug_p", "ada_rt")
 
 esc = html.escape
 
@@ -62,11 +73,19 @@ def _fmt(key: str, value: object) -> str:
 
 
 def _img(src: str, alt: str, pixel: bool = False) -> str:
+    """alt: plain text (escaped here once)."""
     return f'<img src="{esc(src)}" alt="{esc(alt)}"{" class=px" if pixel else ""}>'
 
 
+def plain_text(fragment: str) -> str:
+    """The text of an HTML fragment, tags dropped and entities decoded: what an alt attribute needs."""
+    return html.unescape(re.sub(r"<[^>]*>", "", fragment))
+
+
 def _figure(path: Path, run_dir: Path, caption: str, pixel: bool = True) -> str:
-    return f"<figure>{_img(src_for(path, run_dir), caption, pixel)}<figcaption>{caption}</figcaption></figure>"
+    """caption: an HTML fragment (already escaped); the alt text is its plain text."""
+    return (f"<figure>{_img(src_for(path, run_dir), plain_text(caption), pixel)}"
+            f"<figcaption>{caption}</figcaption></figure>")
 
 
 def _video_figure(run_dir: Path, kind: str, caption: str) -> Optional[str]:
@@ -105,6 +124,8 @@ def _summary(run_dir: Path, stats: list[dict], **_) -> str:
     if stats:
         last = stats[-1]
         keys = [k for k in STATS_ORDER if k in last] + [k for k in last if k not in STATS_ORDER and k != "warning"]
+        unused = {k for k in TECHNIQUE_KEYS if all(numeric(r.get(k)) in (None, 0.0) for r in stats)}
+        keys = [k for k in keys if k not in unused]
         rows += [f"<tr><th>{esc(STATS_LABELS.get(k, k))}</th><td>{_fmt(k, last[k])}</td></tr>" for k in keys]
     ds = read_json(run_dir / "dataset.json")
     if ds:
@@ -120,14 +141,23 @@ def _samples(run_dir: Path, image_size: Optional[str], best_metric: str, **_) ->
     grids = sample_grids(run_dir)
     figs = []
     if grids:
-        figs.append(_figure(grids[-1].path, run_dir, "Latest fixed-latent samples: " +
-                            esc(grid_label(grids[-1], image_size))))
+        latest = grids[-1]
         best = best_step(run_dir)
+        best_grid = None
         if best is not None:
             before = [g for g in grids if g.step <= best] or grids[:1]
-            g = min(before, key=lambda g: abs(g.step - best))
-            figs.append(_figure(g.path, run_dir, f"Best checkpoint: step {best} by {esc(best_metric)}; samples "
-                                                 f"from {esc(grid_label(g, image_size))}"))
+            best_grid = min(before, key=lambda g: abs(g.step - best))
+        if best_grid is not None and best_grid.path == latest.path:  # one picture, said once
+            figs.append(_figure(latest.path, run_dir, "Latest fixed-latent samples, also the best checkpoint "
+                                                      f"(step {best}, by {esc(best_metric)}): "
+                                                      f"{esc(grid_label(latest, image_size))}"))
+        else:
+            figs.append(_figure(latest.path, run_dir, "Latest fixed-latent samples: " +
+                                esc(grid_label(latest, image_size))))
+            if best_grid is not None:
+                figs.append(_figure(best_grid.path, run_dir,
+                                    f"Best checkpoint: step {best} by {esc(best_metric)}; samples from "
+                                    f"{esc(grid_label(best_grid, image_size))}"))
     reals = run_dir / "samples" / "reals.png"
     if reals.is_file():
         figs.append(_figure(reals, run_dir, "One real training batch after augmentation (what D sees): "
@@ -193,6 +223,7 @@ def _metrics(run_dir: Path, **_) -> str:
         return ""
     cols = [k for k in ("step", "kimg") if any(k in r for r in rows)] + keys
     head = "".join(f"<th>{esc(c)}</th>" for c in cols)
+    direction = "".join(f"<td class=muted>{esc(better(c) + ' is better' if better(c) else '')}</td>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{_fmt(c, r[c]) if c in r else ''}</td>" for c in cols) + "</tr>"
                    for r in rows[-MAX_TABLE_ROWS:])
     # metrics.jsonl holds one protocol text per metric ({"kid": "...", ...}; flattened to
@@ -201,7 +232,8 @@ def _metrics(run_dir: Path, **_) -> str:
              if (k == "protocol" or k.startswith("protocol/")) and isinstance(v, str)}
     proto = "".join(f"<p class=muted>Protocol{' of ' + esc(name) if name else ''}: {esc(text)}</p>"
                     for name, text in sorted(notes))
-    return f"<section id=metrics><h2>Metrics</h2><table><tr>{head}</tr>{body}</table>{proto}</section>"
+    return (f"<section id=metrics><h2>Metrics</h2><table><tr>{head}</tr><tr>{direction}</tr>{body}</table>"
+            f"{proto}</section>")
 
 
 def _config(run_dir: Path, cfg: Optional[dict], **_) -> str:
@@ -220,9 +252,15 @@ def _config(run_dir: Path, cfg: Optional[dict], **_) -> str:
             f"<details><summary>Full config.json</summary><pre>{full}</pre></details></section>")
 
 
-def _best_metric_name(cfg: Optional[dict]) -> str:
-    name = str(((cfg or {}).get("metrics") or {}).get("best_metric", "auto"))
-    return "the tracked metric" if name == "auto" else name
+def _best_metric_name(run_dir: Path, cfg: Optional[dict]) -> str:
+    """The metric that chose the best checkpoint: as metrics.jsonl records it (auto resolved), else the setting."""
+    recorded = [r.get("best_metric") for r in read_jsonl(run_dir / "metrics.jsonl")]
+    name = next((n for n in reversed(recorded) if isinstance(n, str)), None)
+    if name is None:
+        name = str(((cfg or {}).get("metrics") or {}).get("best_metric", "auto"))
+    if name == "auto":
+        return "the tracked metric"
+    return f"{name} ({better(name)} is better)" if better(name) else name
 
 
 SECTIONS: list[tuple[str, Callable[..., str]]] = [
@@ -230,14 +268,14 @@ SECTIONS: list[tuple[str, Callable[..., str]]] = [
     ("latent", _latent), ("plots", _plots), ("metrics", _metrics), ("config", _config)]
 
 
-def render(run_dir: Path) -> str:
-    """The report page as a string (see write_report)."""
+def render(run_dir: Path, live: bool = False) -> str:
+    """The report page as a string (see write_report); live: it reloads itself while training runs."""
     run_dir = Path(run_dir)
     cfg = read_json(run_dir / "config.json")
     stats = read_jsonl(run_dir / "stats.jsonl")
     ctx = {"stats": stats, "cfg": cfg, "run_ref": run_dir.name,
            "image_size": (cfg or {}).get("data", {}).get("image_size"),
-           "best_metric": _best_metric_name(cfg)}
+           "best_metric": _best_metric_name(run_dir, cfg)}
     parts = []
     for name, build in SECTIONS:
         try:
@@ -254,7 +292,10 @@ def render(run_dir: Path) -> str:
         where = f"step {_fmt('step', last.get('step', '?'))} · {_fmt('kimg', last.get('kimg', '?'))} kimg · "
     sub = (f"{where}{esc(str(model.get('arch', '')))} {esc(str(model.get('loss', '')))} · "
            f"{esc(str(ctx['image_size'] or ''))} px · updated {_dt.datetime.now().strftime('%Y-%m-%d %H:%M:%S')}")
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+    if live:
+        sub += f" · <b>training: this page reloads every {LIVE_REFRESH_S} s</b>"
+    refresh = f'<meta http-equiv="refresh" content="{LIVE_REFRESH_S}">' if live else ""
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8>{refresh}"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f"<meta name=viewport content='width=device-width,initial-scale=1'>"
             f"<title>snowgan · {esc(run_dir.name)}</title><style>{STYLE}</style></head><body>"
@@ -262,7 +303,7 @@ def render(run_dir: Path) -> str:
             f"<main>{''.join(parts)}</main></body></html>\n")
 
 
-def write_report(run_dir: Path) -> Path:
+def write_report(run_dir: Path, live: bool = False) -> Path:
     """Write ``run_dir/report.html`` atomically (a browser never loads half a page); returns its path.
 
     Cheap: reads files already in the run folder and the plots from plots.plot_stats;
@@ -271,6 +312,6 @@ def write_report(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     path = run_dir / "report.html"
     tmp = run_dir / ".report.html.partial"
-    tmp.write_text(render(run_dir), encoding="utf-8")
+    tmp.write_text(render(run_dir, live), encoding="utf-8")
     os.replace(tmp, path)
     return path

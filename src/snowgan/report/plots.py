@@ -27,9 +27,23 @@ STATS_PANELS = [
     ("augment", "Augmentation probability", "p", [("aug_p", "augmentation p")]),
     ("speed", "Training speed", "images / s", [("imgs_per_s", "images per second")]),
 ]
-# Keys of metrics.jsonl lines that locate a measurement rather than being one.
-NOT_METRICS = {"step", "kimg", "epoch", "time", "time_s", "n_samples", "n_real", "n_fake", "seed"}
+# Keys of metrics.jsonl lines that locate a measurement rather than being one ("time" is a Unix
+# timestamp; "time_metrics_s" how long measuring took).
+NOT_METRICS = {"step", "kimg", "epoch", "time", "time_s", "time_metrics_s", "n_samples", "n_real", "n_fake", "seed"}
 MAX_METRICS = 12
+
+# Which way each metric improves, shown beside it in the report. Keys without an entry
+# (div_real, dup_rate_real, tau: the real data's own values and a threshold) are references.
+BETTER = {"fid": "lower", "kid": "lower", "swd": "lower", "precision": "higher", "recall": "higher",
+          "density": "higher", "coverage": "higher", "diversity": "higher, up to 1 (as varied as the data)",
+          "div_fake": "higher", "dup_rate": "lower", "memorised": "lower",
+          "train_nn_ratio": "higher (well below 1 = copying)"}
+
+
+def better(key: str) -> Optional[str]:
+    """'lower', 'higher', ... for a metric key (swd per level, 'swd_16x16' or 'swd/16x16', as swd); None if neither."""
+    base = key.split("/")[0].split("_")[0] if key.startswith("swd") else key
+    return BETTER.get(base)
 
 
 def smooth(y: np.ndarray, span: Optional[float] = None) -> np.ndarray:
@@ -149,7 +163,9 @@ def _stats_panel(rows: list[dict], stem: str, title: str, ylabel: str, keys: lis
 
 
 def _metrics_panel(rows: list[dict], out_dir: Path) -> Optional[Path]:
-    keys = metric_keys(rows)
+    # A curve that is 0 at every point (no near-duplicates, nothing memorised) says nothing a line of
+    # text would not: the table keeps the numbers, the plot leaves them out.
+    keys = [k for k in metric_keys(rows) if np.any(series(rows, k, _x_key(rows))[1] != 0)]
     if not keys:
         return None
     x_key = _x_key(rows)
@@ -160,7 +176,7 @@ def _metrics_panel(rows: list[dict], out_dir: Path) -> Optional[Path]:
         ax = fig.add_subplot(nrow, ncol, i + 1)
         x, y = series(rows, key, x_key)
         _draw(ax, x, y, key, COLORS[i % len(COLORS)])
-        ax.set(title=key, xlabel=x_key)
+        ax.set(title=key + (f" ({better(key).split(' (')[0]} is better)" if better(key) else ""), xlabel=x_key)
         ax.grid(alpha=0.3)
     return _save(fig, out_dir / "metrics.png")
 

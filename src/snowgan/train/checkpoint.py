@@ -321,6 +321,14 @@ class LoadedRun:
     path: Path
 
 
+def best_metric_of(run_dir: Path) -> str:
+    """The metric that chose a run's best checkpoint, as its metrics.jsonl records it."""
+    from ..files import read_jsonl
+
+    names = [r.get("best_metric") for r in read_jsonl(Path(run_dir) / "metrics.jsonl")]
+    return next((n for n in reversed(names) if isinstance(n, str)), "the tracked metric")
+
+
 def _candidates(run_dir: Path, which: str) -> list[tuple[Path, str]]:
     """(folder, why) in the order ``which`` prefers them, as on disk now; not yet validated."""
     from ..config import ConfigError
@@ -329,9 +337,13 @@ def _candidates(run_dir: Path, which: str) -> list[tuple[Path, str]]:
     if which.isdigit():
         path = root / f"step-{int(which):08d}"
         if not path.is_dir():
-            raise ConfigError(f"--checkpoint {which}: no checkpoint at that step in {run_dir}")
+            steps = [int(p.name[5:]) for p in checkpoint_dirs(Path(run_dir))]
+            have = f"the steps kept are {', '.join(map(str, steps))}" if steps else "it has no checkpoint yet"
+            raise ConfigError(f"--checkpoint {which}: run {Path(run_dir).name} has no checkpoint at step {int(which)}; "
+                              f"{have} (or use best, latest)")
         return [(path, f"checkpoint at step {int(which)}")]
-    best = [(root / "best", "best checkpoint (by the tracked metric)")] if (root / "best").is_dir() else []
+    best = [(root / "best", f"best checkpoint (by {best_metric_of(Path(run_dir))})")] if (root / "best").is_dir() \
+        else []
     if which == "best":
         if not best:
             raise ConfigError(f"{run_dir} has no best checkpoint (train with --metrics_every to keep one)")

@@ -24,6 +24,8 @@ from ..data.load import load_dataset
 from ..models.registry import build_networks
 from ..progress import Progress
 from ..report.grid import save_grid
+from ..report.tensorboard import open_tensorboard
+from ..text import duration, number, plural
 from ..sample import generate_images, latents, to_uint8
 from . import checkpoint as ckpt
 from . import distributed as dist_util
@@ -88,6 +90,7 @@ class Trainer:
                          "skipped_steps": 0}
         self.stop_signal: Optional[int] = None
         self.stop_reason: Optional[str] = None  # set when the collapse signal ends the run
+        self.tb = None  # TensorBoard event files (--tensorboard), opened when the loop starts
         self.write_failure: Optional[str] = None  # rank 0: why the best checkpoint could not be written
         self.optional_write = OptionalWrites(self.log)  # sample grids, stats lines: a full disk skips them
         self.outputs = RunOutputs(cfg, self.dataset, self.run_dir, self.device, self.main, self.dist.world, self.log,
@@ -114,6 +117,10 @@ class Trainer:
         ds = self.dataset
         where = "built-in dataset (no --data given): " if self.cfg.data.data is None else ""
         self.log(f"data: {where}{ds.description}")
+        before = _read_json(self.run_dir / "dataset.json")
+        if before and before.get("fingerprint") != ds.fingerprint:  # e.g. photos added to the same folder
+            self.log(f"note: the data changed since this run last trained: {before.get('count')} -> {len(ds)} images "
+                     f"(fingerprint {before.get('fingerprint')} -> {ds.fingerprint})")
         info = {"source": self.cfg.data.data, "description": ds.description, "count": len(ds),
                 "shape": list(ds.shape), "fingerprint": ds.fingerprint, "class_names": ds.class_names,
                 "mirror": self.cfg.data.mirror, "skipped": len(ds.skipped)}
@@ -240,6 +247,8 @@ class Trainer:
             append_line(self.run_dir / "samples" / "index.jsonl", json.dumps(entry))
 
         self.optional_write("sample grid", path, write)
+        if self.tb is not None and path.is_file():
+            self.optional_write("TensorBoard image", self.run_dir / "tensorboard", lambda: self.tb.image(path, step))
 
     def write_reals(self) -> None:
         with torch.random.fork_rng(devices=[]):
@@ -309,11 +318,21 @@ class Trainer:
             if self.main:
                 self.write_reals()
             self.save_checkpoint()  # step 0: a rollback target and a resume point from the start
+        report = self.run_dir / "report.html"
+        if self.main and cfg.log.report:  # there from the start, so the path printed can be opened at once
+            self.outputs.refresh_report(live=True)
+            self.log(f"report: {report} (reloads itself while training runs; open it in a browser)")
+        self.tb = open_tensorboard(self.run_dir, cfg.log.tensorboard and self.main)
+        if self.tb is not None:
+            self.log(f"tensorboard: tensorboard --logdir {self.run_dir.parent}")
 
         self._install_signals()
         log_every, sample_every = cfg.log.log_every, cfg.log.sample_every
         bar = Progress(total, f"train {self.run_dir.name}", unit="img",
-                       mode=cfg.run.progress if self.main else "none", initial=c["images_seen"])
+                       mode=cfg.run.progress if self.main else "none", initial=c["images_seen"],
+                       sink=self._to_log_file if self.main else None)
+        total_steps = cfg.train.steps if cfg.train.steps is not None else (
+            None if self.tech.schedule is not None else total // (cfg.train.disc_steps * self.batch_size))
         sums: dict[str, torch.Tensor] = {}
         n_in_sums, bad_streak = 0, 0
         last_level = -1  # progressive level last announced in the log
@@ -364,6 +383,7 @@ class Trainer:
                         sums[k] = sums.get(k, 0) + v
                 n_in_sums += int(all_ok)
                 c["time_s"] += time.time() - t0
+                bar.set_status(self._status(total, total_steps))
                 bar.update(cfg.train.disc_steps * bs)
 
                 step = c["step"]
@@ -372,7 +392,7 @@ class Trainer:
                     sums, n_in_sums, t_log, img_log = {}, 0, time.time(), c["images_seen"]
                 if step % sample_every == 0 and self.main:
                     self.write_samples()
-                    self.outputs.refresh_report()
+                    self.outputs.refresh_report(live=True)
                 if self.outputs.measure_due(step, last=self._done(total)):
                     if self.outputs.measure(step, c["images_seen"] / 1000, self.steps.G_ema, self.save_best):
                         self.stop_reason = "the mode-collapse signal fired (--stop_on_collapse)"
@@ -383,24 +403,42 @@ class Trainer:
                     self.save_checkpoint(milestone=milestone)
         finally:
             bar.close()
+            if self.tb is not None:
+                self.tb.new_metrics()
 
         step = c["step"]
         if step % cfg.log.checkpoint_every:  # the loop has not just written this one
             self.save_checkpoint()
         if self.main and step % sample_every:
             self.write_samples()
-        self.outputs.refresh_report()
+        self.outputs.refresh_report(live=False)
+        if self.tb is not None:
+            self.tb.close()
         run_ref = self.run_dir.name
+        see = f"; report: {report}" if self.main and cfg.log.report else ""
         if self.stop_reason is not None:
-            self.log(f"stopped at step {c['step']}: {self.stop_reason}; checkpoint saved")
+            self.log(f"stopped at step {c['step']}: {self.stop_reason}; checkpoint saved{see}")
             return 0
         if not self._done(total):  # stopped by a signal (on this or another rank)
             self.log(f"stopped at step {c['step']} ({c['images_seen'] / 1000:.1f} kimg); checkpoint saved. "
-                     f"Resume with: snowgan --mode train --resume {self.run_dir}")
+                     f"Resume with: snowgan train --resume {self.run_dir}{see}")
             return 128 + int(self.stop_signal or signal.SIGTERM)
-        self.log(f"done: {c['step']} steps, {c['images_seen'] / 1000:.1f} kimg in {c['time_s']:.0f} s; "
-                 f"samples in {self.run_dir / 'samples'}; generate with: snowgan --mode generate --run {run_ref}")
+        self.log(f"done: {plural(c['step'], 'step')}, {number(c['images_seen'] / 1000)} kimg in {duration(c['time_s'])}; "
+                 f"samples in {self.run_dir / 'samples'}; generate with: snowgan generate --run {run_ref}{see}")
         return 0
+
+    def _status(self, total_images: int, total_steps: Optional[int]) -> str:
+        """Where training is, for the progress bar and log.txt: step, epoch and kimg."""
+        c = self.counters
+        steps = f"step {c['step']:,}" + (f"/{total_steps:,}" if total_steps else "")
+        digits = 1 if total_images >= 10_000 else 2 if total_images >= 1_000 else 3
+        kimg = f"{c['images_seen'] / 1000:.{digits}f}/{total_images / 1000:.{digits}f} kimg"
+        return f"{steps} · epoch {self.batches.epoch_float:.2f} · {kimg}"
+
+    def _to_log_file(self, line: str) -> None:
+        """Append a progress line to log.txt only (the screen has its own bar or line); a full disk skips it."""
+        log = self.run_dir / "log.txt"
+        self.optional_write("progress line", log, lambda: append_line(log, line))
 
     def _log_stats(self, sums: dict, n: int, t_log: float, img_log: int, bar: Progress) -> None:
         c = self.counters
@@ -422,6 +460,9 @@ class Trainer:
             return
         stats = self.run_dir / "stats.jsonl"
         self.optional_write("stats line", stats, lambda: append_line(stats, json.dumps(line)))
+        if self.tb is not None:
+            self.optional_write("TensorBoard scalars", self.run_dir / "tensorboard",
+                                lambda: (self.tb.scalars(line), self.tb.new_metrics()))
         if "loss_g" in line and "loss_d" in line:
             bar.set_postfix(f"G {line['loss_g']:.3f} D {line['loss_d']:.3f}")
 
@@ -443,6 +484,13 @@ class Trainer:
         self.steps.load(c.networks, None)
         self.log(f"initialised G and D from {path} (optimizers fresh; "
                  f"{self.cfg.train.freeze_d} D blocks frozen)")
+
+
+def _read_json(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _seed_everything(seed: int) -> None:

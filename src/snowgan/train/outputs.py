@@ -31,6 +31,7 @@ import torch
 from ..config import Config
 from ..data.prepared import PreparedDataset
 from ..diskspace import describe, write_errno
+from ..text import significant
 from . import distributed as dist_util
 
 
@@ -171,12 +172,12 @@ class RunOutputs:
             self._metrics_s += took
         if values is not None:
             share = self._metrics_s / max(time.time() - self._t_start, 1e-9)
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items()
+            shown = ", ".join(f"{k} {significant(v)}" for k, v in values.items()
                               if isinstance(v, (int, float)) and k != "time_metrics_s")
             self.log(f"metrics at step {step} ({kimg:.1f} kimg): {shown} (check took {took:.1f} s; "
                      f"metrics so far {share:.0%} of the run's time)")
             if self.tracker.is_best(values) and save_best():  # False: the disk refused it (the loop stops)
-                self.log(f"best {self.tracker.best_key} so far ({values[self.tracker.best_key]:.4g}): "
+                self.log(f"best {self.tracker.best_key} so far ({significant(values[self.tracker.best_key])}): "
                          f"saved {self.run_dir / 'checkpoints' / 'best'}")
             warning = self.tracker.collapse_warning(values)
             if warning:
@@ -193,8 +194,12 @@ class RunOutputs:
         self.pending_warning = None
         return out
 
-    def refresh_report(self) -> None:
-        """Plots and report.html from the files already in the run folder (rank 0; never raises)."""
+    def refresh_report(self, live: bool = False) -> None:
+        """Plots and report.html from the files already in the run folder (rank 0; never raises).
+
+        live: training goes on, so the page reloads itself (report.html.LIVE_REFRESH_S); the last
+        refresh of a run, and every page `snowgan report` writes, is still.
+        """
         if not (self.main and self.cfg.log.report) or self._report_failed:
             return
         try:
@@ -202,7 +207,7 @@ class RunOutputs:
             from ..report.plots import plot_stats
 
             plot_stats(self.run_dir)
-            write_report(self.run_dir)
+            write_report(self.run_dir, live=live)
         except Exception as e:  # a picture must never end a training run
             self._report_failed = True
             code = write_errno(e)
