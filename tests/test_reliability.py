@@ -366,3 +366,18 @@ def test_full_disk_while_preparing_the_dataset_is_one_line_exit_3_and_no_run_fol
                            "then run the same command again")
     assert not list((workdir / "runs").iterdir())  # the new run that never started is gone
     assert not [p for p in root.iterdir() if p.is_dir()]  # and nothing half-prepared stays in the cache
+
+
+def test_a_full_disk_in_any_command_is_one_line_and_exit_3(monkeypatch, capsys, tmp_path) -> None:
+    """generate/export/evaluate/report write through the same CLI: ENOSPC becomes one line, exit 3."""
+    import errno
+
+    from snowgan import cli
+
+    def full(argv):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out.png"))
+
+    monkeypatch.setattr(cli, "run", full)
+    assert cli.main(["generate", "--out", str(tmp_path / "out.png")]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no space left on device" in err[0] and "out.png" in err[0] and "--out" in err[0]

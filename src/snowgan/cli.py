@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 from typing import Optional
 
 from .checks import before_start
@@ -105,6 +106,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("\nsnowgan: aborted", file=sys.stderr)
         return 130
+    except Exception as e:  # a full or read-only disk in any command: one line and exit 3, as training does
+        from .diskspace import describe, what_to_do, write_errno
+
+        code = write_errno(e)
+        if code is None:
+            raise
+        where = Path(getattr(e, "filename", None) or ".")
+        print(f"snowgan: error: could not write {describe(code, where)}; {what_to_do(code, '--out')}",
+              file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover
