@@ -124,7 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
             if any(f.name in d for d in per_loss.values()):
                 default = ", ".join(f"{d.get(f.name, default)} with {loss}" for loss, d in per_loss.items())
             help_text = f"{f.metadata.get('help', '')} (default: {default})"
-            if base is bool:
+            if f.name == "classes":  # `class` is a Python keyword, so the field is `classes`; both flags work
+                group.add_argument("--class", "--classes", dest="classes", action="append", metavar="NAME",
+                                   help=help_text)
+            elif base is bool:
                 group.add_argument(f"--{f.name}", nargs="?", const="true", metavar="BOOL", help=help_text)
             else:
                 group.add_argument(f"--{f.name}", metavar=base.__name__.upper(), help=help_text)
@@ -137,7 +140,10 @@ def parse_args(argv: Optional[list[str]] = None) -> tuple[Config, set[str]]:
     "Given now" = set by --recipe, --config or a flag: what ``overlay`` puts over a saved run.
     Raises ConfigError for unknown values; argparse itself exits 2 on unknown flags.
     """
-    typed = {k: coerce(k, v) for k, v in vars(build_parser().parse_args(argv)).items()}
+    raw = vars(build_parser().parse_args(argv))
+    if "classes" in raw:  # --class a --class b -> "a,b"
+        raw["classes"] = ",".join(raw["classes"])
+    typed = {k: coerce(k, v) for k, v in raw.items()}
     return resolve(typed)
 
 
