@@ -66,6 +66,41 @@ def test_conditional_dcgan_networks_use_the_labels() -> None:
     assert not [k for k in plain if "class_embed" in k or "project" in k or "gamma" in k]
 
 
+def test_conditional_r3gan_embeds_the_class_in_g_and_projects_in_d() -> None:
+    from snowgan.models import r3gan
+
+    torch.manual_seed(0)
+    G, D = r3gan.Generator((16, 16), 3, 16, 8, 32, 1, 3), r3gan.Discriminator((16, 16), 3, 8, 32, 1, 3)
+    z, y = torch.randn(6, 16), torch.tensor([0, 1, 2, 0, 1, 2])
+    x = G(z, y)
+    assert x.shape == (6, 3, 16, 16) and D(x, y).shape == (6,)
+    assert not torch.allclose(x, G(z, (y + 1) % 3)) and not torch.allclose(D(x, y), D(x, (y + 1) % 3))
+    assert D.head.linear.out_features == r3gan.EMBED_DIM  # the head gives features, dotted with embed(y)
+    plain = r3gan.Generator((16, 16), 3, 16, 8, 32, 1)
+    assert sorted(plain.state_dict()) == sorted(k for k in G.state_dict() if not k.startswith("class_embed"))
+
+
+def test_conditional_projected_gan_when_the_backbone_is_installed() -> None:
+    from snowgan.models.fastgan import FastGANGenerator
+    from snowgan.models.projected import ProjectedDiscriminator
+    from snowgan.pretrained.efficientnet_lite import LITE0_WEIGHTS
+    from snowgan.pretrained.weights import locate
+
+    torch.manual_seed(0)
+    G = FastGANGenerator((16, 16), 3, 16, 8, 64, num_classes=3)
+    z, y = torch.randn(4, 16), torch.tensor([0, 1, 2, 0])
+    x = G(z, y)
+    assert x.shape == (4, 3, 16, 16) and not torch.allclose(x, G(z, (y + 1) % 3))
+    if locate(LITE0_WEIGHTS, None) is None:
+        pytest.skip("efficientnet-lite0 weights not installed: the projected D cannot run")
+    D = ProjectedDiscriminator((16, 16), 3, 8, 64, num_classes=3).eval()
+    with torch.no_grad():
+        for proj in D.class_proj:
+            torch.nn.init.normal_(proj.embed.weight, 0, 1.0)
+        s, s2 = D(x.detach(), y), D(x.detach(), (y + 1) % 3)
+    assert s.shape == (4,) and not torch.allclose(s, s2)
+
+
 def test_class_rows_and_parse_classes() -> None:
     z, y = class_rows(3, 2, 4, seed=1)
     assert z.shape == (6, 4) and y.tolist() == [0, 0, 0, 1, 1, 1]

@@ -25,7 +25,7 @@ FAMILIES: dict[str, str] = {
 
 # The families whose networks take class labels (--conditional); progan is not one: its
 # growing G and D would need the class embedding re-wired at every stage.
-CONDITIONAL_FAMILIES: tuple[str, ...] = ("dcgan",)
+CONDITIONAL_FAMILIES: tuple[str, ...] = ("dcgan", "r3gan", "projected")
 
 # --loss: module:class, a subclass of losses.base.GANLoss (phases, regularisers, defaults).
 LOSSES: dict[str, str] = {
