@@ -74,8 +74,15 @@ class Trainer:
             self._record_dataset()
             dist_util.barrier(self.dist.world)
         self.batch_size = cfg.train.batch_size
+        if cfg.train.balance_classes and self.dataset.labels is None:
+            raise ConfigError("--balance_classes needs labelled data: sub-folders per class, --labels labels.csv, "
+                              "or a JSONL label field; or train without it")
         self.batches = Batches(self.dataset, cfg.run.seed, self.device, cfg.image_hw, cfg.data.mirror,
-                               rank=self.dist.rank, world=self.dist.world, channels_last=cfg.train.channels_last)
+                               rank=self.dist.rank, world=self.dist.world, channels_last=cfg.train.channels_last,
+                               balance=cfg.train.balance_classes)
+        if cfg.train.balance_classes:
+            k = len(self.dataset.class_names)
+            self.log(f"balanced classes: each of {k} drawn {self.batches.epoch_len // k} times per epoch")
 
         _seed_everything(cfg.run.seed)
         G, D = build_networks(cfg)
