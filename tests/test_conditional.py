@@ -170,6 +170,15 @@ def test_conditional_training_grid_generate_and_export(workdir: Path) -> None:
     G = load_generator(workdir / "model")
     assert G.class_names == ["desert", "green", "snowy", "rocky"] and G.num_classes == 4
 
+    # average and interpolate within one class; per-class metrics beside the overall ones
+    p = run_cli("--mode", "average", "--class", "snowy", "--n_samples", "8", cwd=workdir)
+    assert "class snowy" in p.stdout and "beside 8 real" in p.stdout  # the 8 snowy images of 32
+    p = run_cli("--mode", "evaluate", "--metrics", "swd", "--n_samples", "16", cwd=workdir)
+    result = json.loads((run / "metrics.json").read_text())
+    assert list(result["per_class"]) == ["desert", "green", "snowy", "rocky"]
+    assert "4 generated vs 4 of 8 real images" in result["per_class"]["snowy"]["swd"]["protocol"]
+    assert result["per_class"]["snowy"]["swd"]["value"] > 0 and "class snowy:" in p.stdout
+
 
 def test_conditional_resume_is_exact(workdir: Path) -> None:
     args = ["--mode", "train", "--conditional", "--loss", "nonsat", *TINY, "--deterministic", "--seed", "3"]

@@ -71,3 +71,21 @@ def run_layers(layers: nn.Sequential, x: torch.Tensor, labels: Optional[torch.Te
     for layer in layers:
         x = layer(x, labels) if isinstance(layer, ConditionalBatchNorm2d) else layer(x)
     return x
+
+
+class OneClass(nn.Module):
+    """A conditional G fixed to one class: ``OneClass(G, c)(z)`` = ``G(z, [c] * B)``.
+
+    Lets every sampler written for G(z) (interpolation videos, averages, metrics) draw
+    one class without knowing about labels. latent_dim and image_size follow G.
+    """
+
+    def __init__(self, G: nn.Module, label: int) -> None:
+        super().__init__()
+        self.G = G
+        self.label = int(label)
+        self.latent_dim = G.latent_dim
+        self.num_classes = 0  # looks unconditional to samplers: it chooses its own labels
+
+    def forward(self, z: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.G(z, torch.full((z.shape[0],), self.label, dtype=torch.long, device=z.device))
