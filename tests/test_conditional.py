@@ -245,3 +245,18 @@ def test_conditional_model_draws_the_class_it_is_asked_for(workdir: Path) -> Non
                 cwd=workdir)
         mean = np.load(out / "samples.npy").reshape(-1, 3).mean(0)  # (R, G, B) over every pixel
         assert mean[hot] > mean[cold] + 60, f"--class {name}: mean colour {mean.round()}"
+
+
+@pytest.mark.slow
+def test_conditional_two_processes_match_one(workdir: Path) -> None:
+    """DDP with labels: each rank keeps its slice of the global batch *and its labels*; 2 gloo ranks = 1 process."""
+    from test_distributed import ARGS, _max_diff, _weights, torchrun
+
+    args = ["--mode", "train", "--conditional", *ARGS, "--steps", "3"]
+    run_cli(*args, "--name", "one", cwd=workdir)
+    p = torchrun(workdir, *args, "--name", "two")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "split over 2 processes" in p.stdout and "conditional: 4 classes: desert 16" in p.stdout
+    one, two = _weights(workdir, "one", 3), _weights(workdir, "two", 3)
+    assert any("class_embed" in k for k in one) and any("project" in k for k in one)
+    assert _max_diff(one, two) < 1e-6
