@@ -101,6 +101,23 @@ def test_conditional_projected_gan_when_the_backbone_is_installed() -> None:
     assert s.shape == (4,) and not torch.allclose(s, s2)
 
 
+def test_class_weights_blend_classes_and_one_hot_weights_equal_indices() -> None:
+    """Interpolation between classes feeds (B, K) weights; a one-hot row must be that class exactly."""
+    from snowgan.models import r3gan
+    from snowgan.report.render import class_path
+
+    torch.manual_seed(0)
+    y = torch.tensor([0, 2, 1])
+    one_hot = torch.nn.functional.one_hot(y, 3).float()
+    for G in (Generator((16, 16), 3, 16, 8, num_classes=3).eval(), r3gan.Generator((16, 16), 3, 16, 8, 32, 1, 3)):
+        z = torch.randn(3, 16)
+        with torch.no_grad():
+            assert torch.allclose(G(z, y), G(z, one_hot), atol=1e-6)
+    path = class_path(0, 2, 3, 8)
+    assert path.shape == (8, 3) and path[0].tolist() == [1, 0, 0] and path[4].tolist() == [0, 0, 1]
+    assert torch.allclose(path.sum(1), torch.ones(8))
+
+
 def test_class_rows_and_parse_classes() -> None:
     z, y = class_rows(3, 2, 4, seed=1)
     assert z.shape == (6, 4) and y.tolist() == [0, 0, 0, 1, 1, 1]
@@ -171,6 +188,9 @@ def test_conditional_training_grid_generate_and_export(workdir: Path) -> None:
     assert G.class_names == ["desert", "green", "snowy", "rocky"] and G.num_classes == 4
 
     # average and interpolate within one class; per-class metrics beside the overall ones
+    p = run_cli("--mode", "interpolate", "--class", "desert", "--class", "snowy", "--frames", "4", "--keyframes", "2",
+                cwd=workdir)
+    assert "classes desert -> snowy -> desert" in p.stdout
     p = run_cli("--mode", "average", "--class", "snowy", "--n_samples", "8", cwd=workdir)
     assert "class snowy" in p.stdout and "beside 8 real" in p.stdout  # the 8 snowy images of 32
     p = run_cli("--mode", "evaluate", "--metrics", "swd", "--n_samples", "16", cwd=workdir)

@@ -82,14 +82,20 @@ def _load(cfg: Config, run_dir: Path):
     return loaded, device
 
 
-def _one_class(cfg: Config, loaded) -> Optional[int]:
-    """The class index --class names (one at most) for a conditional run; None without --class."""
+def _classes(cfg: Config, loaded) -> list[int]:
+    """Class indices --class names for a conditional run ([] without --class)."""
     from ..sample import parse_classes
 
     try:
-        wanted = parse_classes(cfg.cmd.classes, loaded.cfg.class_list)
+        return parse_classes(cfg.cmd.classes, loaded.cfg.class_list)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+
+
+def _one_class(cfg: Config, loaded) -> Optional[int]:
+    """The class index --class names (one at most) for a conditional run; None without --class.
+    With one, loaded.G becomes that class's generator."""
+    wanted = _classes(cfg, loaded)
     if len(wanted) > 1:
         raise ConfigError(f"--mode {cfg.run.mode} takes one --class; run it once per class")
     if wanted:
@@ -162,8 +168,19 @@ def interpolate_main(cfg: Config, explicit: set[str]) -> int:
     run_dir = _find_run(cfg)
     paths = _outputs(cfg, run_dir, _kind(spec), VIDEO_EXTS)  # refuse before the slow part
     loaded, device = _load(cfg, run_dir)
-    _one_class(cfg, loaded)  # --class: every frame of that class
-    frames = interpolation_frames(loaded.G, spec, device, cfg.run.progress)
+    wanted = _classes(cfg, loaded)
+    weights = None
+    if len(wanted) == 2:  # between two classes: the class blend goes a -> b -> a while z moves
+        from ..report.render import class_path
+
+        weights = class_path(wanted[0], wanted[1], len(loaded.cfg.class_list), spec.frames)
+        names = loaded.cfg.class_list
+        print(f"classes {names[wanted[0]]} -> {names[wanted[1]]} -> {names[wanted[0]]}")
+    elif len(wanted) > 2:
+        raise ConfigError("--mode interpolate takes one --class (within it) or two (between them)")
+    else:
+        _one_class(cfg, loaded)  # --class: every frame of that class
+    frames = interpolation_frames(loaded.G, spec, device, cfg.run.progress, class_weights=weights)
     _write_video(frames, paths, cfg.cmd.fps)
     if spec.grid and not spec.walk:
         stem = paths[0].with_suffix("")

@@ -20,12 +20,25 @@ from torch import nn
 
 def class_labels(labels: Optional[torch.Tensor], batch: int, num_classes: int,
                  device: torch.device) -> torch.Tensor:
-    """int64 (batch,) class indices: `labels` checked, or i mod num_classes when None."""
+    """int64 (batch,) class indices (`labels` checked, or i mod num_classes when None), or
+    float (batch, num_classes) class weights as given: a blend of classes (interpolation between
+    classes), whose embedding is the same blend of the classes' embeddings."""
     if labels is None:
         return torch.arange(batch, device=device) % num_classes
+    if labels.is_floating_point():
+        if labels.shape != (batch, num_classes):
+            raise ValueError(f"class weights must be (B, K) = ({batch}, {num_classes}), got {tuple(labels.shape)}")
+        return labels
     if labels.shape != (batch,):
         raise ValueError(f"labels must be (B,) = ({batch},) class indices, got shape {tuple(labels.shape)}")
     return labels.long()
+
+
+def embed(table: nn.Embedding, labels: torch.Tensor) -> torch.Tensor:
+    """Rows of `table` for indices (B,) -> (B, E), or the weighted sum of rows for weights (B, K)."""
+    if labels.is_floating_point():
+        return labels.to(table.weight.dtype) @ table.weight
+    return table(labels)
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -44,8 +57,8 @@ class ConditionalBatchNorm2d(nn.Module):
         nn.init.zeros_(self.beta.weight)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        g = self.gamma(labels)[:, :, None, None].to(x.dtype)
-        b = self.beta(labels)[:, :, None, None].to(x.dtype)
+        g = embed(self.gamma, labels)[:, :, None, None].to(x.dtype)
+        b = embed(self.beta, labels)[:, :, None, None].to(x.dtype)
         return self.bn(x) * (1 + g) + b
 
 
@@ -63,7 +76,7 @@ class ClassProjection(nn.Module):
 
     def forward(self, h: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         pooled = h.float().mean(dim=(2, 3)) if h.dim() == 4 else h.float()
-        return (self.embed(labels).float() * pooled).sum(dim=1)
+        return (embed(self.embed, labels).float() * pooled).sum(dim=1)
 
 
 def run_layers(layers: nn.Sequential, x: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:

@@ -17,7 +17,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .conditional import ClassProjection, ConditionalBatchNorm2d, class_labels, run_layers
+from .conditional import ClassProjection, ConditionalBatchNorm2d, class_labels, embed, run_layers
 from .layers import maybe_sn, norm_layer, resolved_d_norm, split_size, widths
 
 
@@ -73,7 +73,7 @@ class Generator(nn.Module):
         if not self.num_classes:  # unconditional: labels are ignored
             return self.main(z.reshape(z.shape[0], -1, 1, 1))
         y = class_labels(labels, z.shape[0], self.num_classes, z.device)
-        h = torch.cat([z.reshape(z.shape[0], -1), self.class_embed(y).to(z.dtype)], dim=1)
+        h = torch.cat([z.reshape(z.shape[0], -1), embed(self.class_embed, y).to(z.dtype)], dim=1)
         return run_layers(self.main, h[:, :, None, None], y)
 
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conditional import class_labels
+from .conditional import class_labels, embed
 from .layers import norm_layer, split_size, widths
 
 CLASS_DIM = 32  # size of the class embedding joined to z (conditional)
@@ -106,7 +106,7 @@ class FastGANGenerator(nn.Module):
         z = z * torch.rsqrt(z.float().square().mean(dim=1, keepdim=True) + 1e-8).to(z.dtype)
         if self.num_classes:
             y = class_labels(labels, z.shape[0], self.num_classes, z.device)
-            z = torch.cat([z.reshape(z.shape[0], -1), self.class_embed(y).to(z.dtype)], dim=1)
+            z = torch.cat([z.reshape(z.shape[0], -1), embed(self.class_embed, y).to(z.dtype)], dim=1)
         x = self.init(z.reshape(z.shape[0], -1, 1, 1))
         levels = [x]
         for j, up in enumerate(self.ups, start=1):

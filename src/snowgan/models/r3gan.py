@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from .conditional import class_labels
+from .conditional import class_labels, embed
 from .grouped_conv import GroupedConv2d
 from .layers import split_size, widths
 
@@ -252,7 +252,7 @@ class Generator(nn.Module):
         if not self.num_classes:  # unconditional: labels are ignored
             return z
         y = class_labels(labels, z.shape[0], self.num_classes, z.device)
-        return torch.cat([z, self.class_embed(y).to(z.dtype)], dim=1)
+        return torch.cat([z, embed(self.class_embed, y).to(z.dtype)], dim=1)
 
     def forward(self, z: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         x = self.basis(self._latent_input(z, labels))
@@ -310,7 +310,7 @@ class Discriminator(nn.Module):
         if not self.num_classes:
             return out.sum(dim=1)
         y = class_labels(labels, out.shape[0], self.num_classes, out.device)
-        return (out * self.class_embed(y).to(out.dtype)).sum(dim=1)
+        return (out * embed(self.class_embed, y).to(out.dtype)).sum(dim=1)
 
     def forward(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         for block in self.blocks:
