@@ -61,8 +61,9 @@ def test_resolved_configs_of_seed_commands_and_recipes_are_unchanged() -> None:
     import json
 
     recorded = json.loads((Path(__file__).parent / "data" / "resolved_configs.json").read_text())
-    added = {"train": {"schedule": "constant"}, "model": {"r2_gamma": 0.0, "blocks_per_stage": 1},
-             "log": {"tensorboard": False}, "cmd": {"new_data": False}}
+    added = {"train": {"schedule": "constant", "balance_classes": False},
+             "model": {"r2_gamma": 0.0, "blocks_per_stage": 1, "conditional": False, "class_names": ""},
+             "log": {"tensorboard": False}, "cmd": {"new_data": False, "classes": None}}
     for case, entry in recorded.items():
         now = parse_args(entry["argv"])[0].to_dict()
         for sec, values in now.items():

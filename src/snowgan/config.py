@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError, did_you_mean
-from .registries import FAMILIES, LOSSES, MODES, OPTIMIZERS
+from .registries import CONDITIONAL_FAMILIES, FAMILIES, LOSSES, MODES, OPTIMIZERS
 from .sizes import split_size
 
 __all__ = ["Config", "ConfigError", "FIELDS", "SECTIONS", "IDENTITY_FIELDS"]
@@ -132,6 +132,11 @@ class ModelConfig:
     # r3gan: residual blocks per resolution. 1, not the paper's 2, because on a CPU a block
     # costs a full stage's time and short runs gain more from steps than from depth.
     blocks_per_stage: int = _f(1, "r3gan: residual blocks per resolution stage (the paper uses 2)")
+    # class-conditional training (models/conditional.py); the data must label every image
+    conditional: bool = _f(False, "train on the data's class labels (sub-folders, --labels CSV, JSONL field) so "
+                                  "generate --class NAME makes that class; dcgan, r3gan and projected")
+    class_names: str = _f("", "set by --conditional from the data: class names in label order, comma-separated "
+                              "(recorded so a run or export knows its classes; do not set by hand)")
     # progressive growing (arch = progan)
     pg_start: int = _f(4, "progressive: starting resolution (shorter side)")
     pg_fade_kimg: float = _f(60.0, "progressive: thousands of images per fade-in")
@@ -173,6 +178,8 @@ class TrainConfig:
     init_from: Optional[str] = _f(None, "start a new run from the weights of this run or checkpoint (transfer)",
                                   topic="start")
     freeze_d: int = _f(0, "with --init_from: freeze this many first discriminator blocks", topic="start")
+    balance_classes: bool = _f(False, "with labels: draw every class equally often (for imbalanced folders); "
+                                      "the order stays deterministic and resumable", topic="start")
 
 
 @dataclass
@@ -248,6 +255,9 @@ class CommandConfig:
     probe_shots: int = _f(0, "probe: fit the head on only this many labelled images per class (numbers: in "
                                "all) to see how far few labels go; the held-out images stay the same (0 = all)",
                           topic="probe")
+    classes: Optional[str] = _f(None, "generate/interpolate/average: --class NAME or INDEX of a conditional "
+                                      "model; repeat it or separate with commas (default: every class in turn)",
+                                topic="pick")
     license: str = _f("other", "export: license id for the model card (e.g. apache-2.0, cc-by-4.0, mit)",
                       topic="export")
     new_data: bool = _f(False, "train: continue a run (--resume, or --name of an existing run) on data that "
@@ -268,7 +278,7 @@ SECTIONS: dict[str, type] = {
 # Sections whose values define what a checkpoint contains; a resume must match them.
 IDENTITY_FIELDS = ("arch", "loss", "latent_dim", "g_width", "d_width", "max_width", "g_norm",
                    "d_norm", "spectral_norm", "image_size", "channels", "pg_start",
-                   "blocks_per_stage")
+                   "blocks_per_stage", "conditional", "class_names")
 
 
 @dataclass
@@ -299,6 +309,12 @@ class Config:
         """The values a checkpoint's networks depend on."""
         flat = flat_fields(self)
         return {k: flat[k] for k in IDENTITY_FIELDS}
+
+    @property
+    def class_list(self) -> list[str]:
+        """The class names of a conditional run in label order ([] when unconditional)."""
+        names = self.model.class_names
+        return names.split(",") if (self.model.conditional and names) else []
 
     @property
     def image_hw(self) -> tuple[int, int]:
@@ -440,6 +456,9 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"--{name} must be positive")
     if not (0 <= t.beta1 < 1 and 0 <= t.beta2 < 1):
         raise ConfigError("--beta1 and --beta2 must be in [0, 1)")
+    if cfg.model.conditional and cfg.model.arch not in CONDITIONAL_FAMILIES:
+        raise ConfigError(f"--conditional is not supported with --arch {cfg.model.arch}; use one of "
+                          f"{', '.join(CONDITIONAL_FAMILIES)}")
     if cfg.model.latent_dim < 1:
         raise ConfigError("--latent_dim must be at least 1")
     if not 0 <= cfg.aug.aug_p <= 1:

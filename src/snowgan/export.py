@@ -87,6 +87,7 @@ def _load_network(model_dir: str | Path, which: str, device: str | torch.device)
         first = str(e).strip().splitlines()[0]
         raise ConfigError(f"--model {model_dir}: {name} does not fit the networks config.json describes "
                           f"({first})") from None
+    net.class_names = cfg.class_list  # [] unless conditional: generate --class reads the names here
     return net.to(device).eval()
 
 
@@ -94,6 +95,7 @@ def load_generator(model_dir: str | Path, device: str | torch.device = "cpu") ->
     """The EMA generator of an exported folder, in eval mode on `device`.
 
     G(z) maps latents z (B, G.latent_dim) ~ N(0, I) to images (B, C, H, W) in [-1, 1];
+    a conditional one takes G(z, labels) with labels int64 (B,) indices into ``G.class_names``;
     ``snowgan.sample.latents(n, G.latent_dim, seed)`` gives the latents snowgan uses.
     """
     return _load_network(model_dir, "generator", device)

@@ -139,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="snowgan", add_help=False, allow_abbrev=False,
                 argument_default=argparse.SUPPRESS)  # only flags the user typed appear in the namespace
     for name, (_, _, tp) in FIELDS.items():
-        if base_type(tp)[0] is bool:
+        if name == "classes":  # `class` is a Python keyword, so the field is `classes`; both flags work
+            p.add_argument("--class", "--classes", dest="classes", action="append")
+        elif base_type(tp)[0] is bool:
             p.add_argument(f"--{name}", nargs="?", const="true")
         else:
             p.add_argument(f"--{name}")
@@ -173,7 +175,10 @@ def parse_typed(argv: list[str]) -> dict[str, Any]:
             hint = did_you_mean(name, list(FIELDS), "--")
             raise ConfigError(f"unknown flag {tok.partition('=')[0]}{hint or '; see snowgan --help'}")
         raise ConfigError(f"unexpected argument {tok!r}: settings are flags with a value, e.g. --data {tok}")
-    return {k: coerce(k, v) for k, v in vars(ns).items()}
+    raw = vars(ns)
+    if "classes" in raw:  # --class a --class b -> "a,b"
+        raw["classes"] = ",".join(raw["classes"])
+    return {k: coerce(k, v) for k, v in raw.items()}
 
 
 def parse_args(argv: Optional[list[str]] = None) -> tuple[Config, set[str]]:

@@ -162,7 +162,7 @@ def _training_procedure(cfg: Config, record: dict, dataset: Optional[dict]) -> l
     return lines
 
 
-def _training_data(dataset: Optional[dict]) -> list[str]:
+def _training_data(dataset: Optional[dict], classes: list[str]) -> list[str]:
     if not dataset:
         return ["- Not recorded: the run folder has no dataset.json."]
     src = dataset.get("source") or "the built-in procedural mountains (no --data given)"
@@ -171,7 +171,9 @@ def _training_data(dataset: Optional[dict]) -> list[str]:
              f"- Images: {dataset.get('count', 'unknown')}"
              + (f" of shape {'x'.join(map(str, dataset['shape']))} (channels x height x width)"
                 if dataset.get("shape") else "")]
-    if dataset.get("class_names"):
+    if classes:
+        lines.append(f"- Classes (the generator is conditional on them): {', '.join(classes)}")
+    elif dataset.get("class_names"):
         lines.append(f"- Classes (recorded, not used by the unconditional GAN): {', '.join(dataset['class_names'])}")
     if dataset.get("mirror"):
         lines.append("- Horizontal flips doubled the data (--mirror)")
@@ -226,9 +228,11 @@ def render_model_card(cfg: Config, record: dict, facts: dict, has_reals: bool) -
     kind = "RGB" if c == 3 else "grayscale"
     dataset = facts.get("dataset")
     what = (dataset or {}).get("description", "an image collection")
+    classes = cfg.class_list
+    task = "image-generation" if classes else "unconditional-image-generation"
     meta = {"license": record.get("license") or "other", "library_name": "snowgan",
-            "pipeline_tag": "unconditional-image-generation",
-            "tags": ["gan", "image-generation", "unconditional-image-generation", cfg.model.arch, "snowgan", "pytorch"]}
+            "pipeline_tag": task,
+            "tags": ["gan", "image-generation", task, *(["class-conditional"] if classes else []), cfg.model.arch, "snowgan", "pytorch"]}
     title = name.split("-", 1)[-1] if name[:5].isdigit() else name  # 00003-snow -> snow
     out = [front_matter(meta), f"# {title}: a snowgan {cfg.model.arch.upper()}", "", "## Model Description",
            f"A generative adversarial network ({cfg.model.arch.upper()}, {cfg.model.loss} loss) trained with "
@@ -249,11 +253,12 @@ def render_model_card(cfg: Config, record: dict, facts: dict, has_reals: bool) -
             "validation.",
             f"- Generates only {h}x{w} images resembling its training data; it does not generalise to other "
             "domains. Trained on a small collection, it may reproduce training images closely.", "",
-            "## Training data", *_training_data(dataset), "",
+            "## Training data", *_training_data(dataset, cfg.class_list), "",
             "## Training procedure", *_training_procedure(cfg, record, dataset), "",
             "## Model Details",
             f"- **Framework**: PyTorch, via snowgan {record['snowgan_version']}; weights in safetensors",
-            f"- **Generator Input**: {g['latent_dim']}-dimensional latent vector z ~ N(0, I)",
+            f"- **Generator Input**: {g['latent_dim']}-dimensional latent vector z ~ N(0, I)"
+            + (f" and a class index y: {', '.join(f'{i} {n}' for i, n in enumerate(classes))}" if classes else ""),
             f"- **Generator Output**: {h}x{w} {kind} image, values in [-1, 1] "
             f"({g['parameters']:,} parameters, EMA weights)",
             f"- **Discriminator Input**: {h}x{w} {kind} image, values in [-1, 1]",
@@ -268,12 +273,17 @@ def render_model_card(cfg: Config, record: dict, facts: dict, has_reals: bool) -
             "snowgan --mode generate --model . --n_samples 10", "",
             "# one 4x8 grid, seeds 100..131",
             "snowgan --mode generate --model . --grid 4x8 --seed 100 --out grid.png", "",
+            *([f"# images of one class (name or index; repeat --class for several): {', '.join(classes)}",
+               f"snowgan --mode generate --model . --class {classes[0]} --n_samples 10", ""] if classes else []),
             "# reuse the discriminator: a probe on your labels (file,label rows)",
             "snowgan --mode probe --model . --data photos/ --labels labels.csv",
-            "```", "", "```python", "import snowgan", "from snowgan.sample import latents", "",
+            "```", "", "```python", *(["import torch"] if classes else []), "import snowgan",
+            "from snowgan.sample import latents", "",
             'G = snowgan.load_generator(".", device="cpu")        # eval mode, no pickle',
             "z = latents(16, G.latent_dim, seed=0)                 # (16, latent_dim)",
-            f"images = G(z)                                         # (16, {c}, {h}, {w}) in [-1, 1]",
+            (f"images = G(z)                                         # (16, {c}, {h}, {w}) in [-1, 1]" if not classes
+             else f"images = G(z, torch.full((16,), 0))                 # (16, {c}, {h}, {w}) in [-1, 1], "
+                  f"class 0 ({classes[0]}); G.class_names lists them"),
             'D = snowgan.load_discriminator(".", device="cpu")',
             "features = D.forward_features(images)[-1].mean((2, 3))  # pooled last-block features", "```", "",
             "## Provenance",

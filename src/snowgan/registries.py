@@ -40,6 +40,10 @@ FAMILIES: dict[str, str] = {
     "r3gan": "snowgan.models.r3gan:build",
 }
 
+# The families whose networks take class labels (--conditional); progan is not one: its
+# growing G and D would need the class embedding re-wired at every stage.
+CONDITIONAL_FAMILIES: tuple[str, ...] = ("dcgan", "r3gan", "projected")
+
 # --loss: module:class, a subclass of losses.base.GANLoss (phases, regularisers, defaults).
 LOSSES: dict[str, str] = {
     "wgan-gp": "snowgan.losses.classic:WassersteinGP",

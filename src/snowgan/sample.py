@@ -36,9 +36,49 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def generate_images(G: nn.Module, z: torch.Tensor, device: torch.device | str = "cpu",
-                    batch: int = 64) -> np.ndarray:
-    """Run G on z in batches; returns uint8 (N, C, H, W). G should already be in eval mode."""
+                    batch: int = 64, labels: Optional[torch.Tensor] = None) -> np.ndarray:
+    """Run G on z in batches; returns uint8 (N, C, H, W). G should already be in eval mode.
+
+    labels: int64 (N,) class indices for a conditional G; None gives image i class
+    i mod K (every class in turn), ignored by an unconditional G.
+    """
+    k = getattr(G, "num_classes", 0)
+    if labels is None and k:
+        labels = torch.arange(len(z)) % k
     out = []
     for i in range(0, len(z), batch):
-        out.append(to_uint8(G(z[i:i + batch].to(device))))
+        y = labels[i:i + batch].to(device) if labels is not None else None
+        out.append(to_uint8(G(z[i:i + batch].to(device), y)))
     return np.concatenate(out) if out else np.zeros((0,), np.uint8)
+
+
+def class_rows(n_cols: int, num_classes: int, latent_dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Latents and labels for a per-class grid: one row per class, the same n_cols latents in every row.
+
+    Returns z (num_classes * n_cols, latent_dim) and labels int64 (num_classes * n_cols,) =
+    [0]*n_cols + [1]*n_cols + ...; a column then shows one latent drawn as each class.
+    """
+    z = latents(n_cols, latent_dim, seed).repeat(num_classes, 1)
+    labels = torch.arange(num_classes).repeat_interleave(n_cols)
+    return z, labels
+
+
+def parse_classes(text: Optional[str], class_names: list[str]) -> list[int]:
+    """--class values ('snowy', '2', 'desert,green') -> class indices; [] when text is None.
+
+    Raises ValueError naming the unknown class and the known ones.
+    """
+    if not text:
+        return []
+    if not class_names:
+        raise ValueError("--class needs a conditional model (trained with --conditional); this one has no classes")
+    out = []
+    for item in (t.strip() for t in text.split(",")):
+        if item in class_names:
+            out.append(class_names.index(item))
+        elif item.isdigit() and int(item) < len(class_names):
+            out.append(int(item))
+        else:
+            raise ValueError(f"--class {item!r} is not a class of this model; choose a name or index 0-"
+                             f"{len(class_names) - 1} of: {', '.join(class_names)}")
+    return out

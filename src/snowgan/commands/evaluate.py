@@ -138,6 +138,7 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
     values, proto = suite.measure(fake)
     entries = _metric_entries(values, proto)
     warning = collapse_warning(values)
+    per_class = _per_class(cfg, names, loaded, dataset, source, n, device)
     result = {
         "run": run_dir.name, "checkpoint": loaded.path.name, "step": loaded.step, "kimg": round(loaded.kimg, 3),
         "time": _dt.datetime.now().isoformat(timespec="seconds"), "n_samples": n, "seed": cfg.run.seed,
@@ -150,7 +151,12 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
             "converted_from": None if suite.weights.converted_from is None else str(suite.weights.converted_from)},
         "metrics": entries, "collapse_warning": warning, "time_metrics_s": round(values["time_metrics_s"], 2),
     }
+    if per_class:
+        result["per_class"] = per_class
     print(format_table(entries))
+    for name, class_entries in per_class.items():
+        print(f"class {name}:")
+        print(format_table(class_entries))
     if warning:
         print(f"warning: {warning}")
     target = out_path or run_dir / "metrics.json"  # the run folder's copy is snowgan's own output
@@ -159,6 +165,37 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
     tmp.replace(target)
     print(f"wrote {target}")
     return 0
+
+
+def _per_class(cfg: Config, names: list[str], loaded, dataset, source: str, n: int, device) -> dict:
+    """{class name: metric entries} of a conditional run: n // K images of each class against the
+    real images of that class (same metrics and protocol as overall). {} for an unconditional run,
+    or when the real set's classes are not the run's (then a note says so)."""
+    import torch
+
+    classes = loaded.cfg.class_list
+    if not classes:
+        return {}
+    if dataset.labels is None or list(dataset.class_names) != classes:
+        print(f"note: no per-class metrics: the real set's classes ({', '.join(dataset.class_names) or 'none'}) "
+              f"are not the run's ({', '.join(classes)})")
+        return {}
+    per = max(2, n // len(classes))
+    out = {}
+    labels = np.asarray(dataset.labels)
+    for c, name in enumerate(classes):
+        real = np.asarray(dataset.images)[labels == c]
+        if len(real) < 2:
+            print(f"note: class {name} has {len(real)} real images; no metrics for it")
+            continue
+        suite = MetricSuite(names, real, f"{dataset.fingerprint}-class{c}", device, cfg.metrics.inception_weights,
+                            metrics_cache_dir(cfg), cfg.run.progress, seed=cfg.run.seed,
+                            real_name=f"{source}, class {name}")
+        z = latents(per, loaded.G.latent_dim, cfg.run.seed)
+        fake = generate_images(loaded.G, z, device, labels=torch.full((per,), c, dtype=torch.long))
+        values, proto = suite.measure(fake)
+        out[name] = _metric_entries(values, proto)
+    return out
 
 
 # ---- features ------------------------------------------------------------------------

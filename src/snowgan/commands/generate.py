@@ -9,11 +9,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..config import Config, parse_grid
+from ..config import Config, ConfigError, parse_grid
 from ..export import load_generator
 from ..report.grid import save_grid
 from ..runs import find_run
-from ..sample import generate_images, latents
+from ..sample import generate_images, latents, parse_classes
 from ..text import article, plural
 from ..train.checkpoint import load_run
 from .common import check_out, device_for
@@ -55,14 +55,31 @@ def main(cfg: Config, explicit: set[str]) -> int:
     if cfg.cmd.grid:
         rows, cols = parse_grid(cfg.cmd.grid)
         n = rows * cols
+    names: list[str] = list(getattr(G, "class_names", []))
+    try:
+        wanted = parse_classes(cfg.cmd.classes, names)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    seeds = [cfg.run.seed + i for i in range(n)]
+    classes: Optional[torch.Tensor] = None
+    if wanted and rows is not None:  # a grid: row r shows class wanted[r mod len]
+        classes = torch.tensor([wanted[(i // cols) % len(wanted)] for i in range(n)])
+    elif wanted:  # files: n images of each class asked for, the same seeds for each
+        classes = torch.tensor(wanted).repeat_interleave(n)
+        seeds = seeds * len(wanted)
+    elif names:  # a conditional model and no --class: every class in turn
+        classes = torch.arange(n) % len(names)
+    if classes is not None:
+        print("classes: " + ", ".join(names[i] for i in dict.fromkeys(classes.tolist())))
     # One seed per image (seed, seed+1, ...) so any single image can be regenerated alone.
-    z = torch.cat([latents(1, G.latent_dim, cfg.run.seed + i, cfg.cmd.truncation) for i in range(n)])
-    images = generate_images(G, z, device)
+    z = torch.cat([latents(1, G.latent_dim, s, cfg.cmd.truncation) for s in seeds])
+    images = generate_images(G, z, device, labels=classes)
+    n = len(images)
     if rows is not None:
         out = check_out(cfg.cmd.out, cfg.cmd.force)
         if out is None:
             out = _out_dir(cfg, out_root, None, False) / f"grid-{rows}x{cols}.png"
-        labels = [str(cfg.run.seed + i) for i in range(n)] if cfg.cmd.label_seeds else None
+        labels = [str(s) for s in seeds] if cfg.cmd.label_seeds else None
         save_grid(images, out, nrow=cols, labels=labels)
         print(f"wrote {article(f'{rows}x{cols}')} {rows}x{cols} grid of {_size(images)} images to {out}")
         return 0
@@ -70,10 +87,14 @@ def main(cfg: Config, explicit: set[str]) -> int:
     if cfg.cmd.format == "npy":
         path = out_dir / "samples.npy"
         np.save(path, images.transpose(0, 2, 3, 1))  # (N, H, W, C) uint8, the common layout
-        print(f"wrote {plural(n, 'image')} of {_size(images)} as {path} (uint8, N x H x W x C)")
+        if classes is not None:
+            np.save(out_dir / "labels.npy", classes.numpy())  # int64 (N,): the class of each image
+        print(f"wrote {plural(n, 'image')} of {_size(images)} as {path} (uint8, N x H x W x C)"
+              + (" and their classes as labels.npy" if classes is not None else ""))
         return 0
     for i, img in enumerate(images):
         arr = img.transpose(1, 2, 0)
-        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out_dir / f"seed{cfg.run.seed + i:06d}.png")
+        prefix = f"{names[int(classes[i])]}-" if classes is not None else ""
+        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out_dir / f"{prefix}seed{seeds[i]:06d}.png")
     print(f"wrote {plural(n, 'image')} of {_size(images)} to {out_dir}")
     return 0

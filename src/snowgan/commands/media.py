@@ -99,6 +99,31 @@ def _load(cfg: Config, run_dir: Path):
     return loaded, device
 
 
+def _classes(cfg: Config, loaded) -> list[int]:
+    """Class indices --class names for a conditional run ([] without --class)."""
+    from ..sample import parse_classes
+
+    try:
+        return parse_classes(cfg.cmd.classes, loaded.cfg.class_list)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _one_class(cfg: Config, loaded) -> Optional[int]:
+    """The class index --class names (one at most) for a conditional run; None without --class.
+    With one, loaded.G becomes that class's generator."""
+    wanted = _classes(cfg, loaded)
+    if len(wanted) > 1:
+        raise ConfigError(f"--mode {cfg.run.mode} takes one --class; run it once per class")
+    if wanted:
+        from ..models.conditional import OneClass
+
+        loaded.G = OneClass(loaded.G, wanted[0])
+        print(f"class {loaded.cfg.class_list[wanted[0]]}")
+        return wanted[0]
+    return None
+
+
 def _spec(cfg: Config):
     from ..report.render import InterpolationSpec
 
@@ -114,14 +139,21 @@ def _kind(spec) -> str:
     return ("walk" if spec.walk else "interpolate") + ("-grid" if spec.grid else "")
 
 
-def _real_images(run_cfg: Config, cfg: Config, explicit: set[str]) -> Optional[np.ndarray]:
+def _real_images(run_cfg: Config, cfg: Config, explicit: set[str],
+                 label: Optional[int] = None) -> Optional[np.ndarray]:
     """The run's real images (uint8 (N, C, H, W)) for the real average, or None with a note.
 
-    Data flags typed now (e.g. --data at the folder's new place) override the run's."""
+    label: only the images of that class. Data flags typed now (e.g. --data at the folder's
+    new place) override the run's."""
     from ..data.load import load_dataset
 
     try:
-        return load_dataset(overlay(run_cfg, cfg, explicit, only=DATA_SOURCE_FIELDS)).images
+        ds = load_dataset(overlay(run_cfg, cfg, explicit, only=DATA_SOURCE_FIELDS))
+        if label is None:
+            return ds.images
+        if ds.labels is None or list(ds.class_names) != run_cfg.class_list:
+            raise ValueError("the data's classes are not the run's")
+        return np.asarray(ds.images)[np.asarray(ds.labels) == label]
     except (ConfigError, OSError, ValueError) as e:
         print(f"note: real images not available ({e}); pass --data PATH for the real average")
         return None
@@ -153,7 +185,19 @@ def interpolate_main(cfg: Config, explicit: set[str]) -> int:
     run_dir = _find_run(cfg)
     paths = _outputs(cfg, run_dir, _kind(spec), VIDEO_EXTS)  # refuse before the slow part
     loaded, device = _load(cfg, run_dir)
-    frames = interpolation_frames(loaded.G, spec, device, cfg.run.progress)
+    wanted = _classes(cfg, loaded)
+    weights = None
+    if len(wanted) == 2:  # between two classes: the class blend goes a -> b -> a while z moves
+        from ..report.render import class_path
+
+        weights = class_path(wanted[0], wanted[1], len(loaded.cfg.class_list), spec.frames)
+        names = loaded.cfg.class_list
+        print(f"classes {names[wanted[0]]} -> {names[wanted[1]]} -> {names[wanted[0]]}")
+    elif len(wanted) > 2:
+        raise ConfigError("--mode interpolate takes one --class (within it) or two (between them)")
+    else:
+        _one_class(cfg, loaded)  # --class: every frame of that class
+    frames = interpolation_frames(loaded.G, spec, device, cfg.run.progress, class_weights=weights)
     _write_video(frames, paths, cfg.cmd.fps)
     if spec.grid and not spec.walk:
         stem = paths[0].with_suffix("")
@@ -175,7 +219,8 @@ def average_main(cfg: Config, explicit: set[str]) -> int:
     (path,) = _outputs(cfg, run_dir, "average", ("png",))
     n = _average_n(cfg, explicit)
     loaded, device = _load(cfg, run_dir)
-    real = _real_images(loaded.cfg, cfg, explicit)
+    label = _one_class(cfg, loaded)  # --class: generated and real images of that class only
+    real = _real_images(loaded.cfg, cfg, explicit, label)
     _save_picture(average_picture(loaded.G, n, cfg.run.seed, device, real, loaded.cfg.data.mirror,
                                   cfg.cmd.truncation, cfg.run.progress), path)
     print(f"wrote {path}: average of {plural(n, 'generated image')}"

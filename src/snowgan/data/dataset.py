@@ -5,6 +5,11 @@ training is just (epoch, offset) — two integers in the checkpoint make the dat
 order of a resumed run identical to an uninterrupted one. ``--mirror`` doubles the
 dataset virtually: index i >= N means image i - N flipped horizontally.
 
+``balance=True`` (--balance_classes) draws every class equally often: an epoch is K * (n // K)
+virtual indices, n // K per class (each class's images in a fresh permutation, repeated when
+the class is small), shuffled together — still a pure function of (seed, epoch), so the
+position stays two integers and resume is exact.
+
 Under DDP every rank draws the same global batch and keeps its own slice of it, so
 ranks read disjoint images and the union equals a single-process run's batch.
 """
@@ -55,11 +60,16 @@ class Batches:
     """
 
     def __init__(self, dataset: PreparedDataset, seed: int, device: torch.device, target_hw: tuple[int, int],
-                 mirror: bool = False, rank: int = 0, world: int = 1, channels_last: bool = True) -> None:
+                 mirror: bool = False, rank: int = 0, world: int = 1, channels_last: bool = True,
+                 balance: bool = False) -> None:
         self.n_images = len(dataset)
         if self.n_images == 0:
             raise ValueError("dataset is empty")
+        if balance and dataset.labels is None:
+            raise ValueError("--balance_classes needs labelled data (sub-folders per class, --labels labels.csv "
+                             "or a JSONL label field)")
         self.n = self.n_images * (2 if mirror else 1)
+        self.balance = balance
         self.seed, self.device, self.rank, self.world = seed, device, rank, world
         self.target_hw = tuple(target_hw)
         self.channels_last = channels_last
@@ -82,18 +92,41 @@ class Batches:
         self.images = imgs
 
     @property
+    def epoch_len(self) -> int:
+        """Virtual indices per epoch: n, or K * (n // K) when balancing K classes."""
+        if not self.balance:
+            return self.n
+        k = int(np.max(self.labels)) + 1
+        return k * max(1, self.n // k)
+
+    @property
     def epoch_float(self) -> float:
-        return self.pos.epoch + self.pos.offset / self.n
+        return self.pos.epoch + self.pos.offset / self.epoch_len
 
     def _epoch_perm(self, epoch: int) -> np.ndarray:
         if epoch != self._perm_epoch:
-            self._perm = np.random.default_rng([self.seed, epoch, 7]).permutation(self.n)
+            rng = np.random.default_rng([self.seed, epoch, 7])
+            self._perm = self._balanced(rng) if self.balance else rng.permutation(self.n)
             self._perm_epoch = epoch
         return self._perm
 
+    def _balanced(self, rng: np.random.Generator) -> np.ndarray:
+        """One balanced epoch of virtual indices (epoch_len,): n // K of each class, shuffled."""
+        labels = np.asarray(self.labels)[np.arange(self.n) % self.n_images]  # class of each virtual index
+        per_class = self.epoch_len // (int(labels.max()) + 1)
+        parts = []
+        for c in range(int(labels.max()) + 1):
+            members = np.flatnonzero(labels == c)
+            if len(members) == 0:  # a class name with no images left (all skipped): nothing to draw
+                continue
+            reps = -(-per_class // len(members))  # small classes repeat, each pass in a fresh order
+            parts.append(np.concatenate([rng.permutation(members) for _ in range(reps)])[:per_class])
+        return rng.permutation(np.concatenate(parts))
+
     def next_indices(self, batch_size: int) -> np.ndarray:
         """Virtual indices (0 <= i < 2N with mirror) of the next global batch of batch_size."""
-        if batch_size > self.n:
+        n = self.epoch_len
+        if batch_size > n:
             # Fewer images than one batch: sample with replacement, one batch per "epoch".
             if not self._warned_small:
                 warnings.warn(f"dataset has {self.n} images, fewer than the batch size {batch_size}: "
@@ -102,7 +135,7 @@ class Batches:
             idx = np.random.default_rng([self.seed, self.pos.epoch, 11]).integers(0, self.n, batch_size)
             self.pos = Position(self.pos.epoch + 1, 0)
             return idx
-        if self.pos.offset + batch_size > self.n:  # drop the ragged end of the epoch
+        if self.pos.offset + batch_size > n:  # drop the ragged end of the epoch
             self.pos = Position(self.pos.epoch + 1, 0)
         perm = self._epoch_perm(self.pos.epoch)
         idx = perm[self.pos.offset:self.pos.offset + batch_size]

@@ -38,6 +38,21 @@ def folder_classes(names: Sequence[str]) -> Optional[list[str]]:
     return classes if len(set(classes)) >= 2 else None
 
 
+def loose_images(names: Sequence[str]) -> int:
+    """How many images sit outside class sub-folders when at least two such folders hold the others.
+
+    0 when the layout is flat or labelled throughout; --conditional reports the count.
+    """
+    dirs = [PurePosixPath(n).parts[:-1] for n in names]
+    if not dirs:
+        return 0
+    common = 0
+    while all(len(d) > common for d in dirs) and len({d[common] for d in dirs}) == 1:
+        common += 1
+    inside = [d[common] for d in dirs if len(d) > common]
+    return len(dirs) - len(inside) if len(set(inside)) >= 2 else 0
+
+
 class CsvLabels:
     """Label lookup from a labels.csv table: exact input name first, else a unique base name."""
 

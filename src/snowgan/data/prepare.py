@@ -211,10 +211,12 @@ def _build(source: Source, fit: FitOptions, dest: Path, cfg: Config, fp: str, pr
         tasks, total, workers = source.tasks(), source.count(), worker_count(cfg.data.workers)
     table = lab.read_labels_csv(cfg.data.labels) if cfg.data.labels else None
     folder_cls = None
+    loose = 0  # images outside the class sub-folders the others sit in
     if table is None and source.kind in ("folder", "zip"):
         names = [n for n, _ in source.images]
         cls = lab.folder_classes(names)
         folder_cls = dict(zip(names, cls)) if cls else None
+        loose = lab.loose_images(names) if cls is None else 0
 
     c = fit.decode.channels
     writer = NpyWriter(dest / IMAGES, (c, *fit.stored_hw))
@@ -245,6 +247,8 @@ def _build(source: Source, fit: FitOptions, dest: Path, cfg: Config, fp: str, pr
     failed_report.unlink(missing_ok=True)
 
     label_source, notes = _label_source(source, table, folder_cls, kept_labels)
+    missing = sum(x is None for x in kept_labels)
+    unlabelled = 0 if label_source else (loose or (missing if missing < len(kept_labels) else 0))
     class_names: list[str] = []
     if label_source:
         idx, class_names = lab.encode([str(x) for x in kept_labels])
@@ -268,7 +272,8 @@ def _build(source: Source, fit: FitOptions, dest: Path, cfg: Config, fp: str, pr
         "description": ", ".join(parts),
         "source": {"kind": source.kind, "path": str(source.path), "detail": detail, "ignored_files": source.ignored},
         "options": option_record(cfg, source, fit),
-        "counts": {"inputs": len(inputs), "images": n, "skipped": len(skipped), "upscaled": upscaled},
+        "counts": {"inputs": len(inputs), "images": n, "skipped": len(skipped), "upscaled": upscaled,
+                   "unlabelled": unlabelled},
         "shape": [n, c, th, tw], "class_names": class_names, "label_source": label_source,
         "inputs": inputs,
     })

@@ -18,6 +18,8 @@ class PreparedDataset:
     fingerprint: hex string identifying source + preparation options.
     description: one line for logs ("built-in mountains, 1024 images, 4 classes").
     skipped: (input name, reason) for every input that could not be used.
+    unlabelled: how many kept images had no label while others had one (labels is then
+        None); --conditional refuses such data rather than dropping the images silently.
     """
 
     images: np.ndarray
@@ -26,6 +28,7 @@ class PreparedDataset:
     fingerprint: str = ""
     description: str = ""
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    unlabelled: int = 0
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.dtype != np.uint8:

@@ -4,6 +4,10 @@ At 64x64 with g_width = d_width = 64 these are exactly the networks of
 pytorch/examples' dcgan (the reference in bench/). Other sizes start from an
 h0 x w0 base (3..8 pixels per side) and double k times. The same classes serve the
 WGAN-GP critic (d_norm none, no sigmoid anywhere: D returns raw scores/logits).
+
+Conditional (``num_classes`` > 0, ``--conditional``): G reads [z, embed(y)] and its
+BatchNorms become class-conditional (models/conditional.py); D adds the projection term
+<embed(y), mean-pooled last features> to its score (Miyato & Koyama 2018).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from .conditional import ClassProjection, ConditionalBatchNorm2d, class_labels, embed, run_layers
 from .layers import maybe_sn, norm_layer, resolved_d_norm, split_size, widths
 
 
@@ -28,31 +33,48 @@ def _init_weights(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
+CLASS_DIM = 32  # size of G's class embedding, concatenated to z
+
+
 class Generator(nn.Module):
-    """z (B, latent_dim) -> images (B, channels, H, W) in [-1, 1]."""
+    """z (B, latent_dim) [, labels (B,) int64 in 0..num_classes-1] -> images (B, channels, H, W) in [-1, 1]."""
 
     def __init__(self, image_size: tuple[int, int], channels: int = 3, latent_dim: int = 100,
-                 width: int = 64, max_width: int = 512, norm: str = "batch") -> None:
+                 width: int = 64, max_width: int = 512, norm: str = "batch", num_classes: int = 0) -> None:
         super().__init__()
         h0, w0, k = split_size(*image_size)
         self.latent_dim = latent_dim
+        self.num_classes = num_classes
         self.image_size = tuple(image_size)
         ch = widths(width, k, max_width)  # channels at base, 2*base, ..., H/2
         bias = norm == "none"
+
+        def norm_for(c: int) -> nn.Module:
+            if num_classes and norm == "batch":
+                return ConditionalBatchNorm2d(c, num_classes)
+            return norm_layer(norm, c)
+
+        z_in = latent_dim + (CLASS_DIM if num_classes else 0)
         layers: list[nn.Module] = [
             # A (h0, w0) transposed conv on a 1x1 input is a dense layer to the base grid.
-            nn.ConvTranspose2d(latent_dim, ch[0], (h0, w0), 1, 0, bias=bias),
-            norm_layer(norm, ch[0]), nn.ReLU(True)]
+            nn.ConvTranspose2d(z_in, ch[0], (h0, w0), 1, 0, bias=bias),
+            norm_for(ch[0]), nn.ReLU(True)]
         for i in range(1, k):
             layers += [nn.ConvTranspose2d(ch[i - 1], ch[i], 4, 2, 1, bias=bias),
-                       norm_layer(norm, ch[i]), nn.ReLU(True)]
+                       norm_for(ch[i]), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(ch[k - 1], channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
         self.apply(_init_weights)
+        if num_classes:
+            # N(0, 1) like z, so the class code starts on the same scale as the latent it joins.
+            self.class_embed = nn.Embedding(num_classes, CLASS_DIM)
 
     def forward(self, z: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
-        # labels: (B,) class indices, ignored (this generator is unconditional)
-        return self.main(z.reshape(z.shape[0], -1, 1, 1))
+        if not self.num_classes:  # unconditional: labels are ignored
+            return self.main(z.reshape(z.shape[0], -1, 1, 1))
+        y = class_labels(labels, z.shape[0], self.num_classes, z.device)
+        h = torch.cat([z.reshape(z.shape[0], -1), embed(self.class_embed, y).to(z.dtype)], dim=1)
+        return run_layers(self.main, h[:, :, None, None], y)
 
 
 class Discriminator(nn.Module):
@@ -63,10 +85,12 @@ class Discriminator(nn.Module):
     """
 
     def __init__(self, image_size: tuple[int, int], channels: int = 3, width: int = 64,
-                 max_width: int = 512, norm: str = "batch", spectral_norm: bool = False) -> None:
+                 max_width: int = 512, norm: str = "batch", spectral_norm: bool = False,
+                 num_classes: int = 0) -> None:
         super().__init__()
         h0, w0, k = split_size(*image_size)
         self.image_size = tuple(image_size)
+        self.num_classes = num_classes
         ch = list(reversed(widths(width, k, max_width)))  # H/2, H/4, ..., base
         bias = norm == "none"
         blocks = [nn.Sequential(maybe_sn(nn.Conv2d(channels, ch[0], 4, 2, 1, bias=False), spectral_norm),
@@ -79,6 +103,8 @@ class Discriminator(nn.Module):
         # A (h0, w0) conv over the base grid is a dense layer to one score.
         self.head = maybe_sn(nn.Conv2d(ch[k - 1], 1, (h0, w0), 1, 0, bias=False), spectral_norm)
         self.apply(_init_weights)
+        if num_classes:
+            self.project = ClassProjection(num_classes, ch[k - 1])
 
     def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Each block's output, highest resolution first: [(B, C_i, H_i, W_i)]."""
@@ -89,15 +115,20 @@ class Discriminator(nn.Module):
         return feats
 
     def forward(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
-        # labels: (B,) class indices, ignored (this discriminator is unconditional)
+        """Scores (B,); labels (B,) add the projection term when conditional (ignored otherwise)."""
         for block in self.blocks:
             x = block(x)
-        return self.head(x).flatten()
+        score = self.head(x).flatten()
+        if not self.num_classes:
+            return score
+        y = class_labels(labels, x.shape[0], self.num_classes, x.device)
+        return score + self.project(x, y).to(score.dtype)
 
 
 def build(cfg) -> tuple[Generator, Discriminator]:
     m = cfg.model
-    G = Generator(cfg.image_hw, cfg.data.channels, m.latent_dim, m.g_width, m.max_width, m.g_norm)
+    k = len(cfg.class_list)
+    G = Generator(cfg.image_hw, cfg.data.channels, m.latent_dim, m.g_width, m.max_width, m.g_norm, k)
     D = Discriminator(cfg.image_hw, cfg.data.channels, m.d_width, m.max_width,
-                      resolved_d_norm(m), m.spectral_norm)
+                      resolved_d_norm(m), m.spectral_norm, k)
     return G, D

@@ -25,7 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .conditional import class_labels, embed
 from .layers import norm_layer, split_size, widths
+
+CLASS_DIM = 32  # size of the class embedding joined to z (conditional)
 
 
 def _sn(layer: nn.Module) -> nn.Module:
@@ -74,16 +77,24 @@ def sle_pairs(k: int) -> list[tuple[int, int]]:
 
 
 class FastGANGenerator(nn.Module):
-    """z (B, latent_dim) -> images (B, channels, H, W) in [-1, 1]; labels are accepted and ignored."""
+    """z (B, latent_dim) [, labels (B,)] -> images (B, channels, H, W) in [-1, 1].
+
+    Conditional (num_classes > 0): a class embedding (CLASS_DIM, unit variance like the
+    normalised z) is concatenated to z before the first layer; unconditional Gs ignore labels.
+    """
 
     def __init__(self, image_size: tuple[int, int], channels: int = 3, latent_dim: int = 256,
-                 width: int = 64, max_width: int = 512, norm: str = "batch") -> None:
+                 width: int = 64, max_width: int = 512, norm: str = "batch", num_classes: int = 0) -> None:
         super().__init__()
         h0, w0, k = split_size(*image_size)
         self.latent_dim = latent_dim
+        self.num_classes = num_classes
         self.image_size = tuple(image_size)
         ch = widths(width, k + 1, max_width)  # level 0 (base) ... level k (output)
-        self.init = nn.Sequential(_sn(nn.ConvTranspose2d(latent_dim, 2 * ch[0], (h0, w0), 1, 0, bias=False)),
+        z_in = latent_dim + (CLASS_DIM if num_classes else 0)
+        if num_classes:
+            self.class_embed = nn.Embedding(num_classes, CLASS_DIM)  # N(0, 1) init
+        self.init = nn.Sequential(_sn(nn.ConvTranspose2d(z_in, 2 * ch[0], (h0, w0), 1, 0, bias=False)),
                                   norm_layer(norm, 2 * ch[0]), GLU())
         self.ups = nn.ModuleList(UpBlock(ch[i - 1], ch[i], norm) for i in range(1, k + 1))
         self.pairs = sle_pairs(k)
@@ -93,6 +104,9 @@ class FastGANGenerator(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         # Unit second moment per sample, as Projected GAN's FastGAN does (cf. ProGAN's pixel norm on z).
         z = z * torch.rsqrt(z.float().square().mean(dim=1, keepdim=True) + 1e-8).to(z.dtype)
+        if self.num_classes:
+            y = class_labels(labels, z.shape[0], self.num_classes, z.device)
+            z = torch.cat([z.reshape(z.shape[0], -1), embed(self.class_embed, y).to(z.dtype)], dim=1)
         x = self.init(z.reshape(z.shape[0], -1, 1, 1))
         levels = [x]
         for j, up in enumerate(self.ups, start=1):

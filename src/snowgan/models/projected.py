@@ -45,6 +45,7 @@ from torch import nn
 from ..config import ConfigError
 from ..pretrained.efficientnet_lite import FEATURE_CHANNELS, FEATURE_STRIDES, LITE0_WEIGHTS, LiteFeatures, lite0_features
 from ..pretrained.weights import locate
+from .conditional import ClassProjection, class_labels
 from .fastgan import FastGANGenerator
 from .layers import maybe_sn, norm_layer
 
@@ -126,7 +127,11 @@ class Head(nn.Module):
 
 
 class ProjectedDiscriminator(nn.Module):
-    """images (B, channels, H, W) in [-1, 1] -> scores (B,), unbounded; labels are accepted and ignored.
+    """images (B, channels, H, W) in [-1, 1] [, labels (B,)] -> scores (B,), unbounded.
+
+    Conditional (num_classes > 0): each head's score gains the projection term
+    <embed_l(y), mean-pooled features of head l> (Miyato & Koyama 2018) before the heads are
+    averaged; unconditional Ds ignore labels.
 
     ``blocks``: the four trainable heads, highest resolution first. The frozen backbone
     is loaded from ``weights`` (a .pth path; default: $SNOWGAN_EFFICIENTNET_LITE0 or the
@@ -137,9 +142,10 @@ class ProjectedDiscriminator(nn.Module):
 
     def __init__(self, image_size: tuple[int, int], channels: int = 3, width: int = 64, max_width: int = 512,
                  norm: str = "batch", spectral_norm: bool = True, backbone_hw: Optional[tuple[int, int]] = None,
-                 weights: Optional[str] = None) -> None:
+                 weights: Optional[str] = None, num_classes: int = 0) -> None:
         super().__init__()
         self.image_size = tuple(image_size)
+        self.num_classes = num_classes
         self.channels = channels
         self.backbone_hw = tuple(backbone_hw) if backbone_hw else backbone_size(*image_size)
         if any(s % 32 for s in self.backbone_hw):
@@ -153,6 +159,8 @@ class ProjectedDiscriminator(nn.Module):
         self.blocks = nn.ModuleList(Head(c, hw, width, max_width, norm, spectral_norm)
                                     for c, hw in zip(self.proj.out_channels, sizes))
         self.feature_sizes = sizes
+        if num_classes:
+            self.class_proj = nn.ModuleList(ClassProjection(num_classes, head.out_channels) for head in self.blocks)
 
     # ---- the frozen backbone -------------------------------------------------------
     @property
@@ -212,7 +220,14 @@ class ProjectedDiscriminator(nn.Module):
         return [head.down(m) for head, m in zip(self.blocks, self.project(x))]
 
     def forward(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
-        scores = [head(m) for head, m in zip(self.blocks, self.project(x))]
+        if not self.num_classes:
+            scores = [head(m) for head, m in zip(self.blocks, self.project(x))]
+            return torch.stack(scores, dim=0).mean(dim=0)
+        y = class_labels(labels, x.shape[0], self.num_classes, x.device)
+        scores = []
+        for head, proj, m in zip(self.blocks, self.class_proj, self.project(x)):
+            h = head.down(m)
+            scores.append(head.logits(h).float().mean(dim=(1, 2, 3)) + proj(h, y))
         return torch.stack(scores, dim=0).mean(dim=0)
 
 
@@ -237,9 +252,11 @@ def build(cfg) -> tuple[FastGANGenerator, ProjectedDiscriminator]:
     is set (the recipe sets it, as the paper does).
     """
     m = cfg.model
-    G = FastGANGenerator(cfg.image_hw, cfg.data.channels, m.latent_dim, m.g_width, m.max_width, m.g_norm)
+    k = len(cfg.class_list)
+    G = FastGANGenerator(cfg.image_hw, cfg.data.channels, m.latent_dim, m.g_width, m.max_width, m.g_norm, k)
     # auto: batch, as the paper, except under WGAN-GP, whose per-sample gradient penalty batch norm would break.
     d_norm = m.d_norm if m.d_norm != "auto" else ("none" if m.loss == "wgan-gp" else "batch")
-    D = ProjectedDiscriminator(cfg.image_hw, cfg.data.channels, m.d_width, m.max_width, d_norm, m.spectral_norm)
+    D = ProjectedDiscriminator(cfg.image_hw, cfg.data.channels, m.d_width, m.max_width, d_norm, m.spectral_norm,
+                               num_classes=k)
     D.load_backbone(required=False)
     return G, D

@@ -23,11 +23,11 @@ uses 768 almost everywhere); ``blocks_per_stage`` defaults to 1 (paper: 2); resa
 repeats the edge instead of zero-padding (the interior filter is the paper's);
 evaluation mode clamps G's output to [-1, 1] (see ``Generator``).
 
-Labels are accepted and ignored. Class conditioning as in R3GAN's CIFAR-10 setup is
-two additions: in G, concatenate an embedding of the label to z in ``_latent_input``
-(``GenerativeBasis`` then takes latent_dim + embed_dim); in D, give ``ProjectionHead``
-``out_features = embed_dim`` and replace ``_project``'s sum by a dot product with the
-label's embedding.
+Class conditioning (``--conditional``, ``num_classes`` > 0) as in R3GAN's conditional
+CIFAR-10 setup: G concatenates an embedding of the label to z (``_latent_input``;
+``GenerativeBasis`` takes latent_dim + EMBED_DIM); D's ``ProjectionHead`` gives
+EMBED_DIM features and ``_project`` dots them with the label's embedding. Unconditional
+networks ignore labels and are unchanged.
 """
 
 from __future__ import annotations
@@ -40,12 +40,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from .conditional import class_labels, embed
 from .grouped_conv import GroupedConv2d
 from .layers import split_size, widths
 
 GROUP_CHANNELS = 16  # channels per group of the grouped 3x3: 1536/96, 768/48, 384/24, 192/12 in R3GAN
 EXPANSION = 2  # the residual branch's inner width, a multiple of the stage width (paper: 2)
 SLOPE = 0.2  # leaky ReLU negative slope
+EMBED_DIM = 64  # class embedding size in G's input and D's projection (conditional; R3GAN's CIFAR-10 uses 128)
 LRELU_GAIN = math.sqrt(2 / (1 + SLOPE ** 2))  # He's gain for leaky ReLU 0.2
 
 
@@ -219,14 +221,19 @@ class Generator(nn.Module):
     """
 
     def __init__(self, image_size: tuple[int, int], channels: int = 3, latent_dim: int = 64, width: int = 64,
-                 max_width: int = 512, blocks_per_stage: int = 1) -> None:
+                 max_width: int = 512, blocks_per_stage: int = 1, num_classes: int = 0) -> None:
         super().__init__()
         h0, w0, k = split_size(*image_size)
         self.latent_dim = latent_dim
+        self.num_classes = num_classes
         self.image_size = tuple(image_size)
         ch = widths(width, k + 1, max_width)  # stage widths at base, 2*base, ..., H
         n_blocks = blocks_per_stage * (k + 1)
-        self.basis = GenerativeBasis(latent_dim, ch[0], h0, w0)
+        embed = EMBED_DIM if num_classes else 0
+        if num_classes:  # R3GAN's conditional G: [z, embed(y)] into the generative basis
+            self.class_embed = nn.Embedding(num_classes, EMBED_DIM)
+            nn.init.normal_(self.class_embed.weight)  # unit variance, like z
+        self.basis = GenerativeBasis(latent_dim + embed, ch[0], h0, w0)
         stages = []
         for i, c in enumerate(ch):
             layers: list[nn.Module] = []
@@ -240,8 +247,12 @@ class Generator(nn.Module):
         self.to_image = conv(ch[-1], channels, 1)
 
     def _latent_input(self, z: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
-        # Unconditional: labels are ignored. (Conditional: torch.cat([z, embed(labels)], 1).)
-        return z.reshape(z.shape[0], -1)
+        """(B, latent_dim [+ EMBED_DIM]): z, joined by the class embedding when conditional."""
+        z = z.reshape(z.shape[0], -1)
+        if not self.num_classes:  # unconditional: labels are ignored
+            return z
+        y = class_labels(labels, z.shape[0], self.num_classes, z.device)
+        return torch.cat([z, embed(self.class_embed, y).to(z.dtype)], dim=1)
 
     def forward(self, z: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         x = self.basis(self._latent_input(z, labels))
@@ -262,10 +273,11 @@ class Discriminator(nn.Module):
     """
 
     def __init__(self, image_size: tuple[int, int], channels: int = 3, width: int = 64, max_width: int = 512,
-                 blocks_per_stage: int = 1) -> None:
+                 blocks_per_stage: int = 1, num_classes: int = 0) -> None:
         super().__init__()
         h0, w0, k = split_size(*image_size)
         self.image_size = tuple(image_size)
+        self.num_classes = num_classes
         ch = list(reversed(widths(width, k + 1, max_width)))  # stage widths at H, H/2, ..., base
         n_blocks = blocks_per_stage * (k + 1)
         blocks = []
@@ -278,7 +290,12 @@ class Discriminator(nn.Module):
                     layers.append(conv(c, ch[i + 1], 1))
             blocks.append(nn.Sequential(*layers))
         self.blocks = nn.ModuleList(blocks)
-        self.head = ProjectionHead(ch[-1], h0, w0, out_features=1)
+        # Conditional (R3GAN): the head gives EMBED_DIM features, dotted with embed(y); the
+        # embedding's 1/sqrt(EMBED_DIM) scale keeps the score's variance that of one feature.
+        self.head = ProjectionHead(ch[-1], h0, w0, out_features=EMBED_DIM if num_classes else 1)
+        if num_classes:
+            self.class_embed = nn.Embedding(num_classes, EMBED_DIM)
+            nn.init.normal_(self.class_embed.weight, 0.0, EMBED_DIM ** -0.5)
 
     def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Each block's output, highest resolution first: [(B, C_i, H_i, W_i)]."""
@@ -289,8 +306,11 @@ class Discriminator(nn.Module):
         return feats
 
     def _project(self, out: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
-        # Unconditional: one output feature is the score. (Conditional: (out * embed(labels)).sum(1).)
-        return out.sum(dim=1)
+        """(B, 1 or EMBED_DIM) head output -> scores (B,): the one feature, or its projection on embed(y)."""
+        if not self.num_classes:
+            return out.sum(dim=1)
+        y = class_labels(labels, out.shape[0], self.num_classes, out.device)
+        return (out * embed(self.class_embed, y).to(out.dtype)).sum(dim=1)
 
     def forward(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         for block in self.blocks:
@@ -303,6 +323,7 @@ def build(cfg) -> tuple[Generator, Discriminator]:
     if m.blocks_per_stage < 1:
         raise ConfigError(f"--blocks_per_stage {m.blocks_per_stage}: r3gan needs at least 1 residual block "
                           "per resolution (the paper uses 2)")
-    G = Generator(cfg.image_hw, cfg.data.channels, m.latent_dim, m.g_width, m.max_width, m.blocks_per_stage)
-    D = Discriminator(cfg.image_hw, cfg.data.channels, m.d_width, m.max_width, m.blocks_per_stage)
+    k = len(cfg.class_list)
+    G = Generator(cfg.image_hw, cfg.data.channels, m.latent_dim, m.g_width, m.max_width, m.blocks_per_stage, k)
+    D = Discriminator(cfg.image_hw, cfg.data.channels, m.d_width, m.max_width, m.blocks_per_stage, k)
     return G, D

@@ -15,10 +15,15 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..config import Config
+from ..config import Config, ConfigError
 from ..registries import FAMILIES, resolve
 
 
 def build_networks(cfg: Config) -> tuple[nn.Module, nn.Module]:
-    """Fresh, randomly initialised (G, D) on the CPU in float32."""
+    """Fresh, randomly initialised (G, D) on the CPU in float32.
+
+    A conditional config must carry its class names (set from the data by the trainer).
+    """
+    if cfg.model.conditional and not cfg.class_list:
+        raise ConfigError("--conditional: the config names no classes; they come from the data when training starts")
     return resolve(FAMILIES, cfg.model.arch)(cfg)

@@ -35,13 +35,16 @@ class InterpolationSpec:
 
 @torch.no_grad()
 def render(G: nn.Module, z: torch.Tensor, device: torch.device | str, desc: str,
-           progress: str = "auto", batch: int = 64) -> np.ndarray:
-    """Images for latents z (N, D), in batches with a progress display; uint8 (N, C, H, W)."""
+           progress: str = "auto", batch: int = 64, labels: Optional[torch.Tensor] = None) -> np.ndarray:
+    """Images for latents z (N, D), in batches with a progress display; uint8 (N, C, H, W).
+
+    labels: for a conditional G, class indices (N,) or class weights (N, K); None = G's default."""
     out = []
     bar = Progress(len(z), desc, unit="img", mode=progress)
     try:
         for i in range(0, len(z), batch):
-            out.append(to_uint8(G(z[i:i + batch].to(device))))
+            y = None if labels is None else labels[i:i + batch].to(device)
+            out.append(to_uint8(G(z[i:i + batch].to(device), y)))
             bar.update(len(out[-1]))
     finally:
         bar.close()
@@ -63,12 +66,17 @@ def path_latents(spec: InterpolationSpec, latent_dim: int) -> torch.Tensor:
 
 
 def interpolation_frames(G: nn.Module, spec: InterpolationSpec, device: torch.device | str,
-                         progress: str = "auto") -> np.ndarray:
+                         progress: str = "auto", class_weights: Optional[torch.Tensor] = None) -> np.ndarray:
     """The video frames, uint8 (frames, H, W, 3): single images enlarged to at least
-    video.MIN_SIDE pixels, or a rows x cols grid with cells of at least 64 pixels."""
+    video.MIN_SIDE pixels, or a rows x cols grid with cells of at least 64 pixels.
+
+    class_weights: (frames, K) class blend of each frame for a conditional G (every cell of a
+    grid frame shares it), e.g. ``class_path`` from one class to another and back."""
     z = path_latents(spec, G.latent_dim)
     t, paths, d = z.shape
-    images = render(G, z.reshape(t * paths, d), device, "interpolate", progress)  # (T*paths, C, H, W)
+    labels = None if class_weights is None else class_weights.repeat_interleave(paths, dim=0)
+    images = render(G, z.reshape(t * paths, d), device, "interpolate", progress,
+                    labels=labels)  # (T*paths, C, H, W)
     if spec.grid is None:
         frames = images.transpose(0, 2, 3, 1)
         if frames.shape[-1] == 1:
@@ -77,6 +85,16 @@ def interpolation_frames(G: nn.Module, spec: InterpolationSpec, device: torch.de
     cells, _ = enlarge_cells(images)
     cells = cells.reshape(t, paths, *cells.shape[1:])
     return np.stack([make_grid(c, nrow=spec.grid[1]) for c in cells])
+
+
+def class_path(a: int, b: int, num_classes: int, frames: int) -> torch.Tensor:
+    """(frames, K) class weights going from class a to class b and back in one smooth loop:
+    w(t) = (1 - cos(2 pi t / frames)) / 2 of b, the rest of a."""
+    w = (1 - torch.cos(2 * torch.pi * torch.arange(frames) / frames)) / 2
+    out = torch.zeros(frames, num_classes)
+    out[:, a] += 1 - w
+    out[:, b] += w
+    return out
 
 
 def pair_images(G: nn.Module, spec: InterpolationSpec, device: torch.device | str,

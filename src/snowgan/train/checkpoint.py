@@ -402,6 +402,7 @@ def load_run(run_dir: Path, which: str = "auto", device: str | torch.device = "c
     G, D = build_networks(cfg)
     G.load_state_dict(c.networks["G_ema"])
     D.load_state_dict(c.networks["D"])
+    G.class_names = D.class_names = cfg.class_list  # [] unless conditional
     counters = c.state["counters"]
     loaded = LoadedRun(cfg, G.to(device).eval(), D.to(device).eval(), int(counters["step"]),
                        counters["images_seen"] / 1000, c.path)

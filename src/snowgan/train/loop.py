@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..config import ConfigError
+from ..data.classes import check_conditional, describe_classes
 from ..data.dataset import Batches
 from ..data.load import load_dataset
 from ..models.registry import build_networks
@@ -26,14 +27,14 @@ from ..progress import Progress
 from ..report.grid import save_grid
 from ..report.tensorboard import open_tensorboard
 from ..text import duration, number, plural
-from ..sample import generate_images, latents, to_uint8
+from ..sample import class_rows, generate_images, latents, to_uint8
 from . import checkpoint as ckpt
 from . import distributed as dist_util
 from .diskplan import checkpoint_bytes, free_space_warning, iterations_left
 from .device import configure_threads, peak_memory_mb, pick_device, pick_precision, set_deterministic
 from .compiling import compile_networks
 from .ema import ema_beta
-from .session import Session
+from .session import Session, write_config
 from .step import GANSteps, prepare_networks
 from .outputs import RunOutputs
 from .techniques import Techniques, start_warnings
@@ -66,12 +67,24 @@ class Trainer:
         if self.dist.enabled and not self.main:
             dist_util.barrier(self.dist.world)  # let rank 0 prepare (and cache) the data first
         self.dataset = load_dataset(cfg)
+        if cfg.model.conditional:  # before the networks: their size depends on the classes
+            counts = check_conditional(cfg, self.dataset)
+            self.log(f"conditional: {describe_classes(cfg.class_list, counts)}")
+            if self.main:
+                write_config(self.run_dir, cfg)  # generate/export read the class names from it
         if self.main:
             self._record_dataset()
             dist_util.barrier(self.dist.world)
         self.batch_size = cfg.train.batch_size
+        if cfg.train.balance_classes and self.dataset.labels is None:
+            raise ConfigError("--balance_classes needs labelled data: sub-folders per class, --labels labels.csv, "
+                              "or a JSONL label field; or train without it")
         self.batches = Batches(self.dataset, cfg.run.seed, self.device, cfg.image_hw, cfg.data.mirror,
-                               rank=self.dist.rank, world=self.dist.world, channels_last=cfg.train.channels_last)
+                               rank=self.dist.rank, world=self.dist.world, channels_last=cfg.train.channels_last,
+                               balance=cfg.train.balance_classes)
+        if cfg.train.balance_classes:
+            k = len(self.dataset.class_names)
+            self.log(f"balanced classes: each of {k} drawn {self.batches.epoch_len // k} times per epoch")
 
         _seed_everything(cfg.run.seed)
         G, D = build_networks(cfg)
@@ -86,6 +99,12 @@ class Trainer:
         self.steps = GANSteps(cfg, G_run, D_run, self.device, self.precision, self.augment, G_module=G,
                               D_module=D, rank=self.dist.rank, world=self.dist.world)
         self.fixed_z = latents(cfg.log.grid_size, cfg.model.latent_dim, cfg.run.seed + 1)
+        self.fixed_labels: Optional[torch.Tensor] = None
+        self.grid_cols: Optional[int] = None
+        if cfg.class_list:  # a conditional run's grids: one row per class, the same latents in each row
+            k = len(cfg.class_list)
+            self.grid_cols = max(1, cfg.log.grid_size // k)
+            self.fixed_z, self.fixed_labels = class_rows(self.grid_cols, k, cfg.model.latent_dim, cfg.run.seed + 1)
         self.counters = {"step": 0, "images_seen": 0, "d_steps": 0, "time_s": 0.0, "rollbacks": 0,
                          "skipped_steps": 0}
         self.stop_signal: Optional[int] = None
@@ -236,14 +255,14 @@ class Trainer:
     def write_samples(self) -> None:
         """The fixed-latent grid for this step and its index line (rank 0; a full disk skips it)."""
         with torch.random.fork_rng(devices=[]):  # sampling must not disturb the training RNG
-            imgs = generate_images(self.steps.G_ema, self.fixed_z, self.device)
+            imgs = generate_images(self.steps.G_ema, self.fixed_z, self.device, labels=self.fixed_labels)
         step = self.counters["step"]
         path = self.run_dir / "samples" / f"step-{step:08d}.png"
         entry = {"file": path.name, "step": step, "kimg": self.counters["images_seen"] / 1000,
                  "epoch": round(self.batches.epoch_float, 4), **self.tech.sample_info()}
 
         def write() -> None:
-            save_grid(imgs, path)
+            save_grid(imgs, path, nrow=self.grid_cols)
             append_line(self.run_dir / "samples" / "index.jsonl", json.dumps(entry))
 
         self.optional_write("sample grid", path, write)

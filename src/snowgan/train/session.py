@@ -73,7 +73,7 @@ def _make_logger(run_dir: Path, quiet: bool) -> Callable[[str], None]:
     return log
 
 
-def _write_config(run_dir: Path, cfg: Config) -> None:
+def write_config(run_dir: Path, cfg: Config) -> None:
     """RUN/config.json, replaced whole: a full disk mid-write must not leave a run without its settings."""
     tmp = run_dir / "config.json.tmp"
     try:
@@ -105,7 +105,7 @@ def open_session(cfg: Config, explicit: set[str]) -> Session:
         lock = RunLock.acquire(run_dir)  # free: nobody else can have found a folder without config.json
         cfg.run.name = run_name(run_dir)
         try:
-            _write_config(run_dir, cfg)
+            write_config(run_dir, cfg)
         except BaseException:  # e.g. a full disk: leave no folder that looks like a run
             lock.release()
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -137,5 +137,5 @@ def _continue(cfg: Config, explicit: set[str], existing: Path, lock: RunLock) ->
     saved.run.mode = "train"
     saved.run.name = run_name(existing)
     saved.run.resume = str(existing)
-    _write_config(existing, saved)
+    write_config(existing, saved)
     return Session(saved, existing, True, _make_logger(existing, saved.run.progress == "none"), lock)

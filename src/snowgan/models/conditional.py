@@ -1,0 +1,104 @@
+"""Class conditioning shared by the families: conditional BatchNorm, class embedding, projection.
+
+- ``ConditionalBatchNorm2d`` (de Vries et al. 2017; BigGAN's G): BatchNorm without its own
+  affine; the scale and shift are looked up per class, so one G draws every class.
+- ``ClassProjection`` (Miyato & Koyama 2018, cGANs with a projection discriminator):
+  D's score gains <embed(y), phi(x)>, the inner product of a class embedding with D's pooled
+  last features. It adds no input channels and works with any loss.
+- ``class_labels``: what a conditional network does with ``labels=None`` — image i of the
+  batch gets class i mod K, so every sampler that predates conditioning (grids, metrics,
+  videos) shows all classes, deterministically and without touching the RNG.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+
+def class_labels(labels: Optional[torch.Tensor], batch: int, num_classes: int,
+                 device: torch.device) -> torch.Tensor:
+    """int64 (batch,) class indices (`labels` checked, or i mod num_classes when None), or
+    float (batch, num_classes) class weights as given: a blend of classes (interpolation between
+    classes), whose embedding is the same blend of the classes' embeddings."""
+    if labels is None:
+        return torch.arange(batch, device=device) % num_classes
+    if labels.is_floating_point():
+        if labels.shape != (batch, num_classes):
+            raise ValueError(f"class weights must be (B, K) = ({batch}, {num_classes}), got {tuple(labels.shape)}")
+        return labels
+    if labels.shape != (batch,):
+        raise ValueError(f"labels must be (B,) = ({batch},) class indices, got shape {tuple(labels.shape)}")
+    return labels.long()
+
+
+def embed(table: nn.Embedding, labels: torch.Tensor) -> torch.Tensor:
+    """Rows of `table` for indices (B,) -> (B, E), or the weighted sum of rows for weights (B, K)."""
+    if labels.is_floating_point():
+        return labels.to(table.weight.dtype) @ table.weight
+    return table(labels)
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """(B, C, H, W), labels (B,) -> BatchNorm(x) * (1 + gamma[y]) + beta[y].
+
+    gamma and beta start at zero, so at initialisation this is a plain BatchNorm with
+    unit scale and every class starts from the same network (as BigGAN initialises it).
+    """
+
+    def __init__(self, channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gamma = nn.Embedding(num_classes, channels)
+        self.beta = nn.Embedding(num_classes, channels)
+        nn.init.zeros_(self.gamma.weight)
+        nn.init.zeros_(self.beta.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        g = embed(self.gamma, labels)[:, :, None, None].to(x.dtype)
+        b = embed(self.beta, labels)[:, :, None, None].to(x.dtype)
+        return self.bn(x) * (1 + g) + b
+
+
+class ClassProjection(nn.Module):
+    """Projection term of a conditional D: features (B, C, H, W) or (B, C), labels (B,) -> (B,).
+
+    Features are averaged over space (the mean, not the paper's sum, keeps the term's
+    scale independent of the image size) and dotted with the class's embedding vector.
+    """
+
+    def __init__(self, num_classes: int, channels: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, channels)
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)
+
+    def forward(self, h: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        pooled = h.float().mean(dim=(2, 3)) if h.dim() == 4 else h.float()
+        return (embed(self.embed, labels).float() * pooled).sum(dim=1)
+
+
+def run_layers(layers: nn.Sequential, x: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
+    """Apply `layers` in order, passing labels to the conditional BatchNorms."""
+    for layer in layers:
+        x = layer(x, labels) if isinstance(layer, ConditionalBatchNorm2d) else layer(x)
+    return x
+
+
+class OneClass(nn.Module):
+    """A conditional G fixed to one class: ``OneClass(G, c)(z)`` = ``G(z, [c] * B)``.
+
+    Lets every sampler written for G(z) (interpolation videos, averages, metrics) draw
+    one class without knowing about labels. latent_dim and image_size follow G.
+    """
+
+    def __init__(self, G: nn.Module, label: int) -> None:
+        super().__init__()
+        self.G = G
+        self.label = int(label)
+        self.latent_dim = G.latent_dim
+        self.num_classes = 0  # looks unconditional to samplers: it chooses its own labels
+
+    def forward(self, z: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.G(z, torch.full((z.shape[0],), self.label, dtype=torch.long, device=z.device))
