@@ -29,6 +29,8 @@ MODES = {
     "export": "snowgan.commands.export:main",
     "probe": "snowgan.commands.probe:probe_main",
     "predict": "snowgan.commands.probe:predict_main",
+    "project": "snowgan.commands.project:main",
+    "studio": "snowgan.commands.studio:main",
 }
 
 

@@ -51,7 +51,7 @@ class RunConfig:
 
     mode: str = _f("train", "what to do", choices=[
         "train", "generate", "prepare", "evaluate", "features", "interpolate",
-        "average", "progress", "report", "export", "probe", "predict"])
+        "average", "progress", "report", "export", "probe", "predict", "project", "studio"])
     name: Optional[str] = _f(None, "run name; re-using the name of an existing run resumes it")
     runs_dir: str = _f("runs", "folder holding the numbered run folders")
     resume: Optional[str] = _f(None, "resume this run (folder path, number or name)")
@@ -226,6 +226,13 @@ class CommandConfig:
                          choices=["auto", "classify", "regress"])
     probe_shots: int = _f(0, "probe: fit the head on only this many labelled images per class (numbers: in "
                                "all) to see how far few labels go; the held-out images stay the same (0 = all)")
+    image: Optional[str] = _f(None, "project: the photo to find in the model's latent space")
+    latents: Optional[str] = _f(None, "generate/interpolate: latents file (.safetensors from --mode project) "
+                                      "to render instead of seeds")
+    project_steps: int = _f(200, "project: optimisation steps")
+    perceptual_weight: float = _f(1.0, "project: weight of the EfficientNet-Lite0 feature loss (0 = pixels only)")
+    host: str = _f("127.0.0.1", "studio: address to listen on (0.0.0.0 = every interface: others can reach it)")
+    port: int = _f(8765, "studio: port to listen on (0 = any free port)")
     license: str = _f("other", "export: license id for the model card (e.g. apache-2.0, cc-by-4.0, mit)")
 
 

@@ -54,8 +54,18 @@ def main(cfg: Config, explicit: set[str]) -> int:
         n = rows * cols
     if n < 1:
         raise ConfigError("--n_samples must be at least 1")
-    # One seed per image (seed, seed+1, ...) so any single image can be regenerated alone.
-    z = torch.cat([latents(1, G.latent_dim, cfg.run.seed + i, cfg.cmd.truncation) for i in range(n)])
+    if cfg.cmd.latents:
+        # Latents from a file (--mode project writes one): every row, whatever --n_samples says.
+        from ..latentfile import load_latents
+
+        z = load_latents(cfg.cmd.latents, G.latent_dim)
+        n = len(z)
+        if rows is not None and rows * cols != n:
+            raise ConfigError(f"--grid {cfg.cmd.grid} has {rows * cols} cells; --latents holds {n} latents")
+        print(f"rendering {n} latents from {cfg.cmd.latents}")
+    else:
+        # One seed per image (seed, seed+1, ...) so any single image can be regenerated alone.
+        z = torch.cat([latents(1, G.latent_dim, cfg.run.seed + i, cfg.cmd.truncation) for i in range(n)])
     images = generate_images(G, z, device)
     if rows is not None:
         out = check_out(cfg.cmd.out, cfg.cmd.force)
@@ -73,6 +83,7 @@ def main(cfg: Config, explicit: set[str]) -> int:
         return 0
     for i, img in enumerate(images):
         arr = img.transpose(1, 2, 0)
-        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out_dir / f"seed{cfg.run.seed + i:06d}.png")
+        name = f"latent{i:06d}.png" if cfg.cmd.latents else f"seed{cfg.run.seed + i:06d}.png"
+        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out_dir / name)
     print(f"wrote {n} images to {out_dir}")
     return 0
