@@ -152,12 +152,14 @@ def _best_start(G, target, perceptual, opts, labels) -> tuple[torch.Tensor, int]
 def project(G: nn.Module, target_u8: np.ndarray, perceptual: Optional[PerceptualDistance],
             opts: ProjectOptions = ProjectOptions(), labels: Optional[torch.Tensor] = None,
             device: torch.device | str = "cpu",
-            on_step: Optional[Callable[[int, int, float], None]] = None) -> ProjectionResult:
+            on_step: Optional[Callable[[int, int, float], None]] = None,
+            on_frame: Optional[Callable[[np.ndarray], None]] = None) -> ProjectionResult:
     """Optimise a latent so that G(z) reproduces target_u8 (uint8 (C, H, W) at G's output size).
 
     G must be in eval mode (BatchNorm uses its running statistics, so z alone decides the
     image). perceptual None = pixel loss only. on_step(step, steps, loss) after each update
-    (a progress bar, or the studio's live progress). labels: (1,) class for a conditional G.
+    (a progress bar, or the studio's live progress); on_frame(image uint8 (C, H, W)) with each
+    snapshot kept for the video (the studio shows it live). labels: (1,) class for a conditional G.
     """
     if opts.steps < 1:
         raise ValueError("steps must be at least 1")
@@ -187,6 +189,8 @@ def project(G: nn.Module, target_u8: np.ndarray, perceptual: Optional[Perceptual
             losses.append(float(loss.detach()))  # one read per step: the progress bar shows it
             if step % every == 0:
                 frames.append(to_uint8(x)[0])
+                if on_frame is not None:
+                    on_frame(frames[-1])
             if on_step is not None:
                 on_step(step + 1, opts.steps, losses[-1])
     finally:
@@ -201,6 +205,19 @@ def project(G: nn.Module, target_u8: np.ndarray, perceptual: Optional[Perceptual
         start_perc = float(perceptual(start, target)) if perceptual is not None else float("nan")
     return ProjectionResult(z.detach().cpu(), image, np.ascontiguousarray(target_u8), losses, frames,
                             psnr(image, target_u8), perc, psnr(start_image, target_u8), start_perc, start_seed)
+
+
+def side_by_side(images: list[np.ndarray], min_side: int = 128) -> np.ndarray:
+    """uint8 (C, H, W) images -> one (H', W', 3) strip, each enlarged (nearest) to >= min_side, 4 px gaps."""
+    from .report.video import enlarge, rgb_frame
+
+    cells = [enlarge(rgb_frame(np.ascontiguousarray(im.transpose(1, 2, 0))), min_side) for im in images]
+    h = cells[0].shape[0]
+    gap = np.full((h, 4, 3), 255, np.uint8)
+    parts = []
+    for c in cells:
+        parts += [c, gap]
+    return np.concatenate(parts[:-1], axis=1)
 
 
 @torch.no_grad()

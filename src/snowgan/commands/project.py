@@ -37,19 +37,6 @@ def load_model(cfg: Config):
     return loaded.G, loaded.cfg, desc, run_dir, device
 
 
-def side_by_side(images: list[np.ndarray], min_side: int = 128) -> np.ndarray:
-    """uint8 (C, H, W) images -> one (H', W', 3) strip, each enlarged (nearest) to >= min_side, 4 px gaps."""
-    from ..report.video import enlarge, rgb_frame
-
-    cells = [enlarge(rgb_frame(np.ascontiguousarray(im.transpose(1, 2, 0))), min_side) for im in images]
-    h = cells[0].shape[0]
-    gap = np.full((h, 4, 3), 255, np.uint8)
-    parts = []
-    for c in cells:
-        parts += [c, gap]
-    return np.concatenate(parts[:-1], axis=1)
-
-
 def _out_dir(cfg: Config, root: Path, name: str) -> Path:
     out = check_out(cfg.cmd.out, cfg.cmd.force, folder=True, what="projection")
     if out is None:  # a new numbered folder each time, so nothing made before is overwritten
@@ -67,6 +54,7 @@ def write_outputs(result, out: Path, info: dict) -> dict[str, Path]:
     from PIL import Image
 
     from ..latentfile import save_latents
+    from ..project import side_by_side
     from ..report.video import write_gif, write_mp4
 
     def png(a: np.ndarray, name: str) -> Path:
