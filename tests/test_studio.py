@@ -65,6 +65,16 @@ def test_engine_sources_truncation_and_interpolation(engine: Engine) -> None:
         engine.interpolation(["seed:1"], None)
 
 
+def test_engine_compares_random_crop_data_by_its_centre() -> None:
+    """random-crop runs store images with a margin; the nearest-image check uses the centred window."""
+    cfg = Config()
+    cfg.data.image_size, cfg.model.g_width = "16", 8
+    stored = np.zeros((2, 3, 18, 18), np.uint8)
+    eng = Engine(build_networks(cfg)[0], cfg, dataset_images=stored)
+    assert eng.real.shape == (2, 3, 16, 16)
+    assert len(eng.nearest("seed:0", None, k=2)[1]) == 2
+
+
 def test_engine_nearest_finds_a_copied_training_image(engine: Engine) -> None:
     copy = engine.images(["seed:5"], None)[0]
     engine.real = np.concatenate([engine.real, copy[None]])

@@ -69,6 +69,11 @@ class Engine:
                  dataset_images: Optional[np.ndarray] = None) -> None:
         self.G, self.cfg, self.device = G.eval(), cfg, device
         self.project_steps = project_steps
+        if dataset_images is not None:
+            # random-crop runs store a margin around each image: compare with its centred window
+            h, w = cfg.image_hw
+            top, left = (dataset_images.shape[2] - h) // 2, (dataset_images.shape[3] - w) // 2
+            dataset_images = dataset_images[:, :, top:top + h, left:left + w]
         self.real = dataset_images                  # uint8 (N, C, H, W) for nearest neighbours, or None
         self._real_flat: Optional[torch.Tensor] = None
         self.jobs: dict[str, Job] = {}
