@@ -51,6 +51,8 @@ def main(cfg: Config, explicit: set[str]) -> int:
                           "choose another --port (0 = any free one)") from None
     if cfg.cmd.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {cfg.cmd.host}: anyone who can reach this port can use the studio")
+    # Load the perceptual network now, beside serving, so the first upload does not wait for it.
+    threading.Thread(target=engine.perceptual, daemon=True, name="load-lite0").start()
     # SIGTERM stops as Ctrl-C does; shutdown() must come from another thread than serve_forever's.
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     print(f"studio: {server.url}  ({desc}; ready in {time.perf_counter() - t0:.1f} s; Ctrl-C stops)", flush=True)
