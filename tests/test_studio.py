@@ -248,6 +248,8 @@ def test_page_in_headless_chromium(run_folder: Path, tmp_path: Path) -> None:
         browser.click("#use-proj")
         browser.wait("document.getElementById('picked-name').textContent.startsWith('proj:')",
                      what="the projection picked for a walk")
+        # seed 4 -> seed 7 -> the photo: two legs of 8 frames sharing one keyframe
+        browser.wait("document.querySelectorAll('#interp img').length === 15", what="the walk to the photo")
         browser.screenshot(shots / "studio-4-projection.png")
 
         # A bad file: the page says why, and the server goes on serving.
