@@ -258,6 +258,15 @@ class CommandConfig:
     classes: Optional[str] = _f(None, "generate/interpolate/average: --class NAME or INDEX of a conditional "
                                       "model; repeat it or separate with commas (default: every class in turn)",
                                 topic="pick")
+    image: Optional[str] = _f(None, "project: the photo to find in the model's latent space", topic="project")
+    latents: Optional[str] = _f(None, "generate/interpolate: latents file (.safetensors from --mode project) "
+                                      "to render instead of seeds", topic="pick")
+    project_steps: int = _f(200, "project/studio: optimisation steps", topic="project")
+    perceptual_weight: float = _f(1.0, "project: weight of the EfficientNet-Lite0 feature loss (0 = pixels only)",
+                                  topic="project")
+    host: str = _f("127.0.0.1", "studio: address to listen on (0.0.0.0 = every interface: others can reach it)",
+                   topic="studio")
+    port: int = _f(8765, "studio: port to listen on (0 = any free port)", topic="studio")
     license: str = _f("other", "export: license id for the model card (e.g. apache-2.0, cc-by-4.0, mit)",
                       topic="export")
     new_data: bool = _f(False, "train: continue a run (--resume, or --name of an existing run) on data that "

@@ -39,6 +39,8 @@ TOPICS: dict[str, str] = {
     "features": "Inception features and FID statistics",
     "probe": "Probing the discriminator with your labels",
     "export": "Exporting a model",
+    "project": "Projecting a photo into the model",
+    "studio": "The studio web page",
     "general": "Seed, device, display and settings files",
 }
 
@@ -141,6 +143,19 @@ COMMANDS: dict[str, Command] = {
         "Predict labels for new images with a head saved by `snowgan probe`; writes predictions.csv.",
         ("pick", "data", "probe", "output", "general"),
         ("snowgan predict --head runs/00001-photos/probe-head --data new-photos/",)),
+    "project": Command(
+        "find a photo in the model's latent space (GAN inversion)",
+        "Optimise a latent so the generator reproduces --image (pixel + EfficientNet-Lite0 feature loss); "
+        "writes the reconstruction, a side-by-side, the latent (for generate/interpolate --latents), an "
+        "optimisation video and PSNR / perceptual distance.",
+        ("pick", "project", "output", "general"),
+        ("snowgan project --image photo.jpg", "snowgan project --run photos --image photo.jpg --project_steps 400")),
+    "studio": Command(
+        "a local web page to explore a trained model",
+        "Serve a page on 127.0.0.1: a seed grid, truncation, interpolation between picked seeds, your photo "
+        "projected into the model, the nearest training images, downloads.",
+        ("pick", "project", "studio", "data", "general"),
+        ("snowgan studio", "snowgan studio --run photos --port 8080")),
 }
 
 # Not modes (no config): listed in the overview beside them.

@@ -30,6 +30,8 @@ MODES: dict[str, str] = {
     "prepare": "snowgan.commands.prepare:main",
     "probe": "snowgan.commands.probe:probe_main",
     "predict": "snowgan.commands.probe:predict_main",
+    "project": "snowgan.commands.project:main",
+    "studio": "snowgan.commands.studio:main",
 }
 
 # --arch: module:function, build(cfg) -> (G, D); see models/registry.py for the network contract.

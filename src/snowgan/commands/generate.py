@@ -62,17 +62,31 @@ def main(cfg: Config, explicit: set[str]) -> int:
         raise ConfigError(str(e)) from None
     seeds = [cfg.run.seed + i for i in range(n)]
     classes: Optional[torch.Tensor] = None
-    if wanted and rows is not None:  # a grid: row r shows class wanted[r mod len]
-        classes = torch.tensor([wanted[(i // cols) % len(wanted)] for i in range(n)])
-    elif wanted:  # files: n images of each class asked for, the same seeds for each
-        classes = torch.tensor(wanted).repeat_interleave(n)
-        seeds = seeds * len(wanted)
-    elif names:  # a conditional model and no --class: every class in turn
-        classes = torch.arange(n) % len(names)
+    if cfg.cmd.latents:
+        # Latents from a file (--mode project writes one): every row, whatever --n_samples says.
+        from ..latentfile import load_latents
+
+        z = load_latents(cfg.cmd.latents, G.latent_dim)
+        n = len(z)
+        if rows is not None and rows * cols != n:
+            raise ConfigError(f"--grid {cfg.cmd.grid} has {rows * cols} cells; --latents holds {n} latents")
+        if wanted:
+            classes = torch.tensor([wanted[i % len(wanted)] for i in range(n)])
+        elif names:
+            classes = torch.arange(n) % len(names)
+        print(f"rendering {n} latents from {cfg.cmd.latents}")
+    else:
+        if wanted and rows is not None:  # a grid: row r shows class wanted[r mod len]
+            classes = torch.tensor([wanted[(i // cols) % len(wanted)] for i in range(n)])
+        elif wanted:  # files: n images of each class asked for, the same seeds for each
+            classes = torch.tensor(wanted).repeat_interleave(n)
+            seeds = seeds * len(wanted)
+        elif names:  # a conditional model and no --class: every class in turn
+            classes = torch.arange(n) % len(names)
+        # One seed per image (seed, seed+1, ...) so any single image can be regenerated alone.
+        z = torch.cat([latents(1, G.latent_dim, s, cfg.cmd.truncation) for s in seeds])
     if classes is not None:
         print("classes: " + ", ".join(names[i] for i in dict.fromkeys(classes.tolist())))
-    # One seed per image (seed, seed+1, ...) so any single image can be regenerated alone.
-    z = torch.cat([latents(1, G.latent_dim, s, cfg.cmd.truncation) for s in seeds])
     images = generate_images(G, z, device, labels=classes)
     n = len(images)
     if rows is not None:
@@ -95,6 +109,7 @@ def main(cfg: Config, explicit: set[str]) -> int:
     for i, img in enumerate(images):
         arr = img.transpose(1, 2, 0)
         prefix = f"{names[int(classes[i])]}-" if classes is not None else ""
-        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out_dir / f"{prefix}seed{seeds[i]:06d}.png")
+        name = f"{prefix}latent{i:06d}.png" if cfg.cmd.latents else f"{prefix}seed{seeds[i]:06d}.png"
+        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out_dir / name)
     print(f"wrote {plural(n, 'image')} of {_size(images)} to {out_dir}")
     return 0

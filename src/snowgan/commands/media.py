@@ -185,6 +185,15 @@ def interpolate_main(cfg: Config, explicit: set[str]) -> int:
     run_dir = _find_run(cfg)
     paths = _outputs(cfg, run_dir, _kind(spec), VIDEO_EXTS)  # refuse before the slow part
     loaded, device = _load(cfg, run_dir)
+    if cfg.cmd.latents:
+        # The file's latents are the first keyframes (all of them when they are more than --keyframes).
+        import dataclasses
+
+        from ..latentfile import load_latents
+
+        if spec.grid or spec.walk:
+            raise ConfigError("--latents works with a single keyframe interpolation (no --grid, no --walk)")
+        spec = dataclasses.replace(spec, start=load_latents(cfg.cmd.latents, loaded.G.latent_dim))
     wanted = _classes(cfg, loaded)
     weights = None
     if len(wanted) == 2:  # between two classes: the class blend goes a -> b -> a while z moves

@@ -31,6 +31,8 @@ class InterpolationSpec:
     walk: bool = False
     truncation: Optional[float] = None
     grid: Optional[tuple[int, int]] = None  # (rows, cols): every cell follows its own path
+    # Latents (N, D) visited first (e.g. a projected photo), then seeds up to `keyframes` in all.
+    start: Optional[torch.Tensor] = None
 
 
 @torch.no_grad()
@@ -61,7 +63,10 @@ def path_latents(spec: InterpolationSpec, latent_dim: int) -> torch.Tensor:
     if spec.walk:
         return latent_walk(spec.frames, latent_dim, spec.seed, spec.keyframes, spec.truncation, paths)
     keys = keyframe_latents(spec.keyframes * paths, latent_dim, spec.seed, spec.truncation)
-    keys = keys.reshape(paths, spec.keyframes, latent_dim).transpose(0, 1)  # (K, paths, D)
+    if spec.start is not None:  # only for one path (no grid): checked by the command
+        n = min(len(spec.start), spec.keyframes)
+        keys = torch.cat([spec.start[:n].to(keys), keys[:spec.keyframes - n]]) if n < spec.keyframes else spec.start
+    keys = keys.reshape(paths, -1, latent_dim).transpose(0, 1)  # (K, paths, D)
     return keyframe_loop(keys, spec.frames)
 
 

@@ -1,0 +1,124 @@
+"""`snowgan --mode project --image PHOTO`: find the latent whose image is closest to a photo (GAN inversion).
+
+Writes into RUN/projections/NNNNN-NAME/ (or --out, a folder): target.png (the photo as the
+model sees it), reconstruction.png, side-by-side.png (photo | best random start |
+reconstruction), latent.safetensors (feed it to --mode generate / interpolate --latents),
+optimisation.gif + .mp4, projection.json (the figures). See snowgan/project.py for the loss.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+import numpy as np
+
+from ..config import Config, ConfigError
+from .common import check_out, device_for
+
+VIDEO_FPS = 12
+
+
+def load_model(cfg: Config):
+    """(G in eval mode, the model's Config, a one-line description, the folder outputs go under, device)."""
+    device = device_for(cfg)
+    if cfg.cmd.model:
+        from ..export import load_generator, read_model_config
+
+        model_cfg, _ = read_model_config(cfg.cmd.model)
+        return load_generator(cfg.cmd.model, device), model_cfg, f"model {cfg.cmd.model}", Path(cfg.cmd.model), device
+    from ..runs import find_run
+    from ..train.checkpoint import load_run
+
+    run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
+    loaded = load_run(run_dir, cfg.cmd.checkpoint, device)
+    desc = f"run {run_dir.name}, {getattr(loaded, 'why', 'checkpoint')} {loaded.path.name} (step {loaded.step})"
+    return loaded.G, loaded.cfg, desc, run_dir, device
+
+
+def _out_dir(cfg: Config, root: Path, name: str) -> Path:
+    out = check_out(cfg.cmd.out, cfg.cmd.force, folder=True, what="projection")
+    if out is None:  # a new numbered folder each time, so nothing made before is overwritten
+        base = root / "projections"
+        base.mkdir(parents=True, exist_ok=True)
+        n = 1 + max((int(p.name[:5]) for p in base.iterdir() if p.name[:5].isdigit()), default=0)
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(name).stem)[:40] or "photo"
+        out = base / f"{n:05d}-{stem}"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_outputs(result, out: Path, info: dict) -> dict[str, Path]:
+    """Every file of a projection into the folder out; returns {kind: path}."""
+    from PIL import Image
+
+    from ..latentfile import save_latents
+    from ..project import side_by_side
+    from ..report.video import write_gif, write_mp4
+
+    def png(a: np.ndarray, name: str) -> Path:
+        arr = a.transpose(1, 2, 0)
+        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out / name)
+        return out / name
+
+    paths = {"target": png(result.target, "target.png"), "reconstruction": png(result.image, "reconstruction.png")}
+    Image.fromarray(side_by_side([result.target, result.frames[0], result.image])).save(out / "side-by-side.png")
+    paths["side_by_side"] = out / "side-by-side.png"
+    save_latents(result.z, out / "latent.safetensors", {k: str(v) for k, v in info.items()})
+    paths["latent"] = out / "latent.safetensors"
+    # The video shows the photo beside each snapshot, so the optimisation reads without a caption.
+    frames = np.stack([side_by_side([result.target, f]) for f in result.frames])
+    paths["gif"] = write_gif(frames, out / "optimisation.gif", VIDEO_FPS)
+    paths["mp4"] = write_mp4(frames, out / "optimisation.mp4", VIDEO_FPS)
+    (out / "projection.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    paths["json"] = out / "projection.json"
+    return paths
+
+
+def main(cfg: Config, explicit: set[str]) -> int:
+    """Project --image into the model's latent space; print the figures and where the files are."""
+    from ..data.decode import SkipImage
+    from ..progress import Progress
+    from ..project import ProjectOptions, load_perceptual, load_photo, project, random_pair_distance
+
+    if not cfg.cmd.image:
+        raise ConfigError("--mode project needs --image PHOTO (any format the data pipeline reads)")
+    photo = Path(cfg.cmd.image).expanduser()
+    if not photo.is_file():
+        raise ConfigError(f"--image {photo}: no such file")
+    if cfg.cmd.project_steps < 1:
+        raise ConfigError("--project_steps must be at least 1")
+    G, model_cfg, desc, root, device = load_model(cfg)
+    try:
+        target = load_photo(photo.read_bytes(), model_cfg)
+    except SkipImage as e:
+        raise ConfigError(f"--image {photo}: {e}") from None
+    out = _out_dir(cfg, root, photo.name)  # refused before the slow part when --out exists
+    perceptual = load_perceptual(device) if cfg.cmd.perceptual_weight > 0 else None
+    opts = ProjectOptions(steps=cfg.cmd.project_steps, perceptual_weight=cfg.cmd.perceptual_weight, seed=cfg.run.seed)
+    print(f"projecting {photo} ({target.shape[2]}x{target.shape[1]} as the model sees it) into {desc}, "
+          f"{opts.steps} steps")
+    bar = Progress(opts.steps, "project", unit="step", mode=cfg.run.progress)
+    try:
+        result = project(G, target, perceptual, opts, device=device,
+                         on_step=lambda s, n, loss: (bar.update(1), bar.set_postfix(f"loss {loss:.4f}")))
+    finally:
+        bar.close()
+    info = {"image": str(photo), "model": desc, "steps": opts.steps, "start_seed": result.start_seed,
+            "psnr_db": round(result.psnr, 2), "perceptual": round(result.perceptual, 4),
+            "start_psnr_db": round(result.start_psnr, 2), "start_perceptual": round(result.start_perceptual, 4),
+            "loss_first": round(result.losses[0], 5), "loss_last": round(result.losses[-1], 5)}
+    if perceptual is not None:
+        pair_psnr, pair_perc = random_pair_distance(G, perceptual, cfg.run.seed, device=device)
+        info.update(random_pair_psnr_db=round(pair_psnr, 2), random_pair_perceptual=round(pair_perc, 4))
+    paths = write_outputs(result, out, info)
+    print(f"loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}; "
+          f"PSNR {result.psnr:.2f} dB (best random start, seed {result.start_seed}: {result.start_psnr:.2f} dB)"
+          + (f", Lite0 perceptual distance {result.perceptual:.3f} (start {result.start_perceptual:.3f}; two random "
+             f"samples of this model: {info['random_pair_perceptual']:.3f}, 0 = identical)" if perceptual else ""))
+    print("a small GAN reproduces a photo only as far as it resembles the training images: "
+          "compare side-by-side.png before trusting the numbers")
+    print(f"wrote {out}: " + ", ".join(p.name for p in paths.values()))
+    print(f"use the latent: snowgan --mode generate --latents {paths['latent']}")
+    return 0

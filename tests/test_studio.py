@@ -1,0 +1,266 @@
+"""`--mode studio`: the engine alone, the HTTP API (bad uploads, several tabs), and the page in headless Chromium.
+
+Screenshots of each browser state go to tmp; set SNOWGAN_STUDIO_SHOTS=DIR to keep them
+(docs/images/ holds the ones in the README).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from browser_helpers import INSTALL, Browser, chromium_path
+from conftest import cli_env, run_cli
+from snowgan.config import Config
+from snowgan.models.registry import build_networks
+from snowgan.studio.engine import BadRequest, Engine
+
+TINY = ["--image_size", "16", "--builtin_count", "64", "--batch_size", "8", "--g_width", "8", "--d_width", "8",
+        "--progress", "none", "--metrics_every", "0"]
+
+
+def _png(size: tuple[int, int] = (90, 60), colour: tuple[int, int, int] = (30, 120, 200)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    cfg = Config()
+    cfg.data.image_size, cfg.model.g_width = "16", 8
+    torch.manual_seed(0)
+    G = build_networks(cfg)[0]
+    real = np.random.default_rng(0).integers(0, 256, (10, 3, 16, 16), dtype=np.uint8)
+    return Engine(G, cfg, "cpu", project_steps=5, dataset_images=real)
+
+
+def test_engine_sources_truncation_and_interpolation(engine: Engine) -> None:
+    a = engine.images(["seed:3"], None)
+    assert a.shape == (1, 3, 16, 16) and a.dtype == np.uint8
+    assert np.array_equal(a, engine.images(["seed:3"], None))  # a seed is one image, every time
+    assert not torch.equal(engine.latent("seed:3", None), engine.latent("seed:3", 0.3))
+    frames = engine.interpolation(["seed:1", "seed:2", "seed:3"], None, steps=4)
+    assert len(frames) == 7  # two legs of four, the shared keyframe once
+    for bad in ("seed:x", "proj:99", "cat:1"):
+        with pytest.raises(BadRequest):
+            engine.latent(bad, None)
+    with pytest.raises(BadRequest, match="at least two"):
+        engine.interpolation(["seed:1"], None)
+
+
+def test_engine_compares_random_crop_data_by_its_centre() -> None:
+    """random-crop runs store images with a margin; the nearest-image check uses the centred window."""
+    cfg = Config()
+    cfg.data.image_size, cfg.model.g_width = "16", 8
+    stored = np.zeros((2, 3, 18, 18), np.uint8)
+    eng = Engine(build_networks(cfg)[0], cfg, dataset_images=stored)
+    assert eng.real.shape == (2, 3, 16, 16)
+    assert len(eng.nearest("seed:0", None, k=2)[1]) == 2
+
+
+def test_engine_nearest_finds_a_copied_training_image(engine: Engine) -> None:
+    copy = engine.images(["seed:5"], None)[0]
+    engine.real = np.concatenate([engine.real, copy[None]])
+    engine._real_flat = None
+    images, dist = engine.nearest("seed:5", None, k=3)
+    assert np.array_equal(images[0], copy) and dist[0] == 0.0 and dist[1] > 0
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"hello, not a picture", "not an image"),
+    (_png((9000, 6000)), "megapixels"),
+    (_png()[:60], "truncated or corrupt"),
+])
+def test_engine_refuses_bad_uploads_with_a_reason(engine: Engine, data: bytes, message: str) -> None:
+    with pytest.raises(BadRequest, match=message):
+        engine.start_projection(data, "upload")
+
+
+def test_engine_projection_job_finishes(engine: Engine) -> None:
+    job = engine.start_projection(_png(), "blue.png")
+    for _ in range(600):
+        if job.state in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert job.state == "done", job.error
+    assert job.step == 5 and job.result.image.shape == (3, 16, 16)
+    assert engine.latent(f"proj:{job.id}", None).shape == (1, 100)
+
+
+# ---- the real command: HTTP and the browser ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder whose runs/ holds a tiny trained run; SNOWGAN_STUDIO_WORKDIR=DIR uses DIR's newest run
+    instead (how the README's screenshots were taken from a run trained on real photos)."""
+    if os.environ.get("SNOWGAN_STUDIO_WORKDIR"):
+        return Path(os.environ["SNOWGAN_STUDIO_WORKDIR"])
+    work = tmp_path_factory.mktemp("studio")
+    run_cli("--mode", "train", "--loss", "nonsat", *TINY, "--steps", "4", "--name", "tiny", cwd=work,
+            env={"SNOWGAN_CACHE": str(work / "cache")})
+    return work
+
+
+class Studio:
+    """`snowgan --mode studio --port 0` in a subprocess; url is read from its first line."""
+
+    def __init__(self, work: Path, *flags: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "snowgan", "--mode", "studio", "--port", "0", *flags],
+                                     cwd=work, env=cli_env({"SNOWGAN_CACHE": str(work / "cache")}),
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        t0 = time.time()
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if m := re.search(r"studio: (http://127\.0\.0\.1:\d+/)", line):
+                self.url, self.start_s = m.group(1), time.time() - t0
+                break
+        else:
+            raise AssertionError("the studio exited before serving:\n" + "".join(self.lines))
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(self.url + path.lstrip("/"), timeout=60) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def post(self, path: str, data: bytes) -> tuple[int, dict]:
+        req = urllib.request.Request(self.url + path.lstrip("/"), data=data, method="POST",
+                                     headers={"X-Filename": "x"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def stop(self) -> str:
+        """SIGTERM, as a service manager stops it: exit 0, 'stopped', the port free again."""
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=60)
+        assert self.proc.returncode == 0, "".join(self.lines) + out
+        port = int(self.url.rsplit(":", 1)[1].strip("/"))
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, "something still listens on the studio's port"
+        return "".join(self.lines) + out
+
+
+def test_http_api_survives_bad_requests_and_many_tabs(run_folder: Path) -> None:
+    studio = Studio(run_folder, "--project_steps", "3")
+    try:
+        status, body = studio.get("/")
+        assert status == 200 and b"snowgan studio" in body
+        info = json.loads(studio.get("/api/info")[1])
+        assert (info["height"], info["width"], info["latent_dim"]) == (16, 16, 100)
+        # Bad uploads: a clear message each, then the server still answers.
+        for data, message in ((b"plain text", "not an image"), (_png((9000, 6000)), "megapixels")):
+            status, reply = studio.post("/api/project", data)
+            assert status == 400 and message in reply["error"]
+        status, reply = studio.get("/api/grid?trunc=-1")
+        assert status == 400 and "truncation" in json.loads(reply)["error"]
+        # Several tabs at once: 24 grid and image requests in parallel, all answered.
+        paths = [f"/api/grid?start={i}&n=9" for i in range(12)] + [f"/api/image.png?src=seed:{i}" for i in range(12)]
+        with ThreadPoolExecutor(8) as pool:
+            statuses = [s for s, _ in pool.map(studio.get, paths)]
+        assert statuses == [200] * len(paths)
+        status, reply = studio.post("/api/project", _png())
+        assert status == 200 and reply["steps"] == 3
+    finally:
+        out = studio.stop()
+    assert "studio: stopped" in out and "Traceback" not in out
+
+
+@pytest.mark.skipif(chromium_path() is None, reason=f"headless Chromium not installed ({INSTALL})")
+def test_page_in_headless_chromium(run_folder: Path, tmp_path: Path) -> None:
+    shots = Path(os.environ.get("SNOWGAN_STUDIO_SHOTS") or tmp_path / "shots")
+    photo = Path(os.environ.get("SNOWGAN_STUDIO_PHOTO") or tmp_path / "photo.png")
+    if not photo.is_file():
+        photo.write_bytes(_png((120, 80), (200, 90, 40)))
+    bad = tmp_path / "holiday.jpg"
+    bad.write_text("this is a text file with a picture's name")
+    studio = Studio(run_folder, "--project_steps", os.environ.get("SNOWGAN_STUDIO_STEPS", "15"))
+    browser = Browser(tmp_path / "profile")
+    timings: dict[str, float] = {"server start": studio.start_s}
+    try:
+        t0 = time.time()
+        browser.goto(studio.url)
+        browser.wait("document.querySelectorAll('#grid img').length === 9 && "
+                     "[...document.querySelectorAll('#grid img')].every(i => i.complete && i.naturalWidth > 0)",
+                     what="the seed grid")
+        timings["page with grid"] = time.time() - t0
+        assert browser.js("document.getElementById('model').textContent").startswith("run 0000")
+        height = json.loads(studio.get("/api/info")[1])["height"]
+        browser.screenshot(shots / "studio-1-grid.png")
+
+        # Click a seed: it is picked, shown big, and its nearest training images appear.
+        browser.click('#grid img[data-seed="4"]')
+        browser.wait("document.querySelector('#grid img[data-seed=\"4\"]').classList.contains('picked') && "
+                     "document.getElementById('picked-img').naturalWidth > 0 && "
+                     "document.querySelectorAll('#nearest img').length === 4", what="seed 4 picked")
+        assert browser.js("document.getElementById('picked-name').textContent") == "seed:4"
+        # Shift-click a second one: the interpolation strip between them appears.
+        browser.click('#grid img[data-seed="7"]', shift=True)
+        browser.wait("document.querySelectorAll('#interp img').length === 8", what="the interpolation strip")
+        assert browser.js("document.getElementById('dl-gif').getAttribute('aria-disabled')") == "false"
+        browser.screenshot(shots / "studio-2-picked.png")
+
+        # Move the truncation slider (as a keyboard user: focus + arrow keys): the images change.
+        before = browser.js("document.querySelector('#grid img[data-seed=\"0\"]').src")
+        browser.js("document.getElementById('trunc').focus()")
+        for _ in range(25):
+            for kind in ("keyDown", "keyUp"):
+                browser.call("Input.dispatchKeyEvent", {"type": kind, "key": "ArrowLeft", "code": "ArrowLeft",
+                                                        "windowsVirtualKeyCode": 37})
+        assert browser.js("document.getElementById('trunc-value').textContent") == "0.5"
+        t0 = time.time()
+        browser.wait(f"document.querySelector('#grid img[data-seed=\"0\"]').src !== {json.dumps(before)}",
+                     what="the grid to change with truncation")
+        timings["grid after slider"] = time.time() - t0
+        browser.screenshot(shots / "studio-3-truncation.png")
+
+        # Upload a photo: live progress, then the reconstruction and its figures.
+        t0 = time.time()
+        browser.set_files("#upload", [photo])
+        browser.wait("document.getElementById('recon').dataset.done === '1'", timeout=180, what="the projection")
+        timings["projection"] = time.time() - t0
+        figures = browser.js("document.getElementById('recon-figures').textContent")
+        assert "PSNR" in figures and "perceptual distance" in figures
+        assert browser.js("document.getElementById('target').naturalHeight") == height
+        assert browser.js("document.getElementById('error').style.display") != "block"
+        browser.click("#use-proj")
+        browser.wait("document.getElementById('picked-name').textContent.startsWith('proj:')",
+                     what="the projection picked for a walk")
+        # seed 4 -> seed 7 -> the photo: two legs of 8 frames sharing one keyframe
+        browser.wait("document.querySelectorAll('#interp img').length === 15", what="the walk to the photo")
+        browser.screenshot(shots / "studio-4-projection.png")
+
+        # A bad file: the page says why, and the server goes on serving.
+        browser.set_files("#upload", [bad])
+        msg = browser.wait("document.getElementById('error').style.display === 'block' && "
+                           "document.getElementById('error').textContent", what="the upload error")
+        assert "holiday.jpg" in msg and "not an image" in msg
+        browser.screenshot(shots / "studio-5-bad-upload.png")
+        assert studio.get("/api/info")[0] == 200
+    finally:
+        browser.close()
+        out = studio.stop()
+    assert "studio: stopped" in out
+    print("studio timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
