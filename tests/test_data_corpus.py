@@ -33,7 +33,7 @@ def test_every_input_has_its_expected_outcome(corpus):
     assert sorted(ds.skipped) == sorted((n, status[n]["reason"]) for n, v in expect.items() if v != "ok")
     skipped_txt = (cache_root(cfg) / ds.fingerprint / "skipped.txt").read_text(encoding="utf-8")
     assert "zero.jpg\tempty file" in skipped_txt and "bomb.png\ttoo many pixels" in skipped_txt
-    assert m["counts"] == {"inputs": 19, "images": 15, "skipped": 4, "upscaled": 1}
+    assert m["counts"] == {"inputs": 19, "images": 15, "skipped": 4, "upscaled": 1, "unlabelled": 0}
     assert ds.labels is None  # images loose at the top: no sub-folder classes
     assert "4 of 19 inputs skipped" in ds.description
 

@@ -151,7 +151,9 @@ def test_ctrl_c_twice_aborts_at_once_and_the_run_resumes(workdir: Path) -> None:
     time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signal.SIGINT, out + err
+    # 130 when the second Ctrl-C interrupts the checkpoint (or the first one's stop completes first);
+    # killed by SIGINT when it lands after the stop, while the interpreter is already exiting.
+    assert proc.returncode in (128 + signal.SIGINT, -signal.SIGINT), out + err
     assert "SIGINT received" in out and "Traceback" not in err
     run = _run_dir(workdir / "runs", "c")
     newest = ckpt.latest_valid(run)  # step 0 at least; a checkpoint cut short by the second Ctrl-C is skipped
