@@ -10,6 +10,7 @@ path, the free space, the last good checkpoint and the resume command), 2 for ba
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -43,6 +44,9 @@ def main(cfg: Config, explicit: set[str]) -> int:
         # its peer is still finishing (rank 0 writes the last files) was seen to abort the
         # other side at exit ("terminate called without an active exception").
         dist_util.barrier(info.world)
+        if info.enabled:
+            dist_util.cleanup()
+            _leave_now(rc)
         return rc
     except _Refused as e:  # every rank raised it, so no rank waits at the barrier above
         if info.is_main:
@@ -54,6 +58,19 @@ def main(cfg: Config, explicit: set[str]) -> int:
         raise
     finally:
         dist_util.cleanup()
+
+
+def _leave_now(rc: int) -> None:
+    """End a torchrun worker without the interpreter's teardown, once everything is written and closed.
+
+    Even after the barrier and destroy_process_group, gloo's threads were seen (twice, in CI) to
+    abort a finished rank during interpreter shutdown ("terminate called without an active
+    exception", exit -6), failing a run that had completed. Every file this command writes is
+    closed by now, so skipping the teardown loses nothing.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
 
 
 def _train(cfg: Config, explicit: set[str], info: dist_util.DistInfo) -> int:
