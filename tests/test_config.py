@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from snowgan.config import Config, ConfigError, parse_image_size
+from snowgan.config import Config, ConfigError
+from snowgan.sizes import parse_image_size
 from snowgan.flags import parse_args, recipe_names
 
 

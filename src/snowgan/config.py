@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError, did_you_mean
-from .registries import CONDITIONAL_FAMILIES, FAMILIES, LOSSES, MODES, OPTIMIZERS
-from .sizes import split_size
+from .registries import FAMILIES, LOSSES, MODES, OPTIMIZERS
+from .sizes import parse_image_size
 
 __all__ = ["Config", "ConfigError", "FIELDS", "SECTIONS", "IDENTITY_FIELDS"]
 
@@ -419,82 +419,3 @@ def _parse_cached(text: str, _cache: dict[str, tuple[int, int]] = {}) -> tuple[i
     if text not in _cache:
         _cache[text] = parse_image_size(text)
     return _cache[text]
-
-
-def parse_image_size(text: str) -> tuple[int, int]:
-    """'64' -> (64, 64); '96x160' -> (96, 160) as (height, width)."""
-    t = str(text).lower().replace(" ", "")
-    parts = t.split("x")
-    try:
-        if len(parts) == 1:
-            h = w = int(parts[0])
-        elif len(parts) == 2:
-            h, w = int(parts[0]), int(parts[1])
-        else:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"--image_size {text!r}: give a number (64) or HEIGHTxWIDTH (96x160)") from None
-    if h < 1 or w < 1:  # echo what was typed, not a parsed "0x0"
-        raise ConfigError(f"--image_size {text}: a size must be positive, e.g. 32, 64, 128 or 96x160")
-    split_size(h, w)  # validates base*2^k
-    return h, w
-
-
-def parse_grid(text: str) -> tuple[int, int]:
-    """'4x8' -> (rows, cols) = (4, 8); a ConfigError that names --grid otherwise."""
-    try:
-        rows, cols = (int(v) for v in str(text).lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"--grid {text!r}: give ROWSxCOLS, e.g. 4x8") from None
-    if rows < 1 or cols < 1:
-        raise ConfigError(f"--grid {text}: rows and columns must be at least 1, e.g. 4x8")
-    return rows, cols
-
-
-def validate(cfg: Config) -> None:
-    """Cross-field checks; raises ConfigError with what to do."""
-    parse_image_size(cfg.data.image_size)
-    t = cfg.train
-    for name in ("gen_steps", "disc_steps", "batch_size", "grad_accum", "reg_interval"):
-        if getattr(t, name) < 1:
-            raise ConfigError(f"--{name} must be at least 1")
-    if t.batch_size % t.grad_accum:
-        raise ConfigError(f"--batch_size {t.batch_size} is not divisible by --grad_accum {t.grad_accum}")
-    for name in ("gen_lr", "disc_lr"):
-        if not getattr(t, name) > 0:
-            raise ConfigError(f"--{name} must be positive")
-    if not (0 <= t.beta1 < 1 and 0 <= t.beta2 < 1):
-        raise ConfigError("--beta1 and --beta2 must be in [0, 1)")
-    if cfg.model.conditional and cfg.model.arch not in CONDITIONAL_FAMILIES:
-        raise ConfigError(f"--conditional is not supported with --arch {cfg.model.arch}; use one of "
-                          f"{', '.join(CONDITIONAL_FAMILIES)}")
-    if cfg.model.latent_dim < 1:
-        raise ConfigError("--latent_dim must be at least 1")
-    if not 0 <= cfg.aug.aug_p <= 1:
-        raise ConfigError("--aug_p must be in [0, 1]")
-    for name in ("log_every", "sample_every", "checkpoint_every"):
-        if getattr(cfg.log, name) < 1:
-            raise ConfigError(f"--{name} must be at least 1")
-    # Training length: checked here, before any run folder exists (a run of 0 steps used to
-    # leave a folder without a checkpoint behind, which then hid older runs from generate).
-    if t.steps is not None and t.steps < 1:
-        raise ConfigError(f"--steps {t.steps}: the number of iterations must be at least 1")
-    for name in ("kimg", "epochs"):
-        value = getattr(t, name)
-        if value is not None and not value > 0:
-            raise ConfigError(f"--{name} {value:g}: the training length must be positive")
-    c = cfg.cmd
-    if c.truncation is not None and not c.truncation > 0:
-        raise ConfigError(f"--truncation {c.truncation:g}: must be positive (latent values with |z| above it "
-                          "are redrawn; 0.5 to 2 is usual)")
-    if c.n_samples is not None and c.n_samples < 1:
-        raise ConfigError(f"--n_samples {c.n_samples}: must be at least 1")
-    if c.grid is not None:
-        parse_grid(c.grid)
-    if c.checkpoint not in ("auto", "best", "latest") and not c.checkpoint.isdigit():
-        raise ConfigError(f"--checkpoint {c.checkpoint!r}: give auto, best, latest or a step number"
-                          f"{did_you_mean(c.checkpoint, ['auto', 'best', 'latest'])}")
-    if c.fps < 1:
-        raise ConfigError(f"--fps {c.fps}: must be at least 1")
-    if c.frames < 2:
-        raise ConfigError(f"--frames {c.frames}: a video needs at least 2")

@@ -30,8 +30,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, Optional
 
-from .config import FIELDS, Config, ConfigError, apply_values, base_type, coerce, validate
+from .config import FIELDS, Config, ConfigError, apply_values, base_type, coerce
 from .errors import did_you_mean
+from .validation import validate
 
 if sys.version_info >= (3, 11):
     import tomllib

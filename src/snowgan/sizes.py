@@ -1,4 +1,4 @@
-"""The image-size rule, free of torch so parsing flags stays fast."""
+"""The image-size rule and the size texts users type (--image_size, --grid), free of torch so parsing flags stays fast."""
 
 from __future__ import annotations
 
@@ -41,3 +41,33 @@ def _nearest(n: int) -> int:
             if abs(v - n) < abs(best - n):
                 best = v
     return best
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    """'64' -> (64, 64); '96x160' -> (96, 160) as (height, width)."""
+    t = str(text).lower().replace(" ", "")
+    parts = t.split("x")
+    try:
+        if len(parts) == 1:
+            h = w = int(parts[0])
+        elif len(parts) == 2:
+            h, w = int(parts[0]), int(parts[1])
+        else:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"--image_size {text!r}: give a number (64) or HEIGHTxWIDTH (96x160)") from None
+    if h < 1 or w < 1:  # echo what was typed, not a parsed "0x0"
+        raise ConfigError(f"--image_size {text}: a size must be positive, e.g. 32, 64, 128 or 96x160")
+    split_size(h, w)  # validates base*2^k
+    return h, w
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    """'4x8' -> (rows, cols) = (4, 8); a ConfigError that names --grid otherwise."""
+    try:
+        rows, cols = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--grid {text!r}: give ROWSxCOLS, e.g. 4x8") from None
+    if rows < 1 or cols < 1:
+        raise ConfigError(f"--grid {text}: rows and columns must be at least 1, e.g. 4x8")
+    return rows, cols

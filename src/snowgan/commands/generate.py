@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..config import Config, ConfigError, parse_grid
+from ..config import Config, ConfigError
+from ..sizes import parse_grid
 from ..export import load_generator
 from ..report.grid import save_grid
 from ..runs import find_run

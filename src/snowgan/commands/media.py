@@ -12,7 +12,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..config import Config, ConfigError, parse_grid
+from ..config import Config, ConfigError
+from ..sizes import parse_grid
 from .common import device_for
 from ..flags import DATA_SOURCE_FIELDS, overlay
 from ..report.grid import save_grid
