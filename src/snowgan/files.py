@@ -1,10 +1,11 @@
-"""Small file helpers every layer uses: a file's SHA-256, a JSON-lines reader that survives a torn line."""
+"""Small file helpers every layer uses: a file's SHA-256, JSON and JSON-lines readers that survive a torn file."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from pathlib import Path
+from typing import Optional
 
 
 def sha256_file(path: str | Path) -> str:
@@ -34,3 +35,12 @@ def read_jsonl(path: str | Path) -> list[dict]:
         if isinstance(obj, dict):
             rows.append(obj)
     return rows
+
+
+def read_json(path: str | Path) -> Optional[dict]:
+    """A JSON object from a file, or None when it is missing, unreadable or not an object."""
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None

@@ -7,22 +7,13 @@ live run. Nothing here imports torch.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..files import read_jsonl  # noqa: F401  (report modules read run files through here)
-
-
-def read_json(path: Path) -> Optional[dict]:
-    try:
-        obj = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return obj if isinstance(obj, dict) else None
+from ..files import read_json, read_jsonl  # noqa: F401  (report modules read run files through here)
 
 
 def numeric(value: object) -> Optional[float]:

@@ -22,6 +22,7 @@ from ..config import ConfigError
 from ..data.classes import check_conditional, describe_classes
 from ..data.dataset import Batches
 from ..data.load import load_dataset
+from ..files import read_json
 from ..models.registry import build_networks
 from ..progress import Progress
 from ..report.grid import save_grid
@@ -35,6 +36,7 @@ from .device import configure_threads, peak_memory_mb, pick_device, pick_precisi
 from .compiling import compile_networks
 from .ema import ema_beta
 from .session import Session, write_config
+from .statsline import stats_line, status_text
 from .step import GANSteps, prepare_networks
 from .outputs import RunOutputs
 from .techniques import Techniques, start_warnings
@@ -136,7 +138,7 @@ class Trainer:
         ds = self.dataset
         where = "built-in dataset (no --data given): " if self.cfg.data.data is None else ""
         self.log(f"data: {where}{ds.description}")
-        before = _read_json(self.run_dir / "dataset.json")
+        before = read_json(self.run_dir / "dataset.json")
         if before and before.get("fingerprint") != ds.fingerprint:  # e.g. photos added to the same folder
             self.log(f"note: the data changed since this run last trained: {before.get('count')} -> {len(ds)} images "
                      f"(fingerprint {before.get('fingerprint')} -> {ds.fingerprint})")
@@ -402,7 +404,7 @@ class Trainer:
                         sums[k] = sums.get(k, 0) + v
                 n_in_sums += int(all_ok)
                 c["time_s"] += time.time() - t0
-                bar.set_status(self._status(total, total_steps))
+                bar.set_status(status_text(self.counters, self.batches.epoch_float, total, total_steps))
                 bar.update(cfg.train.disc_steps * bs)
 
                 step = c["step"]
@@ -446,34 +448,15 @@ class Trainer:
                  f"samples in {self.run_dir / 'samples'}; generate with: snowgan generate --run {run_ref}{see}")
         return 0
 
-    def _status(self, total_images: int, total_steps: Optional[int]) -> str:
-        """Where training is, for the progress bar and log.txt: step, epoch and kimg."""
-        c = self.counters
-        steps = f"step {c['step']:,}" + (f"/{total_steps:,}" if total_steps else "")
-        digits = 1 if total_images >= 10_000 else 2 if total_images >= 1_000 else 3
-        kimg = f"{c['images_seen'] / 1000:.{digits}f}/{total_images / 1000:.{digits}f} kimg"
-        return f"{steps} · epoch {self.batches.epoch_float:.2f} · {kimg}"
-
     def _to_log_file(self, line: str) -> None:
         """Append a progress line to log.txt only (the screen has its own bar or line); a full disk skips it."""
         log = self.run_dir / "log.txt"
         self.optional_write("progress line", log, lambda: append_line(log, line))
 
     def _log_stats(self, sums: dict, n: int, t_log: float, img_log: int, bar: Progress) -> None:
-        c = self.counters
-        line: dict = {"step": c["step"], "kimg": round(c["images_seen"] / 1000, 4),
-                      "epoch": round(self.batches.epoch_float, 4), "time_s": round(c["time_s"], 2)}
-        if n:
-            keys = sorted(sums)
-            values = torch.stack([sums[k].float() / n for k in keys])
-            values = dist_util.all_reduce_mean(values, self.dist.world).tolist()  # the one sync per log line
-            line.update({k: round(v, 6) for k, v in zip(keys, values)})
-        dt = max(time.time() - t_log, 1e-9)
-        line["imgs_per_s"] = round((c["images_seen"] - img_log) / dt, 2)
-        line["sec_per_kimg"] = round(1000 / max(line["imgs_per_s"], 1e-9), 2)
-        line.update(self.tech.stats())  # aug_p (ada_rt), and res/alpha/phase when progressive
+        line = stats_line(self.counters, self.batches.epoch_float, sums, n, t_log, img_log, self.dist.world)
+        line.update(self.tech.stats())  # aug_p (ada_rt), lr/gamma under a schedule, res/alpha/phase when progressive
         line["peak_mem_mb"] = round(peak_memory_mb(self.device), 1)
-        line["skipped_steps"] = c["skipped_steps"]
         line.update(self.outputs.stats_fields())
         if not self.main:
             return
@@ -503,13 +486,6 @@ class Trainer:
         self.steps.load(c.networks, None)
         self.log(f"initialised G and D from {path} (optimizers fresh; "
                  f"{self.cfg.train.freeze_d} D blocks frozen)")
-
-
-def _read_json(path: Path) -> Optional[dict]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _seed_everything(seed: int) -> None:
