@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 VARIANTS: dict[str, list[str]] = {
     "wgan-gp": [],
     "dcgan": ["--loss", "nonsat"],
+    "dcgan-aug": ["--loss", "nonsat", "--augment", "color,translation,cutout"],
     "houses": ["--recipe", "houses"],
     "mountains": ["--recipe", "mountains"],
     "r3gan": ["--recipe", "r3gan"],

@@ -105,6 +105,61 @@ def test_engine_projection_job_finishes(engine: Engine) -> None:
     assert engine.latent(f"proj:{job.id}", None).shape == (1, 100)
 
 
+@pytest.fixture(scope="module")
+def cond_engine() -> Engine:
+    """A conditional G (3 classes) whose class embedding is large, so classes draw visibly different images."""
+    cfg = Config()
+    cfg.data.image_size, cfg.model.g_width = "16", 8
+    cfg.model.conditional, cfg.model.class_names = True, "desert,green,snowy"
+    torch.manual_seed(0)
+    G = build_networks(cfg)[0]
+    G.class_names = cfg.class_list  # as load_run and load_generator set it
+    with torch.no_grad():
+        G.class_embed.weight.mul_(5)
+    return Engine(G, cfg, "cpu", project_steps=4)
+
+
+def test_engine_conditional_sources_carry_their_class(cond_engine: Engine) -> None:
+    eng = cond_engine
+    assert eng.class_names == ["desert", "green", "snowy"]
+    by_name = eng.images(["seed:3@snowy"], None)
+    assert np.array_equal(by_name, eng.images(["seed:3@2"], None))  # a name or an index
+    assert np.array_equal(eng.images(["seed:3"], None), eng.images(["seed:3@desert"], None))  # default: first
+    assert not np.array_equal(by_name, eng.images(["seed:3@green"], None))
+    # In a batch each source keeps its own class (no i mod K by position).
+    batch = eng.images(["seed:1@green", "seed:3@snowy"], None)
+    assert np.array_equal(batch[1], by_name[0])
+    with pytest.raises(BadRequest, match="not a class of this model.*desert, green, snowy"):
+        eng.images(["seed:3@rainy"], None)
+    with pytest.raises(BadRequest, match="has no classes"):
+        Engine(build_networks(Config())[0], Config()).label("snowy")
+
+
+def test_engine_interpolates_between_classes(cond_engine: Engine) -> None:
+    eng = cond_engine
+    frames = eng.interpolation(["seed:3@desert", "seed:3@snowy"], None, steps=5)
+    assert len(frames) == 5
+    assert np.array_equal(frames[0], eng.images(["seed:3@desert"], None)[0])
+    assert np.array_equal(frames[-1], eng.images(["seed:3@snowy"], None)[0])
+    # the same latent, so only the class moves: the middle frame is neither end
+    assert not np.array_equal(frames[2], frames[0]) and not np.array_equal(frames[2], frames[-1])
+
+
+def test_engine_projects_as_the_asked_class(cond_engine: Engine) -> None:
+    eng = cond_engine
+    with pytest.raises(BadRequest, match="not a class"):
+        eng.start_projection(_png(), "blue.png", "rainy")
+    job = eng.start_projection(_png(), "blue.png", "green")
+    for _ in range(600):
+        if job.state in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert job.state == "done", job.error
+    z, label = eng.source(f"proj:{job.id}", None)
+    assert label == 1 and job.result.label == 1
+    assert np.array_equal(eng.images([f"proj:{job.id}"], None)[0], eng.render(z, torch.tensor([1]))[0])
+
+
 # ---- the real command: HTTP and the browser ----------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -264,3 +319,43 @@ def test_page_in_headless_chromium(run_folder: Path, tmp_path: Path) -> None:
         out = studio.stop()
     assert "studio: stopped" in out
     print("studio timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
+
+
+@pytest.mark.skipif(chromium_path() is None, reason=f"headless Chromium not installed ({INSTALL})")
+def test_page_class_selector_for_a_conditional_model(tmp_path: Path) -> None:
+    """A conditional run: the page lists its classes; choosing one redraws the grid; a picked seed keeps
+    its class, and picking seeds of two classes gives a walk between them. An unconditional page hides
+    the selector (test_page_in_headless_chromium)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    run_cli("--mode", "train", "--loss", "nonsat", *TINY, "--conditional", "--steps", "4", "--name", "cond",
+            cwd=work, env={"SNOWGAN_CACHE": str(work / "cache")})
+    studio = Studio(work, "--project_steps", "3")
+    browser = Browser(tmp_path / "profile")
+    grid_ready = ("document.querySelectorAll('#grid img').length === 9 && "
+                  "[...document.querySelectorAll('#grid img')].every(i => i.complete && i.naturalWidth > 0)")
+    try:
+        info = json.loads(studio.get("/api/info")[1])
+        assert info["classes"] == ["desert", "green", "rocky", "snowy"]
+        browser.goto(studio.url)
+        browser.wait(grid_ready + " && !document.getElementById('cls-row').hidden", what="the grid and classes")
+        names = browser.js("[...document.querySelectorAll('#cls option')].map(o => o.value).join(',')")
+        assert names == ",".join(info["classes"])
+        browser.click('#grid img[data-seed="4"]')
+        browser.wait("document.getElementById('picked-name').textContent === 'seed:4@desert'", what="seed 4 picked")
+        before = browser.js("document.querySelector('#grid img[data-seed=\"0\"]').src")
+        browser.js("const s = document.getElementById('cls'); s.value = 'snowy'; s.dispatchEvent(new Event('change'))")
+        browser.wait(f"document.querySelector('#grid img[data-seed=\"0\"]').src !== {json.dumps(before)}",
+                     what="the grid redrawn as snowy")
+        assert browser.js("document.querySelector('#grid img[data-seed=\"4\"]').classList.contains('picked')") is False
+        browser.click('#grid img[data-seed="4"]', shift=True)
+        browser.wait("document.querySelectorAll('#interp img').length === 8", what="the walk desert -> snowy")
+        assert browser.js("[...document.querySelectorAll('#picked-list .chip')].map(c => c.textContent).join(' ')") \
+            == "seed:4@desert seed:4@snowy"
+        assert browser.js("document.getElementById('error').style.display") != "block"
+        status, _ = studio.get("/api/grid?cls=rainy")
+        assert status == 400
+    finally:
+        browser.close()
+        out = studio.stop()
+    assert "studio: stopped" in out and "Traceback" not in out

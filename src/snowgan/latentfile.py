@@ -50,3 +50,14 @@ def load_latents(path: str | Path, latent_dim: int) -> torch.Tensor:
     if not torch.isfinite(z).all():
         raise ConfigError(f"--latents {p}: contains NaN or infinite values")
     return z
+
+
+def latent_info(path: str | Path) -> dict[str, str]:
+    """The text metadata save_latents wrote (e.g. 'class' for a conditional model's latent); {} if unreadable."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(Path(path).expanduser()), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError):
+        return {}

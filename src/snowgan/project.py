@@ -63,6 +63,7 @@ class ProjectionResult:
     start_psnr: float = 0.0
     start_perceptual: float = 0.0
     start_seed: int = 0
+    label: Optional[int] = None   # the class it was projected as (conditional G), else None
 
 
 class PerceptualDistance(nn.Module):
@@ -134,19 +135,25 @@ def _generate(G: nn.Module, z: torch.Tensor, labels: Optional[torch.Tensor]) -> 
 
 
 @torch.no_grad()
-def _best_start(G, target, perceptual, opts, labels) -> tuple[torch.Tensor, int]:
-    """The seed among seed .. seed+n_init-1 whose image is closest to the target, and its latent (1, D)."""
+def _best_start(G, target, perceptual, opts, labels) -> tuple[torch.Tensor, int, Optional[torch.Tensor]]:
+    """The seed among seed .. seed+n_init-1 whose image is closest to the target: its latent (1, D),
+    the seed, and the labels to keep. A conditional G given no class tries every class with every
+    seed, so the photo is projected into the class it looks most like."""
     device = target.device
     z = torch.cat([latents(1, G.latent_dim, opts.seed + i) for i in range(max(1, opts.n_init))]).to(device)
+    classes = [labels] if labels is not None or not getattr(G, "num_classes", 0) else \
+        [torch.tensor([k], device=device) for k in range(G.num_classes)]
     scores = []
-    for i in range(0, len(z), 32):
-        x = _generate(G, z[i:i + 32], labels)
-        s = opts.pixel_weight * (x - target).pow(2).mean((1, 2, 3))
-        if perceptual is not None and opts.perceptual_weight:
-            s = s + opts.perceptual_weight * perceptual(x, target.expand(len(x), -1, -1, -1))
-        scores.append(s)
+    for y in classes:
+        for i in range(0, len(z), 32):
+            x = _generate(G, z[i:i + 32], y)
+            s = opts.pixel_weight * (x - target).pow(2).mean((1, 2, 3))
+            if perceptual is not None and opts.perceptual_weight:
+                s = s + opts.perceptual_weight * perceptual(x, target.expand(len(x), -1, -1, -1))
+            scores.append(s)
     best = int(torch.cat(scores).argmin())
-    return z[best:best + 1].clone(), opts.seed + best
+    k, i = divmod(best, len(z))
+    return z[i:i + 1].clone(), opts.seed + i, classes[k]
 
 
 def project(G: nn.Module, target_u8: np.ndarray, perceptual: Optional[PerceptualDistance],
@@ -159,14 +166,15 @@ def project(G: nn.Module, target_u8: np.ndarray, perceptual: Optional[Perceptual
     G must be in eval mode (BatchNorm uses its running statistics, so z alone decides the
     image). perceptual None = pixel loss only. on_step(step, steps, loss) after each update
     (a progress bar, or the studio's live progress); on_frame(image uint8 (C, H, W)) with each
-    snapshot kept for the video (the studio shows it live). labels: (1,) class for a conditional G.
+    snapshot kept for the video (the studio shows it live). labels: (1,) class for a conditional G;
+    None lets a conditional G's best start choose the class (ProjectionResult.label says which).
     """
     if opts.steps < 1:
         raise ValueError("steps must be at least 1")
     target = to_signed(target_u8, device)
     use_perc = perceptual is not None and opts.perceptual_weight > 0
     target_feats = [f.detach() for f in perceptual.features(target)] if use_perc else None
-    z0, start_seed = _best_start(G, target, perceptual if use_perc else None, opts, labels)
+    z0, start_seed, labels = _best_start(G, target, perceptual if use_perc else None, opts, labels)
     z = z0.clone().requires_grad_(True)
     optim = torch.optim.Adam([z], lr=opts.lr, betas=(0.9, 0.999))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(optim, opts.steps, eta_min=opts.lr * 0.05)
@@ -204,7 +212,8 @@ def project(G: nn.Module, target_u8: np.ndarray, perceptual: Optional[Perceptual
         perc = float(perceptual(final, target)) if perceptual is not None else float("nan")
         start_perc = float(perceptual(start, target)) if perceptual is not None else float("nan")
     return ProjectionResult(z.detach().cpu(), image, np.ascontiguousarray(target_u8), losses, frames,
-                            psnr(image, target_u8), perc, psnr(start_image, target_u8), start_perc, start_seed)
+                            psnr(image, target_u8), perc, psnr(start_image, target_u8), start_perc, start_seed,
+                            None if labels is None else int(labels[0]))
 
 
 def side_by_side(images: list[np.ndarray], min_side: int = 128) -> np.ndarray:

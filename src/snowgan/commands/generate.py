@@ -65,12 +65,15 @@ def main(cfg: Config, explicit: set[str]) -> int:
     classes: Optional[torch.Tensor] = None
     if cfg.cmd.latents:
         # Latents from a file (--mode project writes one): every row, whatever --n_samples says.
-        from ..latentfile import load_latents
+        from ..latentfile import latent_info, load_latents
 
         z = load_latents(cfg.cmd.latents, G.latent_dim)
         n = len(z)
         if rows is not None and rows * cols != n:
             raise ConfigError(f"--grid {cfg.cmd.grid} has {rows * cols} cells; --latents holds {n} latents")
+        saved_class = latent_info(cfg.cmd.latents).get("class")  # a projection's class (project, studio)
+        if not wanted and saved_class in names:
+            wanted = [names.index(saved_class)]
         if wanted:
             classes = torch.tensor([wanted[i % len(wanted)] for i in range(n)])
         elif names:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 import numpy as np
+import torch
 
 from ..config import Config, ConfigError
+from ..sample import parse_classes
 from .common import check_out, device_for
 
 VIDEO_FPS = 12
@@ -94,6 +95,14 @@ def main(cfg: Config, explicit: set[str]) -> int:
         target = load_photo(photo.read_bytes(), model_cfg)
     except SkipImage as e:
         raise ConfigError(f"--image {photo}: {e}") from None
+    names = list(getattr(G, "class_names", [])) if getattr(G, "num_classes", 0) else []
+    try:
+        wanted = parse_classes(cfg.cmd.classes, names)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if len(wanted) > 1:
+        raise ConfigError(f"--class: a photo is projected as one class; got {len(wanted)} ({cfg.cmd.classes})")
+    labels = torch.tensor(wanted, device=device) if wanted else None
     out = _out_dir(cfg, root, photo.name)  # refused before the slow part when --out exists
     perceptual = load_perceptual(device) if cfg.cmd.perceptual_weight > 0 else None
     opts = ProjectOptions(steps=cfg.cmd.project_steps, perceptual_weight=cfg.cmd.perceptual_weight, seed=cfg.run.seed)
@@ -101,7 +110,7 @@ def main(cfg: Config, explicit: set[str]) -> int:
           f"{opts.steps} steps")
     bar = Progress(opts.steps, "project", unit="step", mode=cfg.run.progress)
     try:
-        result = project(G, target, perceptual, opts, device=device,
+        result = project(G, target, perceptual, opts, labels=labels, device=device,
                          on_step=lambda s, n, loss: (bar.update(1), bar.set_postfix(f"loss {loss:.4f}")))
     finally:
         bar.close()
@@ -109,6 +118,10 @@ def main(cfg: Config, explicit: set[str]) -> int:
             "psnr_db": round(result.psnr, 2), "perceptual": round(result.perceptual, 4),
             "start_psnr_db": round(result.start_psnr, 2), "start_perceptual": round(result.start_perceptual, 4),
             "loss_first": round(result.losses[0], 5), "loss_last": round(result.losses[-1], 5)}
+    if result.label is not None:  # generate --latents FILE draws it as this class
+        info["class"] = names[result.label]
+        print(f"class: {names[result.label]}" + ("" if wanted else " (the class whose samples came closest; "
+                                                  "--class NAME chooses)"))
     if perceptual is not None:
         pair_psnr, pair_perc = random_pair_distance(G, perceptual, cfg.run.seed, device=device)
         info.update(random_pair_psnr_db=round(pair_psnr, 2), random_pair_perceptual=round(pair_perc, 4))

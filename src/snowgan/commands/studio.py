@@ -43,7 +43,7 @@ def main(cfg: Config, explicit: set[str]) -> int:
     h, w = model_cfg.image_hw
     info = {"model": desc, "height": h, "width": w, "channels": model_cfg.data.channels,
             "latent_dim": G.latent_dim, "device": str(device), "training_images": 0 if real is None else len(real),
-            "project_steps": cfg.cmd.project_steps}
+            "project_steps": cfg.cmd.project_steps, "classes": engine.class_names}
     try:
         server = StudioServer(engine, info, cfg.cmd.host, cfg.cmd.port, verbose=cfg.run.progress == "lines")
     except OSError as e:

@@ -4,6 +4,12 @@ No HTTP here (server.py is the web side), so every operation is testable alone. 
 by *sources*: ``seed:N`` (the latent ``--mode generate --seed N`` uses, drawn with the page's
 truncation) or ``proj:ID`` (a photo's latent that a projection job found). Images leave as PNG bytes.
 
+Conditional models: a seed source carries its class, ``seed:N@snowy`` (name or index; without one,
+the first class), so a picked image keeps its class when the page's class selector moves on, and
+an interpolation between sources of different classes walks between the classes too (the class
+weights blend linearly while z follows the slerp). A projection is made for one class, and its
+``proj:ID`` source keeps that class.
+
 Threads: the HTTP server runs one thread per request, so several tabs ask at once. Generation is
 inference only (no_grad; G in eval mode never changes), safe to run concurrently; projections run
 one at a time on a single worker thread (each already uses every core), the rest wait in a queue.
@@ -25,7 +31,7 @@ from PIL import Image
 from torch import nn
 
 from ..report.interpolate import slerp
-from ..sample import latents, to_uint8
+from ..sample import latents, parse_classes, to_uint8
 
 MAX_UPLOAD_BYTES = 25 << 20     # a phone photo is 2-12 MB; more is almost surely not a photo
 MAX_UPLOAD_PIXELS = 50_000_000  # below Pillow's own bomb limit (89 M warns, 179 M raises): a 50 MP camera fits
@@ -58,6 +64,7 @@ class Job:
     target: Optional[np.ndarray] = None     # the photo as the model sees it, uint8 (C, H, W)
     snapshot: Optional[np.ndarray] = None   # latest G(z), uint8 (C, H, W)
     result: object = None                  # project.ProjectionResult
+    label: Optional[int] = None            # the class it was projected as (conditional models)
     started: float = field(default_factory=time.time)
     seconds: float = 0.0
 
@@ -85,42 +92,83 @@ class Engine:
 
     # ---- latents and images -------------------------------------------------------------
 
-    def latent(self, source: str, truncation: Optional[float]) -> torch.Tensor:
-        """The latent (1, D) a source names; BadRequest for an unknown one."""
+    @property
+    def class_names(self) -> list[str]:
+        """The model's classes ([] for an unconditional model)."""
+        return list(getattr(self.G, "class_names", [])) if getattr(self.G, "num_classes", 0) else []
+
+    def label(self, text: str) -> Optional[int]:
+        """A class name or index -> its index; '' -> the first class (None for an unconditional model)."""
+        names = self.class_names
+        if not names:
+            if text:
+                raise BadRequest("this model has no classes (it was not trained with --conditional)")
+            return None
+        if not text:
+            return 0
+        try:
+            (index,) = parse_classes(text, names)
+        except ValueError as e:
+            raise BadRequest(str(e).replace("--class ", "class ")) from None
+        return index
+
+    def source(self, source: str, truncation: Optional[float]) -> tuple[torch.Tensor, Optional[int]]:
+        """The latent (1, D) and class index (None when unconditional) a source names; BadRequest for an unknown one."""
         kind, _, value = source.partition(":")
         if kind == "seed":
+            value, _, cls = value.partition("@")
             try:
                 seed = int(value)
             except ValueError:
                 raise BadRequest(f"seed {value!r} is not a whole number") from None
             if not 0 <= seed < 2 ** 63:
                 raise BadRequest("seeds are 0 or more")
-            return latents(1, self.G.latent_dim, seed, truncation)
+            return latents(1, self.G.latent_dim, seed, truncation), self.label(cls)
         if kind == "proj":
             job = self.jobs.get(value)
             if job is None or job.result is None:
                 raise BadRequest(f"no finished projection {value!r} (the studio forgets projections when it stops)")
-            return job.result.z
-        raise BadRequest(f"unknown latent source {source!r}: use seed:N or proj:ID")
+            return job.result.z, job.label
+        raise BadRequest(f"unknown latent source {source!r}: use seed:N, seed:N@CLASS or proj:ID")
+
+    def latent(self, source: str, truncation: Optional[float]) -> torch.Tensor:
+        """The latent (1, D) a source names."""
+        return self.source(source, truncation)[0]
 
     @torch.no_grad()
-    def render(self, z: torch.Tensor) -> np.ndarray:
-        """Images for latents z (N, D): uint8 (N, C, H, W)."""
-        return to_uint8(self.G(z.to(self.device)))
+    def render(self, z: torch.Tensor, labels: Optional[torch.Tensor] = None) -> np.ndarray:
+        """Images for latents z (N, D) and, for a conditional G, labels: int64 (N,) class indices or
+        float (N, K) class weights. Returns uint8 (N, C, H, W)."""
+        if labels is None:
+            return to_uint8(self.G(z.to(self.device)))
+        return to_uint8(self.G(z.to(self.device), labels.to(self.device)))
+
+    def _labels(self, classes: list[Optional[int]]) -> Optional[torch.Tensor]:
+        return None if not self.class_names else torch.tensor(classes, dtype=torch.long)
 
     def images(self, sources: list[str], truncation: Optional[float]) -> np.ndarray:
-        return self.render(torch.cat([self.latent(s, truncation) for s in sources]))
+        pairs = [self.source(s, truncation) for s in sources]
+        return self.render(torch.cat([z for z, _ in pairs]), self._labels([y for _, y in pairs]))
 
     def interpolation(self, sources: list[str], truncation: Optional[float], steps: int = 8) -> np.ndarray:
-        """Frames along the picked latents in order (slerp, ``steps`` per leg, ends included): uint8 (T, C, H, W)."""
+        """Frames along the picked latents in order (slerp, ``steps`` per leg, ends included): uint8 (T, C, H, W).
+
+        For a conditional model the class weights go linearly from one source's class to the next
+        (a constant class when both share it)."""
         if len(sources) < 2:
             raise BadRequest("pick at least two images to interpolate between (shift-click to collect)")
         if not 2 <= steps <= 64:
             raise BadRequest("steps per leg must be 2 to 64")
-        keys = torch.cat([self.latent(s, truncation) for s in sources])
+        pairs = [self.source(s, truncation) for s in sources]
+        keys = torch.cat([z for z, _ in pairs])
         t = torch.linspace(0, 1, steps)[:, None]
         legs = [slerp(keys[i:i + 1], keys[i + 1:i + 2], t)[(1 if i else 0):] for i in range(len(keys) - 1)]
-        return self.render(torch.cat(legs))
+        weights = None
+        if self.class_names:
+            onehot = torch.eye(len(self.class_names))[[y for _, y in pairs]]  # (S, K)
+            weights = torch.cat([torch.lerp(onehot[i], onehot[i + 1], t)[(1 if i else 0):]
+                                 for i in range(len(pairs) - 1)])
+        return self.render(torch.cat(legs), weights)
 
     def nearest(self, source: str, truncation: Optional[float], k: int = 4) -> tuple[np.ndarray, list[float]]:
         """The k training images closest to the source's image in pixels (RMS difference, 0-255 scale).
@@ -177,11 +225,13 @@ class Engine:
                     self.perceptual_note = f"pixel loss only: {e}"
             return self._perceptual
 
-    def start_projection(self, data: bytes, name: str) -> Job:
-        """Check the upload now (errors go straight back), then queue the optimisation."""
+    def start_projection(self, data: bytes, name: str, cls: str = "") -> Job:
+        """Check the upload (and the class, for a conditional model) now, so errors go straight back,
+        then queue the optimisation."""
+        label = self.label(cls)
         target = self.check_upload(data)
         with self._lock:
-            job = Job(str(next(self._ids)), name[:80] or "photo", self.project_steps, target=target)
+            job = Job(str(next(self._ids)), name[:80] or "photo", self.project_steps, target=target, label=label)
             self.jobs[job.id] = job
             done = [j for j in self.jobs.values() if j.state in ("done", "failed")]
             for old in done[:-MAX_JOBS_KEPT]:
@@ -200,8 +250,9 @@ class Engine:
             perceptual = self.perceptual()
             opts = ProjectOptions(steps=job.steps, perceptual_weight=1.0 if perceptual is not None else 0.0,
                                   frames=24)
-            result = project(self.G, target, perceptual, opts, device=self.device, on_step=on_step,
-                             on_frame=lambda im: setattr(job, "snapshot", im))
+            labels = None if job.label is None else torch.tensor([job.label], device=self.device)
+            result = project(self.G, target, perceptual, opts, labels=labels, device=self.device,
+                             on_step=on_step, on_frame=lambda im: setattr(job, "snapshot", im))
             job.result, job.snapshot, job.state = result, result.image, "done"
         except Exception as e:  # noqa: BLE001 - one failed job must not take the server down
             job.state, job.error = "failed", f"{type(e).__name__}: {e}"

@@ -10,13 +10,13 @@ Routes (every ``src`` is a latent source, see engine.py; ``trunc`` empty = no tr
 
     GET  /                          the page
     GET  /api/info                  model facts (size, latent size, what is available)
-    GET  /api/grid?start&n&trunc    n seeds from start: {seeds, images (data: URIs), ms}
+    GET  /api/grid?start&n&trunc&cls   n seeds from start (of class cls): {seeds, images (data: URIs), ms}
     GET  /api/image.png?src&trunc   one image (PNG; &download=1 as a file)
     GET  /api/latent?src&trunc      the latent as .safetensors (generate/interpolate --latents)
     GET  /api/interp?src=a,b&trunc  frames between the picked latents: {images, ms}
     GET  /api/interp.gif?src&trunc  the same as a looping GIF
     GET  /api/nearest?src&trunc&k   nearest training images: {images, distances}
-    POST /api/project               body = the photo's bytes; header X-Filename: {job} or {error}
+    POST /api/project?cls           body = the photo's bytes; header X-Filename: {job} or {error}
     GET  /api/job?id                projection progress and result
     GET  /api/job/side.png?id, /api/job/video.gif?id    the result's files
 
@@ -74,6 +74,11 @@ def _int(q: dict, name: str, default: int, lo: int, hi: int) -> int:
     if not lo <= v <= hi:
         raise BadRequest(f"{name} must be {lo} to {hi}")
     return v
+
+
+def _file_stem(source: str) -> str:
+    """A download's file name for a source: 'seed:4@snowy' -> 'seed-4-snowy'."""
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in source)[:80]
 
 
 def _gif(frames_chw: np.ndarray, fps: int = 12) -> bytes:
@@ -151,22 +156,26 @@ class StudioHandler(BaseHTTPRequestHandler):
             start = _int(q, "start", 0, 0, 2 ** 62)
             n = _int(q, "n", 9, 1, MAX_GRID)
             t0 = time.perf_counter()
-            images = eng.images([f"seed:{start + i}" for i in range(n)], _truncation(q))
+            cls = q.get("cls", [""])[0]
+            eng.label(cls)  # a bad class is one message, not n
+            suffix = f"@{cls}" if cls else ""
+            images = eng.images([f"seed:{start + i}{suffix}" for i in range(n)], _truncation(q))
             ms = (time.perf_counter() - t0) * 1000
             return self._json({"seeds": list(range(start, start + n)), "images": [data_uri(i) for i in images],
                                "ms": round(ms, 1)})
         if route == "/api/image.png":
             (image,) = eng.images([src], _truncation(q))
-            name = src.replace(":", "-") + ".png" if q.get("download") else None
+            name = _file_stem(src) + ".png" if q.get("download") else None
             return self._send(200, png_bytes(image), "image/png", name)
         if route == "/api/latent":
             from ..latentfile import save_latents
 
-            z = eng.latent(src, _truncation(q))
+            z, label = eng.source(src, _truncation(q))
+            meta = {"source": src} if label is None else {"source": src, "class": eng.class_names[label]}
             with tempfile.TemporaryDirectory() as tmp:
-                save_latents(z, Path(tmp) / "z.safetensors", {"source": src})
+                save_latents(z, Path(tmp) / "z.safetensors", meta)
                 body = (Path(tmp) / "z.safetensors").read_bytes()
-            return self._send(200, body, "application/octet-stream", src.replace(":", "-") + ".safetensors")
+            return self._send(200, body, "application/octet-stream", _file_stem(src) + ".safetensors")
         if route in ("/api/interp", "/api/interp.gif"):
             sources = [s for s in src.split(",") if s]
             t0 = time.perf_counter()
@@ -193,7 +202,8 @@ class StudioHandler(BaseHTTPRequestHandler):
                    "seconds": round(job.seconds or (time.time() - job.started), 1),
                    "target": data_uri(job.target) if job.target is not None else None,
                    "snapshot": data_uri(job.snapshot) if job.snapshot is not None else None,
-                   "note": eng.perceptual_note}
+                   "note": eng.perceptual_note,
+                   "class": None if job.label is None else eng.class_names[job.label]}
             if res is not None:
                 out.update(psnr=round(res.psnr, 2), start_psnr=round(res.start_psnr, 2),
                            perceptual=None if math.isnan(res.perceptual) else round(res.perceptual, 4),
@@ -235,7 +245,8 @@ class StudioHandler(BaseHTTPRequestHandler):
                              f"{MAX_UPLOAD_BYTES >> 20} MB")
         data = self.rfile.read(length)
         name = unquote(self.headers.get("X-Filename", "photo"))  # the page percent-encodes it
-        job = self.server.engine.start_projection(data, name)
+        cls = parse_qs(url.query).get("cls", [""])[0]
+        job = self.server.engine.start_projection(data, name, cls)
         self._json({"job": job.id, "steps": job.steps})
 
 
