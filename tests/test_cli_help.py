@@ -58,7 +58,7 @@ def test_help_lists_every_mode_choice_and_real_default_once(capsys) -> None:
             assert re.search(rf"--{name} {{[^}}]*\b{re.escape(str(choice))}\b", out), (name, choice)
     assert "(default: None)" not in out  # a None default is said in words (shown_default) or not at all
     epochs = out[out.index("--epochs"):].split("\n  --")[0]
-    assert "(default: 25 when neither --kimg nor --steps is given)" in " ".join(epochs.split())
+    assert "(default: 25 for the built-in dataset when no other length is given)" in " ".join(epochs.split())
     for entry in out.split("\n  --")[1:]:  # the default is said once per flag
         assert entry.count("default") <= 1, entry
     assert "5 with wgan-gp; 1 with nonsat, hinge, rpgan" in " ".join(out.split())  # loss-dependent default

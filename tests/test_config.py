@@ -62,7 +62,7 @@ def test_resolved_configs_of_seed_commands_and_recipes_are_unchanged() -> None:
     import json
 
     recorded = json.loads((Path(__file__).parent / "data" / "resolved_configs.json").read_text())
-    added = {"train": {"schedule": "constant", "balance_classes": False},
+    added = {"train": {"schedule": "constant", "balance_classes": False, "minutes": None},
              "model": {"r2_gamma": 0.0, "blocks_per_stage": 1, "conditional": False, "class_names": ""},
              "log": {"tensorboard": False},
              "cmd": {"new_data": False, "classes": None, "image": None, "latents": None, "project_steps": 200,

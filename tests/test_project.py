@@ -108,6 +108,54 @@ def test_projection_recovers_a_generated_image_better_than_its_start() -> None:
     assert all(p.requires_grad for p in G.parameters())  # G's flags are put back
 
 
+class _ToyCondG(torch.nn.Module):
+    """A conditional toy G: the class sets the image's colour, z its pattern."""
+
+    latent_dim, num_classes = 16, 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(16, 3 * 8 * 8)
+        self.colour = torch.nn.Embedding(3, 3)
+        with torch.no_grad():
+            self.fc.weight.mul_(0.1)
+            self.colour.weight.copy_(torch.tensor([[2.0, -2, -2], [-2, 2, -2], [-2, -2, 2]]))
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        y = torch.arange(len(z)) % 3 if labels is None else labels
+        return torch.tanh(self.fc(z).reshape(-1, 3, 8, 8) + self.colour(y)[:, :, None, None])
+
+
+def test_projection_of_a_conditional_g_finds_the_class_or_keeps_the_given_one() -> None:
+    torch.manual_seed(0)
+    G = _ToyCondG().eval()
+    target = generate_images(G, torch.randn(1, 16), labels=torch.tensor([2]))[0]  # a blue image
+    opts = ProjectOptions(steps=5, perceptual_weight=0, n_init=8)
+    assert project(G, target, None, opts).label == 2  # no class given: the closest one
+    forced = project(G, target, None, opts, labels=torch.tensor([0]))
+    assert forced.label == 0 and forced.psnr < project(G, target, None, opts).psnr
+
+
+def test_project_cli_on_a_conditional_run_records_the_class_for_generate(tmp_path: Path) -> None:
+    env = {"SNOWGAN_CACHE": str(tmp_path / "cache")}
+    run_cli("--mode", "train", "--loss", "nonsat", *TINY, "--conditional", "--steps", "4", "--name", "cond",
+            cwd=tmp_path, env=env)
+    photo = _photo(tmp_path / "photo.jpg")
+    p = run_cli("--mode", "project", "--image", str(photo), "--project_steps", "3", "--perceptual_weight", "0",
+                "--out", str(tmp_path / "proj"), cwd=tmp_path, env=env)
+    found = json.loads((tmp_path / "proj" / "projection.json").read_text())["class"]
+    assert found in ("desert", "green", "rocky", "snowy") and f"class: {found} (the class whose" in p.stdout
+    run_cli("--mode", "project", "--image", str(photo), "--project_steps", "3", "--perceptual_weight", "0",
+            "--class", "snowy", "--out", str(tmp_path / "snowy"), cwd=tmp_path, env=env)
+    latent = tmp_path / "snowy" / "latent.safetensors"
+    assert json.loads((tmp_path / "snowy" / "projection.json").read_text())["class"] == "snowy"
+    run_cli("--mode", "generate", "--latents", str(latent), "--out", str(tmp_path / "gen"), cwd=tmp_path, env=env)
+    assert [f.name for f in (tmp_path / "gen").glob("*.png")] == ["snowy-latent000000.png"]
+    bad = run_cli("--mode", "project", "--image", str(photo), "--class", "snowy,desert", cwd=tmp_path, env=env,
+                  check=False)
+    assert bad.returncode == 2 and "one class" in bad.stderr
+
+
 def test_load_photo_fits_as_the_training_data() -> None:
     cfg = Config()
     cfg.data.image_size, cfg.data.channels = "16x32", 1

@@ -28,6 +28,7 @@ from PIL import Image
 from browser_helpers import INSTALL, Browser, chromium_path
 from conftest import cli_env, run_cli
 from snowgan.config import Config
+from snowgan.models.conditional import ConditionalBatchNorm2d
 from snowgan.models.registry import build_networks
 from snowgan.studio.engine import BadRequest, Engine
 
@@ -107,15 +108,17 @@ def test_engine_projection_job_finishes(engine: Engine) -> None:
 
 @pytest.fixture(scope="module")
 def cond_engine() -> Engine:
-    """A conditional G (3 classes) whose class embedding is large, so classes draw visibly different images."""
+    """A conditional G (3 classes) whose per-class BatchNorm shifts are large, so classes draw different images."""
     cfg = Config()
     cfg.data.image_size, cfg.model.g_width = "16", 8
     cfg.model.conditional, cfg.model.class_names = True, "desert,green,snowy"
     torch.manual_seed(0)
     G = build_networks(cfg)[0]
     G.class_names = cfg.class_list  # as load_run and load_generator set it
-    with torch.no_grad():
-        G.class_embed.weight.mul_(5)
+    with torch.no_grad():  # the classes' BatchNorm shifts start at 0 (one shared G): make them differ
+        for m in G.modules():
+            if isinstance(m, ConditionalBatchNorm2d):
+                torch.nn.init.normal_(m.beta.weight, 0.0, 2.0)
     return Engine(G, cfg, "cpu", project_steps=4)
 
 
@@ -336,7 +339,7 @@ def test_page_class_selector_for_a_conditional_model(tmp_path: Path) -> None:
                   "[...document.querySelectorAll('#grid img')].every(i => i.complete && i.naturalWidth > 0)")
     try:
         info = json.loads(studio.get("/api/info")[1])
-        assert info["classes"] == ["desert", "green", "rocky", "snowy"]
+        assert info["classes"] == ["desert", "green", "snowy", "rocky"]
         browser.goto(studio.url)
         browser.wait(grid_ready + " && !document.getElementById('cls-row').hidden", what="the grid and classes")
         names = browser.js("[...document.querySelectorAll('#cls option')].map(o => o.value).join(',')")
@@ -350,6 +353,7 @@ def test_page_class_selector_for_a_conditional_model(tmp_path: Path) -> None:
         assert browser.js("document.querySelector('#grid img[data-seed=\"4\"]').classList.contains('picked')") is False
         browser.click('#grid img[data-seed="4"]', shift=True)
         browser.wait("document.querySelectorAll('#interp img').length === 8", what="the walk desert -> snowy")
+        browser.screenshot(Path(os.environ.get("SNOWGAN_STUDIO_SHOTS") or tmp_path / "shots") / "studio-6-classes.png")
         assert browser.js("[...document.querySelectorAll('#picked-list .chip')].map(c => c.textContent).join(' ')") \
             == "seed:4@desert seed:4@snowy"
         assert browser.js("document.getElementById('error').style.display") != "block"

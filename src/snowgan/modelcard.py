@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .config import Config
-from .files import read_jsonl
+from .runfolder import RunFolder
 
 # Keys of a metrics.jsonl record that are bookkeeping, not measurements.
 _NOT_METRICS = {"step", "kimg", "time", "best_metric", "protocol", "collapse_warning", "time_metrics_s"}
@@ -64,13 +64,13 @@ def collect_run_facts(run_dir: Path, step: int) -> dict[str, Any]:
     """
     run_dir = Path(run_dir)
     facts: dict[str, Any] = {"dataset": None, "metrics": None, "evaluation": None}
-    ds = run_dir / "dataset.json"
+    ds = RunFolder(run_dir).dataset
     if ds.is_file():
         try:
             facts["dataset"] = json.loads(ds.read_text(encoding="utf-8"))
         except ValueError:
             pass
-    records = [r for r in read_jsonl(run_dir / "metrics.jsonl") if isinstance(r.get("step"), int)]
+    records = [r for r in RunFolder(run_dir).read_metrics() if isinstance(r.get("step"), int)]
     before = [r for r in records if r["step"] <= step]
     if before:
         rec = max(before, key=lambda r: r["step"])

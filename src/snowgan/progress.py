@@ -62,6 +62,13 @@ class Progress:
             self._last = now
             self._emit()
 
+    def set_total(self, total: Optional[float]) -> None:
+        """The total once it is known (a --minutes run fixes its length after a few iterations)."""
+        self.total = total
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
+
     def _refresh_bar_postfix(self) -> None:
         if self._bar is not None:
             self._bar.set_postfix_str(" · ".join(p for p in (self.status, self.postfix) if p), refresh=False)

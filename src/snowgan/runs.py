@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .config import ConfigError
+from .runfolder import RunFolder
 
 _RUN_RE = re.compile(r"^(\d{5})-(.+)$")
 
@@ -50,7 +51,7 @@ def find_by_name(runs_dir: str | Path, name: str) -> Optional[Path]:
 
 def has_checkpoint(run_dir: Path) -> bool:
     """True when the run folder holds a finished checkpoint (one with its manifest written last)."""
-    folder = Path(run_dir) / "checkpoints"
+    folder = RunFolder(run_dir).checkpoints
     return folder.is_dir() and any(p.is_dir() and not p.name.endswith(".tmp") and (p / "manifest.json").is_file()
                                    for p in folder.iterdir())
 
@@ -76,7 +77,7 @@ def find_run(runs_dir: str | Path, spec: Optional[str], need_checkpoint: bool = 
                  f"({', '.join(r.name for r in skipped)} {'has' if len(skipped) == 1 else 'have'} none yet)")
         return usable[-1]
     p = Path(spec)
-    if p.is_dir() and ((p / "config.json").is_file() or (p / "checkpoints").is_dir()):
+    if p.is_dir() and (RunFolder(p).config.is_file() or RunFolder(p).checkpoints.is_dir()):
         return p
     for r in list_runs(runs_dir):  # the folder's own name, e.g. 00003-mountains
         if r.name == spec:

@@ -41,7 +41,7 @@ def validate(cfg: Config) -> None:
     # leave a folder without a checkpoint behind, which then hid older runs from generate).
     if t.steps is not None and t.steps < 1:
         raise ConfigError(f"--steps {t.steps}: the number of iterations must be at least 1")
-    for name in ("kimg", "epochs"):
+    for name in ("kimg", "epochs", "minutes"):
         value = getattr(t, name)
         if value is not None and not value > 0:
             raise ConfigError(f"--{name} {value:g}: the training length must be positive")

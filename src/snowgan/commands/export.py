@@ -11,6 +11,7 @@ from typing import Any
 from .. import __version__, export
 from ..config import Config
 from ..modelcard import collect_run_facts, render_model_card
+from ..runfolder import RunFolder
 from ..runs import find_run
 from ..train.checkpoint import load_run
 from .common import check_out
@@ -29,7 +30,7 @@ def main(cfg: Config, explicit: set[str]) -> int:
     files = {export.WEIGHTS["generator"]: export.save_weights(loaded.G, out / export.WEIGHTS["generator"], "generator (EMA)"),
              export.WEIGHTS["discriminator"]: export.save_weights(loaded.D, out / export.WEIGHTS["discriminator"], "discriminator")}
     samples = export.write_samples(loaded.G, out, cfg.run.seed)
-    reals = run_dir / "samples" / "reals.png"
+    reals = RunFolder(run_dir).reals_grid
     if reals.is_file():
         shutil.copyfile(reals, out / "samples" / "training-data.png")
 

@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..config import Config, ConfigError
+from ..runfolder import RunFolder
 from ..sizes import parse_grid
 from .common import device_for
 from ..flags import DATA_SOURCE_FIELDS, overlay
@@ -246,11 +247,10 @@ def _progress_fps(cfg: Config, explicit: set[str], exts: Sequence[str]) -> int:
 
 
 def _progress_frames(cfg: Config, explicit: set[str], run_dir: Path):
-    from ..report.runfiles import read_json
     from ..report.timeline import progress_frames
 
     max_frames = cfg.cmd.frames if "frames" in explicit else PROGRESS_MAX_FRAMES
-    image_size = ((read_json(run_dir / "config.json") or {}).get("data") or {}).get("image_size")
+    image_size = ((RunFolder(run_dir).read_config() or {}).get("data") or {}).get("image_size")
     try:
         return progress_frames(run_dir, max_frames, image_size)
     except FileNotFoundError as e:

@@ -18,6 +18,7 @@ from typing import Optional
 
 from ..config import Config, ConfigError
 from ..diskspace import describe, stop_message, what_to_do, write_errno
+from ..runfolder import RunFolder
 from ..train import checkpoint as ckpt
 from ..train import distributed as dist_util
 from ..train.loop import Trainer, TrainingFailed
@@ -89,7 +90,7 @@ def _train_in(session: Session, info: dist_util.DistInfo) -> int:
             trainer = Trainer(session, info)
     except BaseException as e:
         # A new run that failed during setup (bad data, bad flags) leaves no empty folder behind.
-        if not session.resuming and not (session.run_dir / "checkpoints").exists():
+        if not session.resuming and not RunFolder(session.run_dir).checkpoints.exists():
             shutil.rmtree(session.run_dir, ignore_errors=True)
         code = write_errno(e) if isinstance(e, Exception) else None
         if code is None:
@@ -176,6 +177,6 @@ def _open_session_all_ranks(cfg: Config, explicit: set[str], info: dist_util.Dis
         assert session is not None
         return session
     run_dir = Path(shared)
-    saved = Config.from_dict(json.loads((run_dir / "config.json").read_text(encoding="utf-8")))
-    resuming = (run_dir / "checkpoints").is_dir()
+    saved = Config.from_dict(json.loads(RunFolder(run_dir).config.read_text(encoding="utf-8")))
+    resuming = RunFolder(run_dir).checkpoints.is_dir()
     return Session(saved, run_dir, resuming, lambda msg: None)

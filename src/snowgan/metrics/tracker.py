@@ -24,6 +24,7 @@ from torch import nn
 
 from ..config import Config, ConfigError
 from ..data.prepared import PreparedDataset
+from ..runfolder import RunFolder
 from ..sample import generate_images, latents
 from . import collapse
 from ..files import read_jsonl
@@ -74,6 +75,7 @@ class MetricTracker:
         self.cfg = cfg
         self.device = torch.device(device)
         self.run_dir = Path(run_dir)
+        self.files = RunFolder(self.run_dir)
         self.names = parse_metric_names(cfg.metrics.metrics, self.device, cfg.metrics.inception_weights)
         self.best_key = choose_best_metric(cfg.metrics.best_metric, self.names)
         self.n = int(cfg.metrics.metrics_samples)
@@ -82,7 +84,7 @@ class MetricTracker:
         self.suite = MetricSuite(self.names, dataset.images, dataset.fingerprint, self.device,
                                  cfg.metrics.inception_weights, metrics_cache_dir(cfg), cfg.run.progress,
                                  seed=cfg.run.seed, max_real=max_real)
-        self.path = self.run_dir / "metrics.jsonl"
+        self.path = self.files.metrics
         self.best: Optional[float] = self._best_so_far()
         self._z: Optional[torch.Tensor] = None
 

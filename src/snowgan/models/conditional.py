@@ -17,6 +17,8 @@ from typing import Optional
 import torch
 from torch import nn
 
+from .layers import PixelNorm
+
 
 def class_labels(labels: Optional[torch.Tensor], batch: int, num_classes: int,
                  device: torch.device) -> torch.Tensor:
@@ -42,15 +44,24 @@ def embed(table: nn.Embedding, labels: torch.Tensor) -> torch.Tensor:
 
 
 class ConditionalBatchNorm2d(nn.Module):
-    """(B, C, H, W), labels (B,) -> BatchNorm(x) * (1 + gamma[y]) + beta[y].
+    """(B, C, H, W), labels (B,) -> norm(x) * (1 + gamma[y]) + beta[y]: a class-conditional normalisation.
 
-    gamma and beta start at zero, so at initialisation this is a plain BatchNorm with
-    unit scale and every class starts from the same network (as BigGAN initialises it).
+    ``norm`` is the base normalisation, without its own affine: ``batch`` is conditional BatchNorm
+    (de Vries et al. 2017; BigGAN's G), ``instance`` conditional instance norm (Dumoulin et al.
+    2017; batch-independent, so torchrun ranks agree with one process), ``pixel``/``layer``/``none``
+    likewise. gamma and beta start at zero, so at initialisation every class starts from the same
+    network (as BigGAN initialises it).
     """
 
-    def __init__(self, channels: int, num_classes: int) -> None:
+    def __init__(self, channels: int, num_classes: int, norm: str = "batch") -> None:
         super().__init__()
-        self.bn = nn.BatchNorm2d(channels, affine=False)
+        bases = {"batch": lambda: nn.BatchNorm2d(channels, affine=False),
+                 "instance": lambda: nn.InstanceNorm2d(channels, affine=False),
+                 "layer": lambda: nn.GroupNorm(1, channels, affine=False),
+                 "pixel": PixelNorm, "none": nn.Identity}
+        if norm not in bases:
+            raise ValueError(f"unknown normalisation {norm!r}")
+        self.bn = bases[norm]()
         self.gamma = nn.Embedding(num_classes, channels)
         self.beta = nn.Embedding(num_classes, channels)
         nn.init.zeros_(self.gamma.weight)
@@ -65,17 +76,26 @@ class ConditionalBatchNorm2d(nn.Module):
 class ClassProjection(nn.Module):
     """Projection term of a conditional D: features (B, C, H, W) or (B, C), labels (B,) -> (B,).
 
-    Features are averaged over space (the mean, not the paper's sum, keeps the term's
-    scale independent of the image size) and dotted with the class's embedding vector.
+    Features are pooled over space and dotted with the class's embedding vector. ``pool="sum"``
+    is the paper's (DCGAN's D: its last features are a small fixed grid, and with the mean the
+    class term was too weak to keep the classes apart once G stopped collapsing them;
+    docs/conditional.md); ``"mean"`` keeps the term's scale independent of the feature map's
+    size (the projected heads, whose maps are up to 16x16).
     """
 
-    def __init__(self, num_classes: int, channels: int) -> None:
+    def __init__(self, num_classes: int, channels: int, pool: str = "mean") -> None:
         super().__init__()
+        if pool not in ("mean", "sum"):
+            raise ValueError(f"pool must be 'mean' or 'sum', not {pool!r}")
+        self.pool = pool
         self.embed = nn.Embedding(num_classes, channels)
         nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def forward(self, h: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        pooled = h.float().mean(dim=(2, 3)) if h.dim() == 4 else h.float()
+        if h.dim() == 4:
+            pooled = h.float().sum(dim=(2, 3)) if self.pool == "sum" else h.float().mean(dim=(2, 3))
+        else:
+            pooled = h.float()
         return (embed(self.embed, labels).float() * pooled).sum(dim=1)
 
 

@@ -27,9 +27,10 @@ from typing import Callable, Optional
 
 from PIL import Image
 
+from ..runfolder import RunFolder
 from .media import data_uri, newest, relative_url, src_for
 from .plots import better, flatten, metric_keys
-from .runfiles import numeric, read_json, read_jsonl, sample_grids, best_step, warnings
+from .runfiles import best_step, numeric, sample_grids, warnings
 from .timeline import grid_label, pick
 
 CSP = ("default-src 'none'; img-src data: 'self' file:; media-src data: 'self' file:; "
@@ -127,7 +128,7 @@ def _summary(run_dir: Path, stats: list[dict], **_) -> str:
         unused = {k for k in TECHNIQUE_KEYS if all(numeric(r.get(k)) in (None, 0.0) for r in stats)}
         keys = [k for k in keys if k not in unused]
         rows += [f"<tr><th>{esc(STATS_LABELS.get(k, k))}</th><td>{_fmt(k, last[k])}</td></tr>" for k in keys]
-    ds = read_json(run_dir / "dataset.json")
+    ds = RunFolder(run_dir).read_dataset()
     if ds:
         rows.append(f"<tr><th>data</th><td>{esc(str(ds.get('description', '')))}</td></tr>")
         if ds.get("skipped"):
@@ -158,7 +159,7 @@ def _samples(run_dir: Path, image_size: Optional[str], best_metric: str, **_) ->
                 figs.append(_figure(best_grid.path, run_dir,
                                     f"Best checkpoint: step {best} by {esc(best_metric)}; samples from "
                                     f"{esc(grid_label(best_grid, image_size))}"))
-    reals = run_dir / "samples" / "reals.png"
+    reals = RunFolder(run_dir).reals_grid
     if reals.is_file():
         figs.append(_figure(reals, run_dir, "One real training batch after augmentation (what D sees): "
                                             "augmentations visible here must not show up in the samples"))
@@ -217,7 +218,7 @@ def _plots(run_dir: Path, **_) -> str:
 
 
 def _metrics(run_dir: Path, **_) -> str:
-    rows = [flatten(r) for r in read_jsonl(run_dir / "metrics.jsonl")]
+    rows = [flatten(r) for r in RunFolder(run_dir).read_metrics()]
     keys = metric_keys(rows)
     if not keys:
         return ""
@@ -254,7 +255,7 @@ def _config(run_dir: Path, cfg: Optional[dict], **_) -> str:
 
 def _best_metric_name(run_dir: Path, cfg: Optional[dict]) -> str:
     """The metric that chose the best checkpoint: as metrics.jsonl records it (auto resolved), else the setting."""
-    recorded = [r.get("best_metric") for r in read_jsonl(run_dir / "metrics.jsonl")]
+    recorded = [r.get("best_metric") for r in RunFolder(run_dir).read_metrics()]
     name = next((n for n in reversed(recorded) if isinstance(n, str)), None)
     if name is None:
         name = str(((cfg or {}).get("metrics") or {}).get("best_metric", "auto"))
@@ -271,8 +272,8 @@ SECTIONS: list[tuple[str, Callable[..., str]]] = [
 def render(run_dir: Path, live: bool = False) -> str:
     """The report page as a string (see write_report); live: it reloads itself while training runs."""
     run_dir = Path(run_dir)
-    cfg = read_json(run_dir / "config.json")
-    stats = read_jsonl(run_dir / "stats.jsonl")
+    cfg = RunFolder(run_dir).read_config()
+    stats = RunFolder(run_dir).read_stats()
     ctx = {"stats": stats, "cfg": cfg, "run_ref": run_dir.name,
            "image_size": (cfg or {}).get("data", {}).get("image_size"),
            "best_metric": _best_metric_name(run_dir, cfg)}
@@ -310,7 +311,7 @@ def write_report(run_dir: Path, live: bool = False) -> Path:
     works on a run folder that is still being written (no checkpoint, partial lines).
     """
     run_dir = Path(run_dir)
-    path = run_dir / "report.html"
+    path = RunFolder(run_dir).report
     tmp = run_dir / ".report.html.partial"
     tmp.write_text(render(run_dir, live), encoding="utf-8")
     os.replace(tmp, path)

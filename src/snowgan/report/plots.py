@@ -16,7 +16,8 @@ from typing import Optional
 
 import numpy as np
 
-from .runfiles import numeric, read_jsonl
+from ..runfolder import RunFolder
+from .runfiles import numeric
 
 # (file stem, title, y label, [(key, legend label)]): the stats panels, in report order.
 STATS_PANELS = [
@@ -188,8 +189,8 @@ def plot_stats(run_dir: Path) -> list[Path]:
     can run at every sampling interval of a live run. Returns [] before the first stats line.
     """
     run_dir = Path(run_dir)
-    stats = read_jsonl(run_dir / "stats.jsonl")
-    metrics = [flatten(r) for r in read_jsonl(run_dir / "metrics.jsonl")]
+    stats = RunFolder(run_dir).read_stats()
+    metrics = [flatten(r) for r in RunFolder(run_dir).read_metrics()]
     if not stats and not metrics:
         return []
     out_dir = run_dir / "plots"

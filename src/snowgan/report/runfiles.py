@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..files import read_json, read_jsonl  # noqa: F401  (report modules read run files through here)
+from ..files import read_json, read_jsonl
+from ..runfolder import RunFolder
 
 
 def numeric(value: object) -> Optional[float]:
@@ -54,9 +55,9 @@ def sample_grids(run_dir: Path) -> list[SampleGrid]:
     grid twice); files listed there but gone are dropped; step-*.png files missing from
     the index (an index lost or from an older version) are added from their names.
     """
-    folder = Path(run_dir) / "samples"
+    folder = RunFolder(run_dir).samples
     by_file: dict[str, SampleGrid] = {}
-    for row in read_jsonl(folder / "index.jsonl"):
+    for row in read_jsonl(RunFolder(run_dir).sample_index):
         name = row.get("file")
         if not isinstance(name, str) or "/" in name or "\\" in name or not (folder / name).is_file():
             continue
@@ -80,7 +81,7 @@ def _field(node: object, key: str) -> object:
 
 def best_step(run_dir: Path) -> Optional[int]:
     """Training step of checkpoints/best, or None when the run keeps no (readable) best checkpoint."""
-    state = read_json(Path(run_dir) / "checkpoints" / "best" / "state.json")
+    state = read_json(RunFolder(run_dir).checkpoint("best") / "state.json")
     step = numeric(_field(_field(_field(state, "state"), "counters"), "step"))
     return None if step is None else int(step)
 
@@ -89,15 +90,16 @@ def warnings(run_dir: Path, limit: int = 50) -> list[str]:
     """Collapse and other warnings of a run, oldest first: ``warning`` fields of stats.jsonl
     and metrics.jsonl lines (prefixed with their step) and ``warning:`` lines of log.txt."""
     found: list[str] = []
-    for name in ("stats.jsonl", "metrics.jsonl"):
-        for row in read_jsonl(Path(run_dir) / name):
+    folder = RunFolder(run_dir)
+    for rows in (folder.read_stats(), folder.read_metrics()):
+        for row in rows:
             w = row.get("warning") or row.get("warnings")
             items = w if isinstance(w, list) else [w] if w else []
             for item in items:
                 where = f"step {row['step']}: " if "step" in row else ""
                 found.append(f"{where}{item}")
     try:
-        log = (Path(run_dir) / "log.txt").read_text(encoding="utf-8", errors="replace")
+        log = folder.log.read_text(encoding="utf-8", errors="replace")
     except OSError:
         log = ""
     found += [line.strip() for line in log.splitlines() if line.strip().lower().startswith("warning")]

@@ -19,9 +19,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ConfigError
-from .runfiles import read_jsonl
+from ..runfolder import RunFolder
 
-EVENTS_DIR = "tensorboard"
 
 
 class TensorBoardLog:
@@ -34,9 +33,10 @@ class TensorBoardLog:
             raise ConfigError("--tensorboard needs the tensorboard package: pip install 'snowgan[tensorboard]'") \
                 from None
         self.run_dir = Path(run_dir)
-        self.writer = SummaryWriter(log_dir=str(self.run_dir / EVENTS_DIR))
+        self.files = RunFolder(self.run_dir)
+        self.writer = SummaryWriter(log_dir=str(self.files.tensorboard))
         # A resumed run has metrics lines already written (and sent) before: start after them.
-        self._metrics_sent = len(read_jsonl(self.run_dir / "metrics.jsonl"))
+        self._metrics_sent = len(self.files.read_metrics())
 
     def scalars(self, row: dict, prefix: str = "stats") -> None:
         """Every finite number of one stats/metrics line, against its step."""
@@ -51,7 +51,7 @@ class TensorBoardLog:
 
     def new_metrics(self) -> None:
         """Send the metrics.jsonl lines written since the last call."""
-        rows = read_jsonl(self.run_dir / "metrics.jsonl")
+        rows = self.files.read_metrics()
         for row in rows[self._metrics_sent:]:
             self.scalars(row, "metrics")
         self._metrics_sent = len(rows)

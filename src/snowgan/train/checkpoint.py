@@ -35,6 +35,7 @@ from safetensors.torch import load as load_tensor_bytes
 
 from ..diskspace import write_errno
 from ..files import sha256_file
+from ..runfolder import RunFolder
 from ..tensorfile import save_tensors
 from .nested import flatten_state, unflatten_state
 
@@ -249,7 +250,7 @@ def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> Che
 
 def checkpoint_dirs(run_dir: Path) -> list[Path]:
     """Regular checkpoints step-*, oldest first (no .tmp/.old/.del leftovers, no 'best')."""
-    root = Path(run_dir) / "checkpoints"
+    root = RunFolder(run_dir).checkpoints
     if not root.is_dir():
         return []
     dirs = [p for p in root.iterdir() if p.name.startswith("step-") and p.name[5:].isdigit() and p.is_dir()]
@@ -279,7 +280,7 @@ def clear_leftovers(run_dir: Path) -> None:
     its work in progress). A replacement killed between its two renames leaves ``X.old``
     and no ``X``: that old copy is the only valid one, so it is put back, not deleted.
     """
-    root = Path(run_dir) / "checkpoints"
+    root = RunFolder(run_dir).checkpoints
     if not root.is_dir():
         return
     for p in sorted(root.iterdir()):
@@ -325,7 +326,7 @@ def best_metric_of(run_dir: Path) -> str:
     """The metric that chose a run's best checkpoint, as its metrics.jsonl records it."""
     from ..files import read_jsonl
 
-    names = [r.get("best_metric") for r in read_jsonl(Path(run_dir) / "metrics.jsonl")]
+    names = [r.get("best_metric") for r in RunFolder(run_dir).read_metrics()]
     return next((n for n in reversed(names) if isinstance(n, str)), "the tracked metric")
 
 
@@ -333,7 +334,7 @@ def _candidates(run_dir: Path, which: str) -> list[tuple[Path, str]]:
     """(folder, why) in the order ``which`` prefers them, as on disk now; not yet validated."""
     from ..config import ConfigError
 
-    root = Path(run_dir) / "checkpoints"
+    root = RunFolder(run_dir).checkpoints
     if which.isdigit():
         path = root / f"step-{int(which):08d}"
         if not path.is_dir():

@@ -18,15 +18,16 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..checks import data_default_notes
 from ..config import ConfigError
 from ..data.classes import check_conditional, describe_classes
 from ..data.dataset import Batches
 from ..data.load import load_dataset
-from ..files import read_json
 from ..models.registry import build_networks
 from ..progress import Progress
 from ..report.grid import save_grid
 from ..report.tensorboard import open_tensorboard
+from ..runfolder import RunFolder
 from ..text import duration, number, plural
 from ..sample import class_rows, generate_images, latents, to_uint8
 from . import checkpoint as ckpt
@@ -38,7 +39,8 @@ from .ema import ema_beta
 from .session import Session, write_config
 from .statsline import stats_line, status_text
 from .step import GANSteps, prepare_networks
-from .outputs import RunOutputs
+from .outputs import RunOutputs, uses_own_data
+from . import plan
 from .techniques import Techniques, start_warnings
 from .writes import OptionalWrites, append_line, stop_line
 
@@ -58,6 +60,7 @@ class Trainer:
         self.main = self.dist.is_main
         self.cfg = cfg = session.cfg
         self.run_dir = session.run_dir
+        self.files = RunFolder(self.run_dir)
         self.log = session.log
         self.device = pick_device(cfg.run.device)
         self.precision = pick_precision(cfg.train.precision, self.device)
@@ -114,13 +117,15 @@ class Trainer:
         self.tb = None  # TensorBoard event files (--tensorboard), opened when the loop starts
         self.write_failure: Optional[str] = None  # rank 0: why the best checkpoint could not be written
         self.optional_write = OptionalWrites(self.log)  # sample grids, stats lines: a full disk skips them
+        self.given = session.given
+        self.measuring = self._plan_start(session)  # a --minutes run: its length waits for the speed
         self.outputs = RunOutputs(cfg, self.dataset, self.run_dir, self.device, self.main, self.dist.world, self.log,
-                                  iterations=self._total_images() // (cfg.train.disc_steps * self.batch_size))
+                                  iterations=None if self.measuring else self._iterations(self._total_images()))
         n_params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
         self.log(f"{cfg.model.arch} {cfg.model.loss}, G {n_params[0] / 1e6:.2f}M / D {n_params[1] / 1e6:.2f}M "
                  f"parameters, {cfg.data.image_size} px, batch {self.batch_size}"
                  + (f" split over {self.dist.world} processes" if self.dist.enabled else ""))
-        for warning in start_warnings(cfg):
+        for warning in start_warnings(cfg) + (data_default_notes(cfg, set(session.given)) if session.plan else []):
             self.log(warning)
 
     def _prepare_distributed(self, G, D):
@@ -138,21 +143,75 @@ class Trainer:
         ds = self.dataset
         where = "built-in dataset (no --data given): " if self.cfg.data.data is None else ""
         self.log(f"data: {where}{ds.description}")
-        before = read_json(self.run_dir / "dataset.json")
+        before = self.files.read_dataset()
         if before and before.get("fingerprint") != ds.fingerprint:  # e.g. photos added to the same folder
             self.log(f"note: the data changed since this run last trained: {before.get('count')} -> {len(ds)} images "
                      f"(fingerprint {before.get('fingerprint')} -> {ds.fingerprint})")
         info = {"source": self.cfg.data.data, "description": ds.description, "count": len(ds),
                 "shape": list(ds.shape), "fingerprint": ds.fingerprint, "class_names": ds.class_names,
                 "mirror": self.cfg.data.mirror, "skipped": len(ds.skipped)}
-        (self.run_dir / "dataset.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+        self.files.dataset.write_text(json.dumps(info, indent=2), encoding="utf-8")
         if ds.skipped:
-            with open(self.run_dir / "skipped.txt", "w", encoding="utf-8") as f:
+            with open(self.files.skipped, "w", encoding="utf-8") as f:
                 for name, reason in ds.skipped:
                     f.write(f"{name}\t{reason}\n")
             self.log(f"data: skipped {len(ds.skipped)} unreadable inputs, listed in {self.run_dir / 'skipped.txt'}")
         if ds.shape[0] != self.cfg.data.channels:
             raise ConfigError(f"dataset has {ds.shape[0]} channels but --channels is {self.cfg.data.channels}")
+
+    # ---- the plan: length and intervals not given (train/plan.py) ----------------------
+    def _iterations(self, total_images: int) -> int:
+        return total_images // (self.cfg.train.disc_steps * self.batch_size)
+
+    def _share_plan(self, values: dict) -> dict:
+        """Rank 0's planned values on every rank (each rank times its own steps; one must decide)."""
+        if not self.dist.enabled:
+            return values
+        return json.loads(dist_util.share_string(json.dumps(values), self.dist))
+
+    def _plan_start(self, session: Session) -> bool:
+        """A new run: a --data run with no length gets plan.DEFAULT_MINUTES, and the intervals not
+        given follow the length when it is known now. True when the length waits for the speed."""
+        cfg, t = self.cfg, self.cfg.train
+        values: dict = {"log": {}}
+        if self.main and session.plan:
+            minutes = plan.default_minutes(uses_own_data(cfg), set(self.given))
+            if minutes is not None and t.minutes is None:
+                values["minutes"] = minutes
+        measuring = (values.get("minutes") or t.minutes) is not None and t.steps is None and t.kimg is None \
+            and t.epochs is None
+        if self.main and session.plan and not measuring and self.tech.schedule is None:
+            values["log"] = plan.intervals(self._iterations(self._total_images()), set(self.given))
+        values = self._share_plan(values)  # every rank logs, checkpoints and measures at the same steps
+        if "minutes" in values:
+            t.minutes = values["minutes"]
+        for k, v in values["log"].items():
+            setattr(cfg.log, k, v)
+        if self.main and session.plan:
+            write_config(self.run_dir, cfg)  # the planned values, so --resume and the report see them
+        return t.minutes is not None and t.steps is None and t.kimg is None and t.epochs is None
+
+    def _plan_length(self, seconds: float, images: int) -> tuple[int, Optional[int]]:
+        """Fix a --minutes run's length from the speed measured; returns (total images, total iterations)."""
+        cfg = self.cfg
+        values = {"kimg": plan.kimg_for(cfg.train.minutes, seconds, images)} if self.main else {}
+        if self.main:
+            iterations = self._iterations(int(math.ceil(values["kimg"] * 1000)))
+            values["log"] = plan.intervals(iterations, set(self.given))
+        values = self._share_plan(values)
+        cfg.train.kimg = values["kimg"]
+        for k, v in values["log"].items():
+            setattr(cfg.log, k, v)
+        total = self._total_images()
+        self.tech.set_run_length(total)
+        iterations = self._iterations(total)
+        checks = self.outputs.set_iterations(iterations)
+        if self.main:
+            write_config(self.run_dir, cfg)
+            every = {k: getattr(cfg.log, k) for k in plan.INTERVAL_FIELDS}
+            self.log(plan.plan_line(cfg.train.kimg, iterations, every, cfg.train.minutes, images / seconds, checks))
+            self._check_free_space(total)
+        return total, (None if self.tech.schedule is not None else iterations)
 
     def _total_images(self) -> int:
         t = self.cfg.train
@@ -194,7 +253,7 @@ class Trainer:
         would train for hours that could not be saved. The earlier checkpoints are untouched.
         """
         step = self.counters["step"]
-        dest = self.run_dir / "checkpoints" / f"step-{step:08d}"
+        dest = self.files.checkpoint(RunFolder.step_name(step))
         failure: Optional[str] = None
         if self.main:
             try:
@@ -215,7 +274,7 @@ class Trainer:
         False when the disk refused it: the previous best stays, and the loop stops every rank
         (this runs on rank 0 only, so it cannot stop the others itself).
         """
-        dest = self.run_dir / "checkpoints" / "best"
+        dest = self.files.checkpoint("best")
         try:
             ckpt.write_checkpoint(dest, self.steps.networks_state(), self._state())
         except ckpt.CheckpointWriteError as e:
@@ -259,17 +318,17 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):  # sampling must not disturb the training RNG
             imgs = generate_images(self.steps.G_ema, self.fixed_z, self.device, labels=self.fixed_labels)
         step = self.counters["step"]
-        path = self.run_dir / "samples" / f"step-{step:08d}.png"
+        path = self.files.sample_grid(step)
         entry = {"file": path.name, "step": step, "kimg": self.counters["images_seen"] / 1000,
                  "epoch": round(self.batches.epoch_float, 4), **self.tech.sample_info()}
 
         def write() -> None:
             save_grid(imgs, path, nrow=self.grid_cols)
-            append_line(self.run_dir / "samples" / "index.jsonl", json.dumps(entry))
+            append_line(self.files.sample_index, json.dumps(entry))
 
         self.optional_write("sample grid", path, write)
         if self.tb is not None and path.is_file():
-            self.optional_write("TensorBoard image", self.run_dir / "tensorboard", lambda: self.tb.image(path, step))
+            self.optional_write("TensorBoard image", self.files.tensorboard, lambda: self.tb.image(path, step))
 
     def write_reals(self) -> None:
         with torch.random.fork_rng(devices=[]):
@@ -277,7 +336,7 @@ class Trainer:
             self.batches.pos = type(self.batches.pos)()  # peek only: rewind to the start
             if self.augment is not None:
                 x = self.augment(x)
-        path = self.run_dir / "samples" / "reals.png"
+        path = self.files.reals_grid
         self.optional_write("grid of real images", path, lambda: save_grid(to_uint8(x), path))
 
     # ---- signals -----------------------------------------------------------------------
@@ -328,18 +387,18 @@ class Trainer:
             self.log("no valid checkpoint in this run yet: starting it from the beginning")
         if cfg.train.init_from and latest is None:
             self._init_from(cfg.train.init_from)
-        total = self._total_images()
+        total = self._total_images() if not self.measuring else 1 << 62  # fixed after plan.CALIBRATION_STEPS
         self.tech.set_run_length(total)
         if self._done(total):
             self.log(f"run already finished at step {c['step']}; pass a larger --steps/--kimg/--epochs to continue")
             return 0
-        if self.main:
+        if self.main and not self.measuring:
             self._check_free_space(total)
         if latest is None:
             if self.main:
                 self.write_reals()
             self.save_checkpoint()  # step 0: a rollback target and a resume point from the start
-        report = self.run_dir / "report.html"
+        report = self.files.report
         if self.main and cfg.log.report:  # there from the start, so the path printed can be opened at once
             self.outputs.refresh_report(live=True)
             self.log(f"report: {report} (reloads itself while training runs; open it in a browser)")
@@ -349,11 +408,12 @@ class Trainer:
 
         self._install_signals()
         log_every, sample_every = cfg.log.log_every, cfg.log.sample_every
-        bar = Progress(total, f"train {self.run_dir.name}", unit="img",
+        bar = Progress(None if self.measuring else total, f"train {self.run_dir.name}", unit="img",
                        mode=cfg.run.progress if self.main else "none", initial=c["images_seen"],
                        sink=self._to_log_file if self.main else None)
         total_steps = cfg.train.steps if cfg.train.steps is not None else (
-            None if self.tech.schedule is not None else total // (cfg.train.disc_steps * self.batch_size))
+            None if self.tech.schedule is not None or self.measuring else self._iterations(total))
+        timing_from = (c["step"] + 1, 0.0, 0)  # a --minutes run: the step after warm-up, its time, images
         sums: dict[str, torch.Tensor] = {}
         n_in_sums, bad_streak = 0, 0
         last_level = -1  # progressive level last announced in the log
@@ -404,7 +464,16 @@ class Trainer:
                         sums[k] = sums.get(k, 0) + v
                 n_in_sums += int(all_ok)
                 c["time_s"] += time.time() - t0
-                bar.set_status(status_text(self.counters, self.batches.epoch_float, total, total_steps))
+                if self.measuring and c["step"] == timing_from[0]:
+                    timing_from = (c["step"], c["time_s"], c["images_seen"])
+                elif self.measuring and c["step"] >= timing_from[0] + plan.CALIBRATION_STEPS - 1:
+                    total, total_steps = self._plan_length(c["time_s"] - timing_from[1],
+                                                           c["images_seen"] - timing_from[2])
+                    self.measuring = False
+                    bar.set_total(total)
+                    log_every, sample_every = cfg.log.log_every, cfg.log.sample_every
+                bar.set_status(status_text(self.counters, self.batches.epoch_float,
+                                           None if self.measuring else total, total_steps))
                 bar.update(cfg.train.disc_steps * bs)
 
                 step = c["step"]
@@ -450,7 +519,7 @@ class Trainer:
 
     def _to_log_file(self, line: str) -> None:
         """Append a progress line to log.txt only (the screen has its own bar or line); a full disk skips it."""
-        log = self.run_dir / "log.txt"
+        log = self.files.log
         self.optional_write("progress line", log, lambda: append_line(log, line))
 
     def _log_stats(self, sums: dict, n: int, t_log: float, img_log: int, bar: Progress) -> None:
@@ -460,10 +529,10 @@ class Trainer:
         line.update(self.outputs.stats_fields())
         if not self.main:
             return
-        stats = self.run_dir / "stats.jsonl"
+        stats = self.files.stats
         self.optional_write("stats line", stats, lambda: append_line(stats, json.dumps(line)))
         if self.tb is not None:
-            self.optional_write("TensorBoard scalars", self.run_dir / "tensorboard",
+            self.optional_write("TensorBoard scalars", self.files.tensorboard,
                                 lambda: (self.tb.scalars(line), self.tb.new_metrics()))
         if "loss_g" in line and "loss_d" in line:
             bar.set_postfix(f"G {line['loss_g']:.3f} D {line['loss_d']:.3f}")

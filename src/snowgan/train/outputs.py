@@ -19,6 +19,7 @@ the page is logged once and otherwise ignored.
 from __future__ import annotations
 
 import copy
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ import torch
 from ..config import Config
 from ..data.prepared import PreparedDataset
 from ..diskspace import describe, write_errno
+from ..runfolder import RunFolder
 from ..text import significant
 from . import distributed as dist_util
 
@@ -40,6 +42,12 @@ WATCH_SAMPLES = 256  # images per automatic check: pairwise distances well under
 # subsets are only WATCH_SAMPLES large, and on a CPU each real image costs as much
 # Inception time as a generated one (once; cached on disk by dataset and weights).
 WATCH_REAL = 1000
+
+
+# A live report is rebuilt at a sample interval only if this long has passed since the last
+# rebuild (the last one of a run always happens). The plots cost ~0.7 s even for a tiny run: at a
+# grid every few seconds that doubled a short run's time, for a page that reloads every 20 s.
+REPORT_EVERY_S = 15.0
 
 
 def watch_every(iterations: int) -> int:
@@ -114,35 +122,51 @@ class RunOutputs:
     """
 
     def __init__(self, cfg: Config, dataset: PreparedDataset, run_dir: Path, device: torch.device,
-                 main: bool, world: int, log: Callable[[str], None], iterations: int = 0) -> None:
+                 main: bool, world: int, log: Callable[[str], None], iterations: Optional[int] = 0) -> None:
+        """iterations: the run's length, or None while a --minutes run measures its speed (no
+        measurement is planned until set_iterations gives it)."""
         self.cfg, self.run_dir, self.device = cfg, Path(run_dir), device
+        self.files = RunFolder(self.run_dir)
         self.main, self.world, self.log = main, world, log
+        self.dataset = dataset
+        self.every, self.tracker = 0, None
+        if iterations is not None:
+            self._plan_measurement(iterations)
+        self.pending_warning: Optional[str] = None  # goes into the next stats line
+        self._report_failed = False
+        self._metrics_write_failed = False
+        self._t_start = time.time()
+        self._metrics_s = 0.0  # wall time spent measuring, for the cost line
+        self._last_report = -math.inf  # when the live report was last rebuilt (time.time())
+
+    def set_iterations(self, iterations: int) -> int:
+        """The run's length, once a --minutes run has measured its speed; returns the checks the run will make."""
+        self._plan_measurement(iterations)
+        return iterations // self.every + 1 if self.tracker is not None and self.every > 0 else 0
+
+    def _plan_measurement(self, iterations: int) -> None:
+        """--metrics_every N, or the automatic watch sized to the run (watch_plan), and its log lines."""
+        cfg, log, main = self.cfg, self.log, self.main
         self.every = int(cfg.metrics.metrics_every)
         watch = self.every < 0
-        plan = watch_plan(cfg, iterations, torch.device(device)) if watch else None
+        plan = watch_plan(cfg, iterations, torch.device(self.device)) if watch else None
         if plan is not None:
             cfg, self.every = plan.cfg, plan.every
-        self.tracker = None
         if self.every > 0 and main and not (watch and iterations < self.every):
             from ..metrics.tracker import MetricTracker
 
             kwargs = {"max_real": plan.max_real} if plan is not None else {}
-            self.tracker = MetricTracker(cfg, dataset, self.run_dir, device, **kwargs)
+            self.tracker = MetricTracker(cfg, self.dataset, self.run_dir, self.device, **kwargs)
             best = f"; best checkpoint by {self.tracker.best_key}" if self.tracker.best_key else ""
             what = f" ({plan.note})" if plan is not None else ""
             log(f"metrics: {','.join(self.tracker.names)} on {self.tracker.n} samples "
                 f"every {self.every} iterations{best}{what}")
             weights = self.tracker.suite.weights
             if weights is not None:
-                log(f"metrics: {weights.protocol()}; {len(self.tracker.suite.real)} of {len(dataset)} real images; "
-                    f"the first check also computes their features (cached on disk for later runs)")
+                log(f"metrics: {weights.protocol()}; {len(self.tracker.suite.real)} of {len(self.dataset)} real "
+                    f"images; the first check also computes their features (cached on disk for later runs)")
         elif plan is not None and main and self.every > 0:
             log(f"metrics: none in this short run ({iterations} iterations < {self.every}); {plan.note}")
-        self.pending_warning: Optional[str] = None  # goes into the next stats line
-        self._report_failed = False
-        self._metrics_write_failed = False
-        self._t_start = time.time()
-        self._metrics_s = 0.0  # wall time spent measuring, for the cost line
 
     def measure_due(self, step: int, last: bool = False) -> bool:
         """Every `every` iterations, and at the last one: the final model is the one a user gets."""
@@ -178,7 +202,7 @@ class RunOutputs:
                      f"metrics so far {share:.0%} of the run's time)")
             if self.tracker.is_best(values) and save_best():  # False: the disk refused it (the loop stops)
                 self.log(f"best {self.tracker.best_key} so far ({significant(values[self.tracker.best_key])}): "
-                         f"saved {self.run_dir / 'checkpoints' / 'best'}")
+                         f"saved {self.files.checkpoint('best')}")
             warning = self.tracker.collapse_warning(values)
             if warning:
                 self.pending_warning = warning
@@ -202,6 +226,10 @@ class RunOutputs:
         """
         if not (self.main and self.cfg.log.report) or self._report_failed:
             return
+        now = time.time()
+        if live and now - self._last_report < REPORT_EVERY_S:
+            return  # the open page reloads every LIVE_REFRESH_S: rebuilding its plots faster is work nobody sees
+        self._last_report = now
         try:
             from ..report.html import write_report
             from ..report.plots import plot_stats
@@ -211,7 +239,7 @@ class RunOutputs:
         except Exception as e:  # a picture must never end a training run
             self._report_failed = True
             code = write_errno(e)
-            why = describe(code, self.run_dir / "report.html") if code is not None else f"{type(e).__name__}: {e}"
+            why = describe(code, self.files.report) if code is not None else f"{type(e).__name__}: {e}"
             self.log(f"note: could not refresh the report ({why}); training goes on, "
                      f"make it later with: snowgan --mode report --run {self.run_dir.name}")
 

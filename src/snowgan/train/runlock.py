@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import ConfigError
+from ..runfolder import RunFolder
 
-LOCK_NAME = "train.lock"
+LOCK_NAME = RunFolder.lock_name  # train.lock
 # Windows locks byte ranges, and a locked byte cannot be read by others: lock one byte far past
 # the JSON record, so the next trainer can still read who holds the run.
 _WINDOWS_LOCK_OFFSET = 1 << 30
@@ -71,7 +72,7 @@ def _unlock(fd: int) -> None:
 def read_holder(run_dir: Path) -> Optional[dict]:
     """What the lock file says about its last holder ({pid, host, started}), or None."""
     try:
-        info = json.loads((Path(run_dir) / LOCK_NAME).read_text(encoding="utf-8"))
+        info = json.loads(RunFolder(run_dir).lock.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) else None
@@ -83,7 +84,7 @@ def busy_message(run_dir: Path) -> str:
     if holder and {"pid", "host", "started"} <= holder.keys():
         who = f"pid {holder['pid']} on {holder['host']} since {holder['started']}"
     else:  # the holder is between taking the lock and writing its record
-        who = f"another process (see {Path(run_dir) / LOCK_NAME})"
+        who = f"another process (see {RunFolder(run_dir).lock})"
     return f"run {Path(run_dir).name} is being trained by {who}; wait for it, stop it, or choose another --name"
 
 
@@ -97,7 +98,7 @@ class RunLock:
     @classmethod
     def acquire(cls, run_dir: Path) -> "RunLock":
         """Lock ``run_dir`` for this process or raise RunLocked naming the process that has it."""
-        path = Path(run_dir) / LOCK_NAME
+        path = RunFolder(run_dir).lock
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # non-inheritable across exec (PEP 446)
         if not _try_lock(fd):
             os.close(fd)

@@ -31,6 +31,7 @@ from typing import Callable, Optional
 from ..config import IDENTITY_FIELDS, Config, ConfigError, flat_fields
 from ..diskspace import describe, write_errno
 from ..flags import SELECTORS, overlay
+from ..runfolder import RunFolder
 from ..runs import find_by_name, find_run, new_run_dir, run_name
 from .runlock import RunLock
 
@@ -42,6 +43,10 @@ class Session:
     resuming: bool
     log: Callable[[str], None]
     lock: Optional[RunLock] = None  # held by the process that writes (rank 0); None on the others
+    # A new run: the settings no recipe, --config or flag gave (length, intervals) are the
+    # Trainer's to plan (train/plan.py). Settings given are in `given`.
+    plan: bool = False
+    given: frozenset[str] = frozenset()
 
     def close(self) -> None:
         """Give the run back to other trainers (the OS also does it when the process ends)."""
@@ -51,7 +56,7 @@ class Session:
 
 def _make_logger(run_dir: Path, quiet: bool) -> Callable[[str], None]:
     """Print (unless quiet) and append to RUN/log.txt; a full disk loses log lines, never the run."""
-    log_path = run_dir / "log.txt"
+    log_path = RunFolder(run_dir).log
     failed = False
 
     def log(msg: str) -> None:
@@ -78,7 +83,7 @@ def write_config(run_dir: Path, cfg: Config) -> None:
     tmp = run_dir / "config.json.tmp"
     try:
         tmp.write_text(cfg.to_json(), encoding="utf-8")
-        os.replace(tmp, run_dir / "config.json")
+        os.replace(tmp, RunFolder(run_dir).config)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -87,7 +92,7 @@ def write_config(run_dir: Path, cfg: Config) -> None:
 def _by_name(runs_dir: str, name: str) -> Optional[Path]:
     """The newest run called ``name`` whose trainer got as far as writing its config.json."""
     found = find_by_name(runs_dir, name)
-    return found if found is not None and (found / "config.json").is_file() else None
+    return found if found is not None and RunFolder(found).config.is_file() else None
 
 
 def open_session(cfg: Config, explicit: set[str]) -> Session:
@@ -110,7 +115,8 @@ def open_session(cfg: Config, explicit: set[str]) -> Session:
             lock.release()
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
-        return Session(cfg, run_dir, False, _make_logger(run_dir, cfg.run.progress == "none"), lock)
+        return Session(cfg, run_dir, False, _make_logger(run_dir, cfg.run.progress == "none"), lock,
+                       plan=True, given=frozenset(explicit))
 
     lock = RunLock.acquire(existing)  # before anything in the folder changes
     try:
@@ -122,7 +128,7 @@ def open_session(cfg: Config, explicit: set[str]) -> Session:
 
 def _continue(cfg: Config, explicit: set[str], existing: Path, lock: RunLock) -> Session:
     """A session on an existing run, its saved config overlaid with the settings given now."""
-    saved_path = existing / "config.json"
+    saved_path = RunFolder(existing).config
     if not saved_path.is_file():
         raise ConfigError(f"{existing} has no config.json; it is not a snowgan run folder")
     saved = Config.from_dict(json.loads(saved_path.read_text(encoding="utf-8")))

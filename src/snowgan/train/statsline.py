@@ -14,11 +14,14 @@ import torch
 from . import distributed as dist_util
 
 
-def status_text(counters: dict, epoch: float, total_images: int, total_steps: Optional[int]) -> str:
-    """'step 120/960 · epoch 7.50 · 7.7/61.4 kimg' for the progress bar and log.txt."""
+def status_text(counters: dict, epoch: float, total_images: Optional[int], total_steps: Optional[int]) -> str:
+    """'step 120/960 · epoch 7.50 · 7.7/61.4 kimg' for the progress bar and log.txt (no totals while
+    a --minutes run is still measuring its speed: total_images None)."""
     steps = f"step {counters['step']:,}" + (f"/{total_steps:,}" if total_steps else "")
-    digits = 1 if total_images >= 10_000 else 2 if total_images >= 1_000 else 3
-    kimg = f"{counters['images_seen'] / 1000:.{digits}f}/{total_images / 1000:.{digits}f} kimg"
+    size = total_images or counters["images_seen"]
+    digits = 1 if size >= 10_000 else 2 if size >= 1_000 else 3
+    seen = f"{counters['images_seen'] / 1000:.{digits}f}"
+    kimg = f"{seen}/{total_images / 1000:.{digits}f} kimg" if total_images else f"{seen} kimg (measuring speed)"
     return f"{steps} · epoch {epoch:.2f} · {kimg}"
 
 

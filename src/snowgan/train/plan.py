@@ -1,0 +1,76 @@
+"""A run's plan: its length when the user gave none, and intervals that scale with the length.
+
+Two defaults the fixed numbers of the seed projects got wrong for a folder of one's own photos
+(issue 17): "25 epochs" is 60 WGAN-GP iterations on 800 photos and hours on a big folder, and
+"a grid every 500 iterations" is one grid in a short run and thousands in a long one.
+
+- **Length.** ``--minutes M`` trains for M minutes of training time on this machine; a ``--data``
+  run given no ``--kimg``/``--steps``/``--epochs``/``--minutes`` gets DEFAULT_MINUTES. The length
+  is fixed in images (kimg) after the first CALIBRATION_STEPS iterations, from their measured
+  speed, and written into the run's config.json: schedules decay over it, ``--resume`` continues
+  to it, and the run is reproducible from its config (a time limit checked at every step would
+  not be). The built-in dataset keeps the seed default of 25 epochs.
+- **Intervals.** ``--log_every``, ``--sample_every`` and ``--checkpoint_every`` that no flag,
+  recipe or ``--config`` set follow the run's length in iterations: about LOG_LINES stats
+  lines, SAMPLE_GRIDS grids and CHECKPOINTS checkpoints per run, rounded to 1-2-5 numbers, no
+  more often than every 10 / 50 / 50 iterations (a run of a few hundred iterations does not
+  need a grid every ten).
+
+Pure functions; the Trainer calls them (train/loop.py).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from ..text import duration, number, plural
+
+DEFAULT_MINUTES = 20.0   # a --data run with no length: long enough for a first look on a CPU
+CALIBRATION_STEPS = 8    # iterations timed before the length is fixed (the first, warm-up, is not counted)
+LOG_LINES = 200
+SAMPLE_GRIDS = 24
+CHECKPOINTS = 8
+LENGTH_FIELDS = ("steps", "kimg", "epochs", "minutes")
+INTERVAL_FIELDS = ("log_every", "sample_every", "checkpoint_every")
+
+
+def default_minutes(own_data: bool, given: set[str]) -> Optional[float]:
+    """DEFAULT_MINUTES for a --data run whose length nothing set, else None (the old rules hold)."""
+    return DEFAULT_MINUTES if own_data and not given.intersection(LENGTH_FIELDS) else None
+
+
+def nice(x: float) -> int:
+    """The 1-2-5 number nearest to x in log scale (at least 1): 37 -> 50, 140 -> 100, 0.4 -> 1."""
+    if x <= 1:
+        return 1
+    exp = 10 ** math.floor(math.log10(x))
+    return int(min((m * exp for m in (1, 2, 5, 10)), key=lambda v: abs(math.log(v / x))))
+
+
+def intervals(iterations: int, given: set[str]) -> dict[str, int]:
+    """Values for the interval fields that were not given, for a run of ``iterations`` iterations."""
+    sample = min(1000, max(50, nice(iterations / SAMPLE_GRIDS)))
+    out = {"log_every": min(50, max(10, nice(iterations / LOG_LINES))),
+           "sample_every": sample,
+           # a multiple of the grid interval, so a checkpoint's step always has a grid to show
+           "checkpoint_every": sample * max(1, min(5000 // sample, round(iterations / CHECKPOINTS / sample)))}
+    return {k: v for k, v in out.items() if k not in given}
+
+
+def kimg_for(minutes: float, seconds: float, images: int) -> float:
+    """The length in kimg that fills ``minutes`` of training at the speed measured (``images`` in
+    ``seconds``), rounded to 2 significant digits so the config reads as a choice, not a measurement."""
+    kimg = minutes * 60.0 * images / max(seconds, 1e-9) / 1000.0
+    digits = max(0, 1 - math.floor(math.log10(kimg))) if kimg > 0 else 0
+    return max(round(kimg, digits), 0.1)
+
+
+def plan_line(kimg: float, iterations: int, every: dict[str, int], minutes: float, rate: float,
+              checks: int) -> str:
+    """One line for the log: the length, what will be written when, and the time it should take."""
+    extra = f", plus {plural(checks, 'metric check')}" if checks else ""
+    return (f"plan: {number(kimg)} kimg = {iterations:,} iterations at {number(rate)} img/s (measured over the "
+            f"first iterations), about {duration(minutes * 60)} of training{extra}; a grid every "
+            f"{every['sample_every']:,} iterations, a checkpoint every {every['checkpoint_every']:,} "
+            f"(--kimg or --minutes sets the length)")

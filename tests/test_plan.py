@@ -1,0 +1,81 @@
+"""A run's plan (train/plan.py): --minutes fixed in kimg from the measured speed, the --data default,
+and sample/checkpoint/log intervals that follow the run's length unless given."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+from snowgan.train import plan
+
+TINY = ["--image_size", "16", "--batch_size", "8", "--g_width", "8", "--d_width", "8", "--progress", "lines",
+        "--loss", "nonsat", "--metrics_every", "0"]
+
+
+def test_nice_numbers_and_intervals_follow_the_length() -> None:
+    assert [plan.nice(x) for x in (0.3, 1, 3, 6, 7.4, 14, 37, 140, 380)] == [1, 1, 2, 5, 10, 10, 50, 100, 500]
+    short, long = plan.intervals(60, set()), plan.intervals(100_000, set())
+    assert short == {"log_every": 10, "sample_every": 50, "checkpoint_every": 50}  # the floors
+    assert long == {"log_every": 50, "sample_every": 1000, "checkpoint_every": 5000}
+    mid = plan.intervals(2400, set())  # about 24 grids and 8 checkpoints
+    assert mid["sample_every"] == 100 and mid["checkpoint_every"] == 300
+    for it in (7, 60, 333, 2400, 12345, 10**6):
+        every = plan.intervals(it, set())
+        assert every["checkpoint_every"] % every["sample_every"] == 0  # a checkpoint's step has its grid
+    assert plan.intervals(2400, {"sample_every", "log_every"}) == {"checkpoint_every": 300}
+
+
+def test_kimg_for_a_time_budget_and_the_data_default() -> None:
+    assert plan.kimg_for(20, seconds=10.0, images=500) == 60  # 50 img/s for 1200 s
+    assert plan.kimg_for(1, seconds=7.0, images=100) == 0.86  # two significant digits
+    assert plan.kimg_for(0.001, seconds=100.0, images=1) == 0.1  # never below 0.1 kimg
+    assert plan.default_minutes(own_data=True, given=set()) == plan.DEFAULT_MINUTES
+    assert plan.default_minutes(own_data=True, given={"epochs"}) is None
+    assert plan.default_minutes(own_data=False, given=set()) is None  # the built-in data keeps 25 epochs
+
+
+def _folder(root: Path, n: int = 24) -> Path:
+    rng = np.random.default_rng(0)
+    root.mkdir()
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / f"{i:03d}.png")
+    return root
+
+
+def test_minutes_fixes_the_length_from_the_speed_and_resume_keeps_it(tmp_path: Path) -> None:
+    data = _folder(tmp_path / "photos")
+    p = run_cli("--mode", "train", "--data", str(data), *TINY, "--minutes", "0.05", "--name", "m", cwd=tmp_path,
+                env={"SNOWGAN_CACHE": str(tmp_path / "cache")})
+    run = tmp_path / "runs" / "00001-m"
+    saved = json.loads((run / "config.json").read_text())
+    kimg, log = saved["train"]["kimg"], saved["log"]
+    assert saved["train"]["minutes"] == 0.05 and kimg > 0
+    line = next(x for x in p.stdout.splitlines() if x.startswith("plan: "))
+    assert float(re.match(r"plan: ([\d.]+) kimg = ", line).group(1)) == kimg and "img/s (measured" in line
+    assert "about 3 s of training" in line
+    stats = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
+    iterations = stats[-1]["step"]
+    assert stats[-1]["kimg"] >= kimg and iterations == -(-int(kimg * 1000) // 8)  # trained to the planned length
+    assert log == {**log, **plan.intervals(iterations, set())}  # the intervals followed it
+    every = log["sample_every"]
+    assert len(list((run / "samples").glob("step-*.png"))) == iterations // every + (iterations % every > 0)
+    # Resuming with a longer --kimg continues the recorded run; nothing is measured again.
+    p2 = run_cli("--mode", "train", "--resume", "1", "--kimg", str(kimg * 2), cwd=tmp_path,
+                 env={"SNOWGAN_CACHE": str(tmp_path / "cache")})
+    assert "plan:" not in p2.stdout
+    assert json.loads((run / "config.json").read_text())["log"] == log
+
+
+def test_intervals_given_are_kept_and_the_builtin_data_keeps_its_epochs(tmp_path: Path) -> None:
+    run_cli("--mode", "train", *TINY, "--builtin_count", "64", "--epochs", "3", "--sample_every", "7",
+            "--name", "b", cwd=tmp_path, env={"SNOWGAN_CACHE": str(tmp_path / "cache")})
+    saved = json.loads((tmp_path / "runs" / "00001-b" / "config.json").read_text())
+    assert saved["log"]["sample_every"] == 7  # given: kept
+    assert saved["log"]["log_every"] == 10 and saved["log"]["checkpoint_every"] == 50  # 24 iterations: planned
+    assert saved["train"]["minutes"] is None and saved["train"]["epochs"] == 3
