@@ -13,7 +13,6 @@ state dict of tensors, never an arbitrary unpickle.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import pickle
@@ -24,6 +23,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from .. import files
 from ..config import ConfigError
 
 
@@ -68,11 +68,7 @@ def sha256_file(path: Path) -> str:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _HASHES:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _HASHES[key] = h.hexdigest()
+        _HASHES[key] = files.sha256_file(path)
     return _HASHES[key]
 
 

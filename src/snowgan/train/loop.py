@@ -510,6 +510,9 @@ class Trainer:
             self.log(f"stopped at step {c['step']}: {self.stop_reason}; checkpoint saved{see}")
             return 0
         if not self._done(total):  # stopped by a signal (on this or another rank)
+            # Everything is written: a second Ctrl-C now has nothing to abort, and raised during the
+            # interpreter's exit it would print a traceback from some finalizer. Ignore it.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             self.log(f"stopped at step {c['step']} ({c['images_seen'] / 1000:.1f} kimg); checkpoint saved. "
                      f"Resume with: snowgan train --resume {self.run_dir}{see}")
             return 128 + int(self.stop_signal or signal.SIGTERM)
