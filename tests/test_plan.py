@@ -79,3 +79,14 @@ def test_intervals_given_are_kept_and_the_builtin_data_keeps_its_epochs(tmp_path
     assert saved["log"]["sample_every"] == 7  # given: kept
     assert saved["log"]["log_every"] == 10 and saved["log"]["checkpoint_every"] == 50  # 24 iterations: planned
     assert saved["train"]["minutes"] is None and saved["train"]["epochs"] == 3
+
+
+def test_speed_probe_times_the_iterations_after_warm_up() -> None:
+    probe = plan.SpeedProbe(start_step=10)  # a resumed run: its first iteration here is step 11
+    assert probe.tick(11, time_s=5.0, images=100) is None  # warm-up done: timing starts
+    for step in range(12, 11 + plan.CALIBRATION_STEPS - 1):
+        assert probe.tick(step, 5.0 + step, 100 + 8 * step) is None
+    last = 11 + plan.CALIBRATION_STEPS - 1
+    assert probe.tick(last, 5.0 + 2 * (plan.CALIBRATION_STEPS - 1), 100 + 8 * (plan.CALIBRATION_STEPS - 1)) \
+        == (2.0 * (plan.CALIBRATION_STEPS - 1), 8 * (plan.CALIBRATION_STEPS - 1))
+    assert probe.tick(last + 1, 99.0, 999) is None  # once only

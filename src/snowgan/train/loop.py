@@ -177,19 +177,16 @@ class Trainer:
         if self.main and session.plan:
             minutes = plan.default_minutes(uses_own_data(cfg), set(self.given))
             if minutes is not None and t.minutes is None:
-                values["minutes"] = minutes
-        measuring = (values.get("minutes") or t.minutes) is not None and t.steps is None and t.kimg is None \
-            and t.epochs is None
-        if self.main and session.plan and not measuring and self.tech.schedule is None:
+                t.minutes = values["minutes"] = minutes
+        if self.main and session.plan and not plan.measures_length(t) and self.tech.schedule is None:
             values["log"] = plan.intervals(self._iterations(self._total_images()), set(self.given))
         values = self._share_plan(values)  # every rank logs, checkpoints and measures at the same steps
-        if "minutes" in values:
-            t.minutes = values["minutes"]
+        t.minutes = values.get("minutes", t.minutes)
         for k, v in values["log"].items():
             setattr(cfg.log, k, v)
         if self.main and session.plan:
             write_config(self.run_dir, cfg)  # the planned values, so --resume and the report see them
-        return t.minutes is not None and t.steps is None and t.kimg is None and t.epochs is None
+        return plan.measures_length(t)
 
     def _plan_length(self, seconds: float, images: int) -> tuple[int, Optional[int]]:
         """Fix a --minutes run's length from the speed measured; returns (total images, total iterations)."""
@@ -413,7 +410,7 @@ class Trainer:
                        sink=self._to_log_file if self.main else None)
         total_steps = cfg.train.steps if cfg.train.steps is not None else (
             None if self.tech.schedule is not None or self.measuring else self._iterations(total))
-        timing_from = (c["step"] + 1, 0.0, 0)  # a --minutes run: the step after warm-up, its time, images
+        probe = plan.SpeedProbe(c["step"]) if self.measuring else None
         sums: dict[str, torch.Tensor] = {}
         n_in_sums, bad_streak = 0, 0
         last_level = -1  # progressive level last announced in the log
@@ -464,12 +461,10 @@ class Trainer:
                         sums[k] = sums.get(k, 0) + v
                 n_in_sums += int(all_ok)
                 c["time_s"] += time.time() - t0
-                if self.measuring and c["step"] == timing_from[0]:
-                    timing_from = (c["step"], c["time_s"], c["images_seen"])
-                elif self.measuring and c["step"] >= timing_from[0] + plan.CALIBRATION_STEPS - 1:
-                    total, total_steps = self._plan_length(c["time_s"] - timing_from[1],
-                                                           c["images_seen"] - timing_from[2])
-                    self.measuring = False
+                timed = probe.tick(c["step"], c["time_s"], c["images_seen"]) if probe is not None else None
+                if timed is not None:
+                    total, total_steps = self._plan_length(*timed)
+                    self.measuring, probe = False, None
                     bar.set_total(total)
                     log_every, sample_every = cfg.log.log_every, cfg.log.sample_every
                 bar.set_status(status_text(self.counters, self.batches.epoch_float,

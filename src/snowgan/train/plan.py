@@ -40,6 +40,31 @@ def default_minutes(own_data: bool, given: set[str]) -> Optional[float]:
     return DEFAULT_MINUTES if own_data and not given.intersection(LENGTH_FIELDS) else None
 
 
+def measures_length(train) -> bool:
+    """Whether the run's length waits for its speed: --minutes is set and no other length is."""
+    return train.minutes is not None and train.steps is None and train.kimg is None and train.epochs is None
+
+
+class SpeedProbe:
+    """Times iterations 2..CALIBRATION_STEPS of a --minutes run (the first, warm-up, is not counted).
+
+    ``tick`` after every iteration with the step and the counters of training time and images;
+    it returns (seconds, images) of the timed iterations once, when they are done, else None.
+    """
+
+    def __init__(self, start_step: int) -> None:
+        self.first = start_step + 1
+        self.at: Optional[tuple[float, int]] = None
+
+    def tick(self, step: int, time_s: float, images: int) -> Optional[tuple[float, int]]:
+        if step == self.first:
+            self.at = (time_s, images)
+        elif self.at is not None and step >= self.first + CALIBRATION_STEPS - 1:
+            (t0, n0), self.at = self.at, None
+            return time_s - t0, images - n0
+        return None
+
+
 def nice(x: float) -> int:
     """The 1-2-5 number nearest to x in log scale (at least 1): 37 -> 50, 140 -> 100, 0.4 -> 1."""
     if x <= 1:
