@@ -1,4 +1,7 @@
-"""The training run: set up, loop over iterations, log, sample, checkpoint, stop cleanly.
+"""The training run: set up, loop over iterations, log, sample, stop cleanly.
+
+When to checkpoint, resume or roll back is decided here; what a checkpoint holds and how it
+is written and taken back (resume, NaN rollback, best, --init_from) is ``run_state.RunState``.
 
 One iteration = ``disc_steps`` discriminator updates (each on a fresh real batch)
 followed by ``gen_steps`` generator updates and one EMA update. Progress is counted
@@ -12,7 +15,6 @@ import math
 import random
 import signal
 import time
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -40,17 +42,10 @@ from .session import Session, write_config
 from .statsline import stats_line, status_text
 from .step import GANSteps, prepare_networks
 from .outputs import RunOutputs, uses_own_data
+from .run_state import RunState
 from . import plan
 from .techniques import Techniques, start_warnings
-from .writes import OptionalWrites, append_line, stop_line
-
-
-class TrainingFailed(RuntimeError):
-    """Training cannot continue (e.g. losses keep turning non-finite). Exit code 3."""
-
-
-class WriteFailed(TrainingFailed):
-    """A checkpoint could not be written (full disk, quota, read-only): stop; earlier ones are intact."""
+from .writes import OptionalWrites, append_line
 
 
 class Trainer:
@@ -112,10 +107,12 @@ class Trainer:
             self.fixed_z, self.fixed_labels = class_rows(self.grid_cols, k, cfg.model.latent_dim, cfg.run.seed + 1)
         self.counters = {"step": 0, "images_seen": 0, "d_steps": 0, "time_s": 0.0, "rollbacks": 0,
                          "skipped_steps": 0}
+        # Checkpoints: what they hold, writing, resume, rollback, --init_from (shares the counters dict).
+        self.run_state = RunState(cfg, self.files, self.steps, self.batches, self.tech, self.counters, self.device,
+                                  self.main, self.dist.world, self.log)
         self.stop_signal: Optional[int] = None
         self.stop_reason: Optional[str] = None  # set when the collapse signal ends the run
         self.tb = None  # TensorBoard event files (--tensorboard), opened when the loop starts
-        self.write_failure: Optional[str] = None  # rank 0: why the best checkpoint could not be written
         self.optional_write = OptionalWrites(self.log)  # sample grids, stats lines: a full disk skips them
         self.given = session.given
         self.measuring = self._plan_start(session)  # a --minutes run: its length waits for the speed
@@ -233,53 +230,7 @@ class Trainer:
             return self.counters["step"] >= self.cfg.train.steps
         return self.counters["images_seen"] >= total_images
 
-    # ---- checkpoints -----------------------------------------------------------------
-    def _state(self) -> dict:
-        rng = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {"counters": dict(self.counters), "optim": self.steps.optim_state(),
-                "data": self.batches.state_dict(), "rng": rng, "config": self.cfg.to_dict(),
-                "identity": self.cfg.identity(), "epoch": self.batches.epoch_float,
-                "techniques": self.tech.state_dict()}
-
-    def save_checkpoint(self, milestone: bool = False) -> Path:
-        """Rank 0 writes; every rank waits until it is on disk (a rollback may read it).
-
-        When the disk cannot take it, every rank stops with WriteFailed (exit 3): going on
-        would train for hours that could not be saved. The earlier checkpoints are untouched.
-        """
-        step = self.counters["step"]
-        dest = self.files.checkpoint(RunFolder.step_name(step))
-        failure: Optional[str] = None
-        if self.main:
-            try:
-                ckpt.write_checkpoint(dest, self.steps.networks_state(), self._state(), milestone=milestone)
-            except ckpt.CheckpointWriteError as e:
-                failure = stop_line("checkpoint", e, self.run_dir)
-            else:
-                ckpt.validate(dest)  # prune only once the new one is known good
-                ckpt.prune(self.run_dir, self.cfg.log.keep_checkpoints)
-        # One collective: the barrier every rank needs anyway, carrying rank 0's outcome.
-        if dist_util.any_rank(failure is not None, self.device, self.dist.world):
-            raise WriteFailed(failure or "rank 0 could not write a checkpoint (its log says why)")
-        return dest
-
-    def save_best(self) -> bool:
-        """checkpoints/best: the current state, replaced whenever the tracked metric improves (rank 0).
-
-        False when the disk refused it: the previous best stays, and the loop stops every rank
-        (this runs on rank 0 only, so it cannot stop the others itself).
-        """
-        dest = self.files.checkpoint("best")
-        try:
-            ckpt.write_checkpoint(dest, self.steps.networks_state(), self._state())
-        except ckpt.CheckpointWriteError as e:
-            self.write_failure = stop_line("the best checkpoint", e, self.run_dir)
-            return False
-        ckpt.validate(dest)
-        return True
-
+    # ---- disk space --------------------------------------------------------------------
     def _check_free_space(self, total_images: int) -> None:
         """Warn at the start when the disk holds less than the rest of this run will write."""
         c = self.counters
@@ -291,23 +242,6 @@ class Trainer:
                                      keeps_best=bool(tracker is not None and tracker.best_key))
         if warning:
             self.log(warning)
-
-    def restore(self, path: Path) -> None:
-        c = ckpt.read_checkpoint(path, map_location=self.device)
-        if c.state.get("identity") != self.cfg.identity():
-            diff = {k: (v, self.cfg.identity()[k]) for k, v in c.state["identity"].items()
-                    if self.cfg.identity().get(k) != v}
-            raise ConfigError(f"checkpoint {path} was trained with different networks {diff}; start a new run")
-        self.steps.load(c.networks, c.state["optim"])
-        self.batches.load_state_dict(c.state["data"])
-        self.counters.update(c.state["counters"])
-        self.tech.load_state_dict(c.state.get("techniques") or {})
-        rng = c.state["rng"]
-        torch.set_rng_state(rng["torch"])
-        random.setstate(rng["python"])
-        np.random.set_state(rng["numpy"])
-        if "cuda" in rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
 
     # ---- outputs -----------------------------------------------------------------------
     def write_samples(self) -> None:
@@ -349,27 +283,6 @@ class Trainer:
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
 
-    def _rollback(self) -> None:
-        self.counters["rollbacks"] += 1
-        n = self.counters["rollbacks"]
-        if n > self.cfg.train.max_rollbacks:
-            raise TrainingFailed(
-                f"losses were non-finite for {self.cfg.train.max_bad_steps} steps in a row, {n - 1} times, even "
-                f"after rolling back to the last good checkpoint (last at step {self.counters['step']}). "
-                f"Likely causes: a learning rate too high (--gen_lr {self.cfg.train.gen_lr}, --disc_lr "
-                f"{self.cfg.train.disc_lr}), too little regularisation, or reduced precision "
-                f"(try --precision fp32).")
-        path = ckpt.latest_valid(self.run_dir, warn=self.log)
-        if path is None:
-            raise TrainingFailed("losses became non-finite and there is no checkpoint to roll back to")
-        rollbacks = n
-        self.restore(path)
-        self.counters["rollbacks"] = rollbacks
-        # Re-draw different random numbers, or the replay would hit the same NaN again.
-        torch.manual_seed(self.cfg.run.seed + 7919 * rollbacks)
-        self.log(f"warning: {self.cfg.train.max_bad_steps} non-finite steps in a row; rolled back to {path.name} "
-                 f"(rollback {rollbacks} of at most {self.cfg.train.max_rollbacks}) and re-seeded")
-
     # ---- the loop ----------------------------------------------------------------------
     def run(self) -> int:
         cfg, c = self.cfg, self.counters
@@ -377,13 +290,13 @@ class Trainer:
             ckpt.clear_leftovers(self.run_dir)
         latest = ckpt.latest_valid(self.run_dir, warn=self.log) if self.s.resuming else None
         if latest is not None:
-            self.restore(latest)
+            self.run_state.restore(latest)
             self.log(f"resumed from {latest.name}: step {c['step']}, {c['images_seen'] / 1000:.1f} kimg, "
                      f"epoch {self.batches.epoch_float:.2f}")
         elif self.s.resuming:
             self.log("no valid checkpoint in this run yet: starting it from the beginning")
         if cfg.train.init_from and latest is None:
-            self._init_from(cfg.train.init_from)
+            self.run_state.init_from(cfg.train.init_from)
         total = self._total_images() if not self.measuring else 1 << 62  # fixed after plan.CALIBRATION_STEPS
         self.tech.set_run_length(total)
         if self._done(total):
@@ -394,7 +307,7 @@ class Trainer:
         if latest is None:
             if self.main:
                 self.write_reals()
-            self.save_checkpoint()  # step 0: a rollback target and a resume point from the start
+            self.run_state.save_checkpoint()  # step 0: a rollback target and a resume point from the start
         report = self.files.report
         if self.main and cfg.log.report:  # there from the start, so the path printed can be opened at once
             self.outputs.refresh_report(live=True)
@@ -452,7 +365,7 @@ class Trainer:
                 if not all_ok:
                     c["skipped_steps"] += 1
                 if bad_streak >= cfg.train.max_bad_steps:
-                    self._rollback()
+                    self.run_state.rollback()
                     bad_streak, sums, n_in_sums = 0, {}, 0
                     bar.n = c["images_seen"]
                     continue
@@ -479,13 +392,13 @@ class Trainer:
                     self.write_samples()
                     self.outputs.refresh_report(live=True)
                 if self.outputs.measure_due(step, last=self._done(total)):
-                    if self.outputs.measure(step, c["images_seen"] / 1000, self.steps.G_ema, self.save_best):
+                    if self.outputs.measure(step, c["images_seen"] / 1000, self.steps.G_ema,
+                                            self.run_state.save_best):
                         self.stop_reason = "the mode-collapse signal fired (--stop_on_collapse)"
-                    if dist_util.any_rank(self.write_failure is not None, self.device, self.dist.world):
-                        raise WriteFailed(self.write_failure or "rank 0 could not write the best checkpoint")
+                    self.run_state.stop_if_best_failed()
                 if step % cfg.log.checkpoint_every == 0:
                     milestone = cfg.log.milestone_every > 0 and step % cfg.log.milestone_every == 0
-                    self.save_checkpoint(milestone=milestone)
+                    self.run_state.save_checkpoint(milestone=milestone)
         finally:
             bar.close()
             if self.tb is not None:
@@ -493,7 +406,7 @@ class Trainer:
 
         step = c["step"]
         if step % cfg.log.checkpoint_every:  # the loop has not just written this one
-            self.save_checkpoint()
+            self.run_state.save_checkpoint()
         if self.main and step % sample_every:
             self.write_samples()
         self.outputs.refresh_report(live=False)
@@ -535,24 +448,6 @@ class Trainer:
         if "loss_g" in line and "loss_d" in line:
             bar.set_postfix(f"G {line['loss_g']:.3f} D {line['loss_d']:.3f}")
 
-    def _init_from(self, spec: str) -> None:
-        path = Path(spec)
-        if not (path / "manifest.json").is_file():
-            from ..runs import find_run
-
-            run = find_run(self.cfg.run.runs_dir, spec)
-            path = ckpt.latest_valid(run, warn=self.log)
-            if path is None:
-                raise ConfigError(f"--init_from {spec}: that run has no valid checkpoint")
-        c = ckpt.read_checkpoint(path, map_location=self.device)
-        theirs, ours = c.state.get("identity", {}), self.cfg.identity()
-        diff = {k: f"{theirs.get(k)} vs {ours[k]}" for k in ours if theirs.get(k) != ours[k]}
-        if diff:
-            raise ConfigError(f"--init_from {spec}: networks differ ({', '.join(f'{k} {v}' for k, v in diff.items())}); "
-                              "transfer needs the same architecture and size")
-        self.steps.load(c.networks, None)
-        self.log(f"initialised G and D from {path} (optimizers fresh; "
-                 f"{self.cfg.train.freeze_d} D blocks frozen)")
 
 
 def _seed_everything(seed: int) -> None:
