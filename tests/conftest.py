@@ -17,6 +17,13 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # the defaults under test (auto metrics, the in-training watch). Subprocesses inherit it.
 os.environ["SNOWGAN_NO_PACKAGED_WEIGHTS"] = "1"
 
+# `make test` runs the suite on every core with pytest-xdist (one worker per core). Each worker
+# and the CLI runs it starts then get one thread: OpenMP threads beyond the free cores wait at
+# every barrier for a descheduled one (docs/performance.md), which made a test that takes 20 s
+# alone take 126 s beside another busy one. Set before torch is imported anywhere in the worker.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 def cli_env(extra: dict | None = None) -> dict:
     env = dict(os.environ)
