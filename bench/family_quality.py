@@ -38,6 +38,13 @@ VARIANTS: dict[str, list[str]] = {
     "mountains": ["--recipe", "mountains"],
     "r3gan": ["--recipe", "r3gan"],
     "projected": ["--recipe", "projected"],
+    # The built-in quick start and its class-conditional twin (issue 20: per-class KID at equal time).
+    "demo": ["--recipe", "demo"],
+    "demo-conditional": ["--recipe", "demo-conditional"],
+    # The ResNet families made conditional (their G joins a class embedding to z): per-class diversity
+    # against their unconditional runs shows whether a class collapses inside itself.
+    "r3gan-conditional": ["--recipe", "r3gan", "--conditional"],
+    "projected-conditional": ["--recipe", "projected", "--conditional"],
 }
 
 
@@ -98,6 +105,8 @@ def evaluate(name: str, work: Path, env: dict, metrics: str, n: int) -> dict:
     if "kid" in res["metrics"]:
         row["kid_std"] = res["metrics"]["kid"]["std"]
     row.update(step=res["step"], kimg=res["kimg"])
+    if "per_class" in res:  # a conditional run: the same metrics per class, against that class's reals
+        row["per_class"] = {c: {k: v["value"] for k, v in m.items()} for c, m in res["per_class"].items()}
     return row
 
 
