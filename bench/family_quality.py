@@ -94,7 +94,7 @@ def train_all(variants: dict[str, list[str]], base: list[str], work: Path, budge
 
 
 def evaluate(name: str, work: Path, env: dict, metrics: str, n: int) -> dict:
-    out = work / f"{name}-metrics.json"
+    out = (work / f"{name}-metrics.json").resolve()  # the CLI runs in work: a relative path would nest
     p = subprocess.run([sys.executable, "-m", "snowgan", "--mode", "evaluate", "--run", name, "--metrics", metrics,
                         "--n_samples", str(n), "--checkpoint", "latest", "--out", str(out), "--progress", "none"],
                        cwd=work, env=env, capture_output=True, text=True)
