@@ -86,18 +86,30 @@ def test_conditional_projected_gan_when_the_backbone_is_installed() -> None:
     from snowgan.pretrained.weights import locate
 
     torch.manual_seed(0)
-    G = FastGANGenerator((16, 16), 3, 16, 8, 64, num_classes=3)
+    G = FastGANGenerator((16, 16), 3, 16, 8, 64, num_classes=3).eval()
+    # The class enters only through class-conditional norms, never joined to z: a G with an
+    # embedding beside z drew every sample of a class as one image (docs/conditional.md).
+    assert G.init[0].in_channels == 16 and not [k for k in G.state_dict() if k.startswith("class_embed")]
+    assert isinstance(G.init[1].gamma, torch.nn.Linear)  # BigGAN's linear gains: tables learnt too slowly
+    with torch.no_grad():
+        for m in G.modules():  # the per-class scales start at zero: move them so classes differ
+            if hasattr(m, "gamma"):
+                torch.nn.init.normal_(m.gamma.weight, 0, 0.5)
     z, y = torch.randn(4, 16), torch.tensor([0, 1, 2, 0])
     x = G(z, y)
     assert x.shape == (4, 3, 16, 16) and not torch.allclose(x, G(z, (y + 1) % 3))
+    plain = FastGANGenerator((16, 16), 3, 16, 8, 64).state_dict()
+    assert not [k for k in plain if "gamma" in k or "embed" in k]  # unconditional checkpoints unchanged
     if locate(LITE0_WEIGHTS, None) is None:
         pytest.skip("efficientnet-lite0 weights not installed: the projected D cannot run")
     D = ProjectedDiscriminator((16, 16), 3, 8, 64, num_classes=3).eval()
-    with torch.no_grad():
-        for proj in D.class_proj:
-            torch.nn.init.normal_(proj.embed.weight, 0, 1.0)
+    with torch.no_grad():  # as built: the class term counts from the first step (Projected GAN's scale)
         s, s2 = D(x.detach(), y), D(x.detach(), (y + 1) % 3)
-    assert s.shape == (4,) and not torch.allclose(s, s2)
+        heads = D.forward_features(x.detach())
+        plain = torch.stack([head.logits(h).float().mean(dim=(1, 2, 3)) for head, h in zip(D.blocks, heads)]).mean(0)
+    assert s.shape == (4,)
+    # the class changes the score by about as much as the unconditional score's own size, not by 2% of it
+    assert (s - s2).abs().mean() > 0.2 * plain.abs().mean(), ((s - s2).abs().mean(), plain.abs().mean())
 
 
 def test_class_weights_blend_classes_and_one_hot_weights_equal_indices() -> None:

@@ -9,6 +9,13 @@ Structure, from a z vector to an image of any supported size h0*2^k x w0*2^k:
         channel by channel (d = 4 as in FastGAN once the network is deep enough)
     3x3 conv to the image channels -> tanh (the registry's [-1, 1])
 
+Conditional (num_classes > 0): every BatchNorm becomes class-conditional, BigGAN's way (a class
+embedding mapped linearly to a scale and shift after the norm, models/conditional.ConditionalBatchNorm2d
+with embed_dim), and nothing is joined to z. An earlier version concatenated a class embedding to
+z instead; G then drew every sample of a class as the same image (66 steps of --recipe projected
+--conditional on the built-in mountains: each row of the per-class grid one picture repeated), as
+the DCGAN did before the same change (docs/conditional.md).
+
 Every convolution is spectrally normalised, as in FastGAN and Projected GAN's copy of it.
 The GLU halves the channels a conv produces, so each conv makes twice what the level keeps.
 Widths follow snowgan's convention: g_width channels at the output resolution, doubling
@@ -25,10 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conditional import class_labels, embed
+from .conditional import ConditionalBatchNorm2d, class_labels
 from .layers import norm_layer, split_size, widths
-
-CLASS_DIM = 32  # size of the class embedding joined to z (conditional)
 
 
 def _sn(layer: nn.Module) -> nn.Module:
@@ -43,17 +48,31 @@ class GLU(nn.Module):
         return a * torch.sigmoid(b)
 
 
-class UpBlock(nn.Module):
-    """(B, cin, H, W) -> (B, cout, 2H, 2W): nearest upsample, 3x3 conv, norm, GLU."""
+CLASS_EMBED_DIM = 64  # conditional: each norm's class embedding, mapped linearly to its scale and shift
 
-    def __init__(self, cin: int, cout: int, norm: str) -> None:
+
+def _norm(norm: str, channels: int, num_classes: int) -> nn.Module:
+    """G's normalisation: class-conditional when num_classes > 0 (then called as norm(x, y))."""
+    if not num_classes:
+        return norm_layer(norm, channels)
+    return ConditionalBatchNorm2d(channels, num_classes, norm, embed_dim=CLASS_EMBED_DIM)
+
+
+def _normed(norm: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    return norm(x) if y is None else norm(x, y)
+
+
+class UpBlock(nn.Module):
+    """(B, cin, H, W) [, labels (B,)] -> (B, cout, 2H, 2W): nearest upsample, 3x3 conv, norm, GLU."""
+
+    def __init__(self, cin: int, cout: int, norm: str, num_classes: int = 0) -> None:
         super().__init__()
         self.conv = _sn(nn.Conv2d(cin, 2 * cout, 3, 1, 1, bias=False))
-        self.norm = norm_layer(norm, 2 * cout)
+        self.norm = _norm(norm, 2 * cout, num_classes)
         self.glu = GLU()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.glu(self.norm(self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))))
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.glu(_normed(self.norm, self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest")), y))
 
 
 class SkipExcitation(nn.Module):
@@ -79,8 +98,8 @@ def sle_pairs(k: int) -> list[tuple[int, int]]:
 class FastGANGenerator(nn.Module):
     """z (B, latent_dim) [, labels (B,)] -> images (B, channels, H, W) in [-1, 1].
 
-    Conditional (num_classes > 0): a class embedding (CLASS_DIM, unit variance like the
-    normalised z) is concatenated to z before the first layer; unconditional Gs ignore labels.
+    Conditional (num_classes > 0): the class enters through every norm (class-conditional
+    BatchNorm, see the module docstring); unconditional Gs ignore labels.
     """
 
     def __init__(self, image_size: tuple[int, int], channels: int = 3, latent_dim: int = 256,
@@ -91,12 +110,10 @@ class FastGANGenerator(nn.Module):
         self.num_classes = num_classes
         self.image_size = tuple(image_size)
         ch = widths(width, k + 1, max_width)  # level 0 (base) ... level k (output)
-        z_in = latent_dim + (CLASS_DIM if num_classes else 0)
-        if num_classes:
-            self.class_embed = nn.Embedding(num_classes, CLASS_DIM)  # N(0, 1) init
-        self.init = nn.Sequential(_sn(nn.ConvTranspose2d(z_in, 2 * ch[0], (h0, w0), 1, 0, bias=False)),
-                                  norm_layer(norm, 2 * ch[0]), GLU())
-        self.ups = nn.ModuleList(UpBlock(ch[i - 1], ch[i], norm) for i in range(1, k + 1))
+        # init = (transposed conv, norm, GLU): a Sequential so the unconditional keys stay init.0/init.1
+        self.init = nn.Sequential(_sn(nn.ConvTranspose2d(latent_dim, 2 * ch[0], (h0, w0), 1, 0, bias=False)),
+                                  _norm(norm, 2 * ch[0], num_classes), GLU())
+        self.ups = nn.ModuleList(UpBlock(ch[i - 1], ch[i], norm, num_classes) for i in range(1, k + 1))
         self.pairs = sle_pairs(k)
         self.sle = nn.ModuleDict({str(j): SkipExcitation(ch[i], ch[j]) for i, j in self.pairs})
         self.to_rgb = _sn(nn.Conv2d(ch[k], channels, 3, 1, 1, bias=True))
@@ -104,13 +121,12 @@ class FastGANGenerator(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         # Unit second moment per sample, as Projected GAN's FastGAN does (cf. ProGAN's pixel norm on z).
         z = z * torch.rsqrt(z.float().square().mean(dim=1, keepdim=True) + 1e-8).to(z.dtype)
-        if self.num_classes:
-            y = class_labels(labels, z.shape[0], self.num_classes, z.device)
-            z = torch.cat([z.reshape(z.shape[0], -1), embed(self.class_embed, y).to(z.dtype)], dim=1)
-        x = self.init(z.reshape(z.shape[0], -1, 1, 1))
+        y = class_labels(labels, z.shape[0], self.num_classes, z.device) if self.num_classes else None
+        conv, norm, glu = self.init
+        x = glu(_normed(norm, conv(z.reshape(z.shape[0], -1, 1, 1)), y))
         levels = [x]
         for j, up in enumerate(self.ups, start=1):
-            x = up(x)
+            x = up(x, y)
             if str(j) in self.sle:
                 src = next(i for i, t in self.pairs if t == j)
                 x = self.sle[str(j)](levels[src], x)

@@ -160,7 +160,12 @@ class ProjectedDiscriminator(nn.Module):
                                     for c, hw in zip(self.proj.out_channels, sizes))
         self.feature_sizes = sizes
         if num_classes:
-            self.class_proj = nn.ModuleList(ClassProjection(num_classes, head.out_channels) for head in self.blocks)
+            # Projected GAN's conditional heads: a unit-variance class embedding scaled by 1/sqrt(channels),
+            # so the class term is as large as one feature from the first step (0.02, DCGAN's, left it
+            # to grow at Adam's lr per step: no class signal in a short run).
+            self.class_proj = nn.ModuleList(ClassProjection(num_classes, head.out_channels,
+                                                            init_std=head.out_channels ** -0.5)
+                                            for head in self.blocks)
 
     # ---- the frozen backbone -------------------------------------------------------
     @property
