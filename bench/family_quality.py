@@ -38,6 +38,7 @@ VARIANTS: dict[str, list[str]] = {
     "mountains": ["--recipe", "mountains"],
     "r3gan": ["--recipe", "r3gan"],
     "projected": ["--recipe", "projected"],
+    "projected-bb64": ["--recipe", "projected", "--backbone_size", "64"],  # the frozen net sees 64 px, not 128
     # The built-in quick start and its class-conditional twin (issue 20: per-class KID at equal time).
     "demo": ["--recipe", "demo"],
     "demo-conditional": ["--recipe", "demo-conditional"],

@@ -125,6 +125,17 @@ def test_backbone_size_rule() -> None:
     assert backbone_size(32, 32) == (128, 128) and backbone_size(64, 64) == (128, 128)
     assert backbone_size(160, 160) == (160, 160) and backbone_size(256, 256) == (224, 224)
     assert backbone_size(96, 160) == (128, 224)  # aspect kept, multiples of 32
+    assert backbone_size(64, 64, 64) == (64, 64) and backbone_size(96, 160, 64) == (64, 96)  # --backbone_size
+
+
+def test_backbone_size_flag_reaches_d_and_is_checked() -> None:
+    from snowgan.flags import parse_args
+
+    cfg, _ = parse_args(["--arch", "projected", "--image_size", "64", "--backbone_size", "64", "--d_width", "8"])
+    _, D = build_networks(cfg)
+    assert D.backbone_hw == (64, 64) and D.feature_sizes[0] == (32, 32)  # heads follow the smaller maps
+    with pytest.raises(ConfigError, match="--backbone_size 100: give a multiple of 32"):
+        parse_args(["--arch", "projected", "--backbone_size", "100"])
 
 
 def test_backbone_is_frozen_unsaved_and_passes_gradients_to_the_image(small_d) -> None:

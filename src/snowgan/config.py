@@ -132,6 +132,9 @@ class ModelConfig:
     # r3gan: residual blocks per resolution. 1, not the paper's 2, because on a CPU a block
     # costs a full stage's time and short runs gain more from steps than from depth.
     blocks_per_stage: int = _f(1, "r3gan: residual blocks per resolution stage (the paper uses 2)")
+    # projected: what the frozen EfficientNet sees (models/projected.backbone_size)
+    backbone_size: int = _f(0, "projected: shorter side of the frozen network's input in pixels, a multiple of "
+                               "32 (0 = auto: the image's shorter side rounded up to 128..224)")
     # class-conditional training (models/conditional.py); the data must label every image
     conditional: bool = _f(False, "train on the data's class labels (sub-folders, --labels CSV, JSONL field) so "
                                   "generate --class NAME makes that class; dcgan, r3gan and projected")

@@ -30,6 +30,9 @@ def validate(cfg: Config) -> None:
     if cfg.model.conditional and cfg.model.arch not in CONDITIONAL_FAMILIES:
         raise ConfigError(f"--conditional is not supported with --arch {cfg.model.arch}; use one of "
                           f"{', '.join(CONDITIONAL_FAMILIES)}")
+    if cfg.model.backbone_size < 0 or cfg.model.backbone_size % 32:
+        raise ConfigError(f"--backbone_size {cfg.model.backbone_size}: give a multiple of 32 (e.g. 64, 128, 224), "
+                          f"or 0 for the automatic size")
     if cfg.model.latent_dim < 1:
         raise ConfigError("--latent_dim must be at least 1")
     if not 0 <= cfg.aug.aug_p <= 1:

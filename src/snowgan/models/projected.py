@@ -52,13 +52,14 @@ from .layers import maybe_sn, norm_layer
 MIN_BACKBONE, MAX_BACKBONE = 128, 224
 
 
-def backbone_size(h: int, w: int) -> tuple[int, int]:
+def backbone_size(h: int, w: int, short: int = 0) -> tuple[int, int]:
     """Backbone input size for h x w images: shorter side to 128..224, sides multiples of 32.
 
     The shorter side is rounded up to a multiple of 32 and clamped to [128, 224] (the paper
-    uses 224 always); the longer side keeps the aspect ratio, rounded to a multiple of 32.
+    uses 224 always), or is ``short`` when given (--backbone_size); the longer side keeps the
+    aspect ratio, rounded to a multiple of 32.
     """
-    short = min(max(32 * math.ceil(min(h, w) / 32), MIN_BACKBONE), MAX_BACKBONE)
+    short = short or min(max(32 * math.ceil(min(h, w) / 32), MIN_BACKBONE), MAX_BACKBONE)
     scale = short / min(h, w)
     return tuple(max(32, 32 * round(side * scale / 32)) for side in (h, w))  # type: ignore[return-value]
 
@@ -251,7 +252,8 @@ def _check_backbone_hash(D: ProjectedDiscriminator, incompatible) -> None:
 
 
 def build(cfg) -> tuple[FastGANGenerator, ProjectedDiscriminator]:
-    """(G, D) for cfg: image size, channels, latent_dim, g_width, d_width, max_width, g_norm, d_norm, spectral_norm.
+    """(G, D) for cfg: image size, channels, latent_dim, g_width, d_width, max_width, g_norm, d_norm, spectral_norm,
+    backbone_size.
 
     D's heads use d_norm (auto -> batch, the paper's; none with wgan-gp) and spectral norm when --spectral_norm
     is set (the recipe sets it, as the paper does).
@@ -262,6 +264,6 @@ def build(cfg) -> tuple[FastGANGenerator, ProjectedDiscriminator]:
     # auto: batch, as the paper, except under WGAN-GP, whose per-sample gradient penalty batch norm would break.
     d_norm = m.d_norm if m.d_norm != "auto" else ("none" if m.loss == "wgan-gp" else "batch")
     D = ProjectedDiscriminator(cfg.image_hw, cfg.data.channels, m.d_width, m.max_width, d_norm, m.spectral_norm,
-                               num_classes=k)
+                               backbone_hw=backbone_size(*cfg.image_hw, m.backbone_size), num_classes=k)
     D.load_backbone(required=False)
     return G, D
