@@ -39,6 +39,7 @@ VARIANTS: dict[str, list[str]] = {
     "r3gan": ["--recipe", "r3gan"],
     "projected": ["--recipe", "projected"],
     "projected-bb64": ["--recipe", "projected", "--backbone_size", "64"],  # the frozen net sees 64 px, not 128
+    "projected-lr5e-4": ["--recipe", "projected", "--gen_lr", "5e-4", "--disc_lr", "5e-4"],  # 2.5x the paper's lr
     # The built-in quick start and its class-conditional twin (issue 20: per-class KID at equal time).
     "demo": ["--recipe", "demo"],
     "demo-conditional": ["--recipe", "demo-conditional"],
