@@ -79,6 +79,14 @@ def test_generate_png_npy_grid_and_no_overwrite(workdir: Path) -> None:
     run_cli("--mode", "generate", "--grid", "2x3", "--out", workdir / "grid.png", cwd=workdir)
     w, h = Image.open(workdir / "grid.png").size
     assert w > h > 0
+    # --grid with a name without extension writes NAME.png; another extension is one line, exit 2
+    run_cli("--mode", "generate", "--grid", "1x4", "--out", workdir / "strip", cwd=workdir)
+    assert Image.open(workdir / "strip.png").size[0] > Image.open(workdir / "strip.png").size[1]
+    for out, needle in ((workdir / "strip", "--force"), (workdir / "grid.txt", ".png")):
+        bad = run_cli("--mode", "generate", "--grid", "1x4", "--out", out, cwd=workdir, check=False)
+        err = [line for line in bad.stderr.splitlines() if line.strip()]
+        assert bad.returncode == 2 and len(err) == 1 and needle in err[0], bad.stderr
+    assert not (workdir / "grid.txt").exists()
 
 
 def test_python_m_alias_and_help(workdir: Path) -> None:

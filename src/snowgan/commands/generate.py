@@ -34,6 +34,25 @@ def _out_dir(cfg: Config, run_dir: Path, explicit_out: Optional[str], force: boo
     return out
 
 
+GRID_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def _grid_path(value: Optional[str], force: bool) -> Optional[Path]:
+    """The file --out names for --grid: a name without extension gets ``.png``; another extension
+    than an image's is refused (one line, exit 2) before anything is generated. None: no --out."""
+    out = check_out(value, force)
+    if out is None:
+        return None
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; --grid writes one image: give a file name such as {out / 'grid.png'}")
+    if not out.suffix:
+        return check_out(out.with_name(out.name + ".png"), force)
+    if out.suffix.lower() not in GRID_SUFFIXES:
+        raise ConfigError(f"--out {out}: --grid writes an image; give a name ending in "
+                          f"{', '.join(GRID_SUFFIXES)} (or no extension for .png)")
+    return out
+
+
 def _size(images: np.ndarray) -> str:
     """'32x32 px' for uint8 images (N, C, H, W): the size the run was trained at."""
     return f"{images.shape[-2]}x{images.shape[-1]} px"
@@ -53,9 +72,11 @@ def main(cfg: Config, explicit: set[str]) -> int:
     print(f"generating from {source}, EMA generator, seed {cfg.run.seed}")
     n = cfg.cmd.n_samples
     rows = cols = None
+    grid_out = None
     if cfg.cmd.grid:
         rows, cols = parse_grid(cfg.cmd.grid)
         n = rows * cols
+        grid_out = _grid_path(cfg.cmd.out, cfg.cmd.force)
     names: list[str] = list(getattr(G, "class_names", []))
     try:
         wanted = parse_classes(cfg.cmd.classes, names)
@@ -94,7 +115,7 @@ def main(cfg: Config, explicit: set[str]) -> int:
     images = generate_images(G, z, device, labels=classes)
     n = len(images)
     if rows is not None:
-        out = check_out(cfg.cmd.out, cfg.cmd.force)
+        out = grid_out
         if out is None:
             out = _out_dir(cfg, out_root, None, False) / f"grid-{rows}x{cols}.png"
         labels = [str(s) for s in seeds] if cfg.cmd.label_seeds else None
