@@ -40,6 +40,9 @@ VARIANTS: dict[str, list[str]] = {
     "projected": ["--recipe", "projected"],
     "projected-bb64": ["--recipe", "projected", "--backbone_size", "64"],  # the frozen net sees 64 px, not 128
     "projected-lr5e-4": ["--recipe", "projected", "--gen_lr", "5e-4", "--disc_lr", "5e-4"],  # 2.5x the paper's lr
+    # The --data default (projected at lr 5e-4), and with the paper's hinge on every logit of every head.
+    "photos": ["--recipe", "photos"],
+    "photos-per-logit": ["--recipe", "photos", "--per_logit_loss"],
     # The built-in quick start and its class-conditional twin (issue 20: per-class KID at equal time).
     "demo": ["--recipe", "demo"],
     "demo-conditional": ["--recipe", "demo-conditional"],

@@ -64,7 +64,7 @@ def test_resolved_configs_of_seed_commands_and_recipes_are_unchanged() -> None:
     recorded = json.loads((Path(__file__).parent / "data" / "resolved_configs.json").read_text())
     added = {"train": {"schedule": "constant", "balance_classes": False, "minutes": None},
              "model": {"r2_gamma": 0.0, "blocks_per_stage": 1, "conditional": False, "class_names": "",
-                       "backbone_size": 0},
+                       "backbone_size": 0, "per_logit_loss": False},
              "log": {"tensorboard": False},
              "cmd": {"new_data": False, "classes": None, "image": None, "latents": None, "project_steps": 200,
                      "perceptual_weight": 1.0, "host": "127.0.0.1", "port": 8765}}

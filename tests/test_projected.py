@@ -138,6 +138,45 @@ def test_backbone_size_flag_reaches_d_and_is_checked() -> None:
         parse_args(["--arch", "projected", "--backbone_size", "100"])
 
 
+@pytest.mark.parametrize("num_classes", [0, 3])
+def test_per_logit_scores_every_patch_and_the_hinge_sees_each(small_d, num_classes: int) -> None:
+    """--per_logit_loss: D returns every head's every logit (B, K); their mean is the per-image score,
+    and the hinge on each logit is not the hinge on the mean (the paper's loss, not ours before)."""
+    from snowgan.losses.classic import Hinge
+
+    torch.manual_seed(0)
+    D = small_d((16, 16), 3, num_classes=num_classes)
+    x, y = torch.rand(4, 3, 16, 16) * 2 - 1, torch.tensor([0, 1, 2, 0]) if num_classes else None
+    D.eval()  # BatchNorm in the heads: one forward's statistics for both calls
+    per_image = D(x, y)
+    D.per_logit = True
+    each = D(x, y)
+    sizes = [head.logit_map(m).shape[1] for head, m in zip(D.blocks, D.project(x))]
+    assert per_image.shape == (4,) and each.shape == (4, sum(sizes)) and sum(sizes) > 4
+    # the per-image score is the heads' mean of each head's mean logit (maps may differ in size)
+    per_head = torch.stack([part.mean(dim=1) for part in each.split(sizes, dim=1)]).mean(dim=0)
+    torch.testing.assert_close(per_head, per_image)
+    scaled = 10 * (each - each.mean(dim=1, keepdim=True))  # logits on both sides of the margin
+    hinge = Hinge.__new__(Hinge)
+    assert not torch.allclose(hinge.d_main(scaled, -scaled), hinge.d_main(scaled.mean(1), -scaled.mean(1)))
+    # R1 on (B, K) scores: the gradient of their sum, one number
+    xr = x.clone().requires_grad_(True)
+    from snowgan.losses.penalties import input_gradient_sq_norm
+    assert input_gradient_sq_norm(D(xr, y), xr).dim() == 0
+
+
+def test_per_logit_flag_reaches_d_and_is_refused_elsewhere() -> None:
+    from snowgan.flags import parse_args
+
+    cfg, _ = parse_args(["--arch", "projected", "--image_size", "32", "--per_logit_loss", "--d_width", "8"])
+    _, D = build_networks(cfg)
+    assert D.per_logit
+    cfg, _ = parse_args(["--arch", "projected", "--image_size", "32", "--d_width", "8"])
+    assert not build_networks(cfg)[1].per_logit
+    with pytest.raises(ConfigError, match="--per_logit_loss is for --arch projected"):
+        parse_args(["--arch", "dcgan", "--per_logit_loss"])
+
+
 def test_backbone_is_frozen_unsaved_and_passes_gradients_to_the_image(small_d) -> None:
     torch.manual_seed(0)
     D = small_d()

@@ -135,6 +135,8 @@ class ModelConfig:
     # projected: what the frozen EfficientNet sees (models/projected.backbone_size)
     backbone_size: int = _f(0, "projected: shorter side of the frozen network's input in pixels, a multiple of "
                                "32 (0 = auto: the image's shorter side rounded up to 128..224)")
+    per_logit_loss: bool = _f(False, "projected: apply the loss to every logit of every head's map (the "
+                                     "paper's) instead of to each image's mean logit")
     # class-conditional training (models/conditional.py); the data must label every image
     conditional: bool = _f(False, "train on the data's class labels (sub-folders, --labels CSV, JSONL field) so "
                                   "generate --class NAME makes that class; dcgan, r3gan and projected")

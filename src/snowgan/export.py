@@ -104,7 +104,8 @@ def load_generator(model_dir: str | Path, device: str | torch.device = "cpu") ->
 def load_discriminator(model_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """The discriminator of an exported folder, in eval mode on `device`.
 
-    D(x) maps images (B, C, H, W) in [-1, 1] to raw scores (B,) (logits, no sigmoid);
+    D(x) maps images (B, C, H, W) in [-1, 1] to raw scores (B,) (logits, no sigmoid), or (B, K)
+    per patch for a projected D trained with --per_logit_loss (``D.per_logit = False`` gives (B,));
     ``D.forward_features(x)`` returns each block's output, highest resolution first.
     """
     return _load_network(model_dir, "discriminator", device)

@@ -33,6 +33,9 @@ def validate(cfg: Config) -> None:
     if cfg.model.backbone_size < 0 or cfg.model.backbone_size % 32:
         raise ConfigError(f"--backbone_size {cfg.model.backbone_size}: give a multiple of 32 (e.g. 64, 128, 224), "
                           f"or 0 for the automatic size")
+    if cfg.model.per_logit_loss and cfg.model.arch != "projected":
+        raise ConfigError(f"--per_logit_loss is for --arch projected (its heads score patches); "
+                          f"--arch {cfg.model.arch} scores whole images: drop the flag")
     if cfg.model.latent_dim < 1:
         raise ConfigError("--latent_dim must be at least 1")
     if not 0 <= cfg.aug.aug_p <= 1:

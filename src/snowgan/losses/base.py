@@ -153,7 +153,7 @@ class GANLoss:
         return any(r.double_backward for r in self.regularizers)
 
     def d_main(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        """Discriminator loss (scalar) from real scores (B,) and fake scores (B,)."""
+        """Discriminator loss (scalar) from real scores (B,) and fake scores (B,), or (B, K) each (per patch)."""
         raise NotImplementedError
 
     def g_main(self, fake: torch.Tensor, real: Optional[torch.Tensor] = None) -> torch.Tensor:  # pragma: no cover

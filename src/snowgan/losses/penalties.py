@@ -1,6 +1,7 @@
 """Regularisers of the discriminator as small pure functions.
 
-Scores are raw discriminator outputs (B,). Penalties are computed in float32 even
+Scores are raw discriminator outputs (B,), or (B, K) for a D that scores patches (the penalties
+differentiate their sum per image). Penalties are computed in float32 even
 when D runs under autocast, so bf16/fp16 cannot turn them into NaN. Each returns the
 unweighted penalty; the loss's Regularizer applies the weight (and the lazy interval).
 """

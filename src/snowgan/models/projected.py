@@ -9,7 +9,8 @@ D(x) for images x (B, C, H, W) in [-1, 1]:
          fixed random 1x1 convs, bilinear 2x up -> (c, c, 2c, 4c) channels at S/2, S/4, S/8, S/16
       -> one small trainable discriminator head per level (4x4 stride-2 conv, norm, LeakyReLU
          down to 8 px, then a 4x4 conv to a logit map), highest resolution first in ``blocks``
-      -> score (B,) = mean over levels of each level's mean logit
+      -> score (B,) = mean over levels of each level's mean logit, or with per_logit every
+         logit of every level, (B, K) (the paper's: its hinge applies to each logit)
 
 The backbone, CCM and CSM are never trained (the paper's point: random projections keep D
 from focusing on a subset of the pretrained features). CCM/CSM are buffers, so they are
@@ -21,9 +22,10 @@ Which weights D was trained on is recorded by SHA-256 in the buffer ``backbone_s
 raises ConfigError.
 
 Differences from the paper, and why:
-- the score is one number per image (the registry's contract, shared by every loss here);
-  the paper applies the hinge to every logit of every map. Averaging first is a global
-  hinge on the mean logit.
+- by default the score is one number per image, the mean logit (a hinge on it stops pushing
+  on an image once its *average* is past the margin); ``per_logit=True`` (--per_logit_loss)
+  returns every logit, (B, K), and every loss here applies to each and averages, as the paper
+  does (the registry's contract allows (B, K));
 - the 1x1 CSM conv runs *before* the 2x bilinear upsample: both are linear and the
   bilinear weights sum to 1, so this is the same map at a quarter of the cost;
 - the backbone input size S follows the image size (128..224) instead of always 224:
@@ -124,13 +126,18 @@ class Head(nn.Module):
         self.out_channels = c
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logits(self.down(x)).float().mean(dim=(1, 2, 3))
+        return self.logit_map(x).mean(dim=1)
+
+    def logit_map(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, cin, h, w) -> every logit of the head's output map, float32 (B, h' * w')."""
+        return self.logits(self.down(x)).float().flatten(1)
 
 
 class ProjectedDiscriminator(nn.Module):
-    """images (B, channels, H, W) in [-1, 1] [, labels (B,)] -> scores (B,), unbounded.
+    """images (B, channels, H, W) in [-1, 1] [, labels (B,)] -> scores (B,), unbounded; with
+    per_logit every head's every logit, (B, K) (K = the four heads' map sizes summed).
 
-    Conditional (num_classes > 0): each head's score gains the projection term
+    Conditional (num_classes > 0): each head's logits gain the projection term
     <embed_l(y), mean-pooled features of head l> (Miyato & Koyama 2018) before the heads are
     averaged; unconditional Ds ignore labels.
 
@@ -143,8 +150,9 @@ class ProjectedDiscriminator(nn.Module):
 
     def __init__(self, image_size: tuple[int, int], channels: int = 3, width: int = 64, max_width: int = 512,
                  norm: str = "batch", spectral_norm: bool = True, backbone_hw: Optional[tuple[int, int]] = None,
-                 weights: Optional[str] = None, num_classes: int = 0) -> None:
+                 weights: Optional[str] = None, num_classes: int = 0, per_logit: bool = False) -> None:
         super().__init__()
+        self.per_logit = per_logit
         self.image_size = tuple(image_size)
         self.num_classes = num_classes
         self.channels = channels
@@ -227,14 +235,17 @@ class ProjectedDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         if not self.num_classes:
-            scores = [head(m) for head, m in zip(self.blocks, self.project(x))]
-            return torch.stack(scores, dim=0).mean(dim=0)
-        y = class_labels(labels, x.shape[0], self.num_classes, x.device)
-        scores = []
-        for head, proj, m in zip(self.blocks, self.class_proj, self.project(x)):
-            h = head.down(m)
-            scores.append(head.logits(h).float().mean(dim=(1, 2, 3)) + proj(h, y))
-        return torch.stack(scores, dim=0).mean(dim=0)
+            logits = [head.logit_map(m) for head, m in zip(self.blocks, self.project(x))]
+        else:
+            y = class_labels(labels, x.shape[0], self.num_classes, x.device)
+            logits = []
+            for head, proj, m in zip(self.blocks, self.class_proj, self.project(x)):
+                h = head.down(m)
+                logits.append(head.logits(h).float().flatten(1) + proj(h, y)[:, None])
+        if self.per_logit:
+            return torch.cat(logits, dim=1)
+        # Each head's mean, then the heads' mean: the heads' maps may differ in size (non-square images).
+        return torch.stack([lg.mean(dim=1) for lg in logits], dim=0).mean(dim=0)
 
 
 def _mismatch(expected: str, found: str, path: str) -> str:
@@ -264,6 +275,7 @@ def build(cfg) -> tuple[FastGANGenerator, ProjectedDiscriminator]:
     # auto: batch, as the paper, except under WGAN-GP, whose per-sample gradient penalty batch norm would break.
     d_norm = m.d_norm if m.d_norm != "auto" else ("none" if m.loss == "wgan-gp" else "batch")
     D = ProjectedDiscriminator(cfg.image_hw, cfg.data.channels, m.d_width, m.max_width, d_norm, m.spectral_norm,
-                               backbone_hw=backbone_size(*cfg.image_hw, m.backbone_size), num_classes=k)
+                               backbone_hw=backbone_size(*cfg.image_hw, m.backbone_size), num_classes=k,
+                               per_logit=m.per_logit_loss)
     D.load_backbone(required=False)
     return G, D

@@ -6,7 +6,8 @@ A new family is one module with a ``build(cfg) -> (G, D)`` function and one line
 - ``G(z, labels=None)``: z (B, latent_dim) -> images (B, C, H, W) in [-1, 1]; attribute
   ``latent_dim``. labels: int64 (B,) class indices or None; unconditional families ignore them.
 - ``D(x, labels=None)``: images (B, C, H, W) -> raw scores (B,) (no sigmoid: losses work on
-  logits); attributes ``blocks`` (nn.ModuleList, highest resolution first) and
+  logits), or (B, K) when D scores K patches of each image (projected with --per_logit_loss):
+  every loss applies to each score and averages, so (B,) is the K = 1 case; attributes ``blocks`` (nn.ModuleList, highest resolution first) and
   ``forward_features(x)``.
 - Progressive families also have ``set_stage(level, alpha)`` (see train/progressive.py).
 """
