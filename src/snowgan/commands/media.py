@@ -285,6 +285,8 @@ def report_main(cfg: Config, explicit: set[str]) -> int:
     from ..report.runfiles import sample_grids
 
     run_dir = _find_run(cfg, need_checkpoint=False)
+    spec = _spec(cfg)  # bad --frames / --keyframes / --fps: refused before anything is written
+    _check_video_flags(cfg, cfg.cmd.fps, ["gif"])
     own = run_dir / REPORT_DIR
     grids = sample_grids(run_dir)
     if grids and (cfg.cmd.force or _stale(own / "progress.gif", [g.path for g in grids])):
@@ -296,9 +298,7 @@ def report_main(cfg: Config, explicit: set[str]) -> int:
         ckpt = None
         print(f"note: {e}: the report has no interpolation or average image yet")
     if ckpt is not None:
-        spec = _spec(cfg)
         video, avg = own / f"{_kind(spec)}.gif", own / "average.png"
-        _check_video_flags(cfg, cfg.cmd.fps, ["gif"])
         weights = [ckpt / "model.safetensors"]
         need_video, need_avg = (cfg.cmd.force or _stale(p, weights) for p in (video, avg))
         if need_video or need_avg:
