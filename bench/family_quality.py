@@ -43,6 +43,8 @@ VARIANTS: dict[str, list[str]] = {
     # The --data default (projected at lr 5e-4), and with the paper's hinge on every logit of every head.
     "photos": ["--recipe", "photos"],
     "photos-per-logit": ["--recipe", "photos", "--per_logit_loss"],
+    "photos-lr1e-3": ["--recipe", "photos", "--gen_lr", "1e-3", "--disc_lr", "1e-3"],  # 5x the paper's lr
+    "photos-noaug": ["--recipe", "photos", "--augment", "none"],  # a CPU run sees each photo ~3 times
     # The built-in quick start and its class-conditional twin (issue 20: per-class KID at equal time).
     "demo": ["--recipe", "demo"],
     "demo-conditional": ["--recipe", "demo-conditional"],

@@ -128,6 +128,15 @@ def test_unknown_policy_is_a_config_error() -> None:
         DiffAugment("color,rotate")
 
 
+def test_none_turns_a_recipes_augmentation_off() -> None:
+    x = torch.rand(4, 3, 8, 8) * 2 - 1
+    for off in ("none", "off", "None", ""):
+        assert torch.equal(DiffAugment(off, p=1.0)(x), x)
+        cfg = Config()
+        cfg.aug.augment = off
+        assert from_config(cfg) == (None, None)  # the training step then skips augmentation entirely
+
+
 # ---- adaptive p -------------------------------------------------------------------------
 
 def test_adaptive_p_moves_by_the_ada_rule_and_is_clamped() -> None:

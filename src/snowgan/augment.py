@@ -90,7 +90,10 @@ POLICIES: dict[str, list[Op]] = {
 
 
 def parse_policy(policy: str) -> list[str]:
-    """'color,translation' -> ['color', 'translation']; unknown names raise ConfigError."""
+    """'color,translation' -> ['color', 'translation']; '', 'none' or 'off' -> [] (a recipe's
+    augmentation turned off); unknown names raise ConfigError."""
+    if str(policy).strip().lower() in ("none", "off"):
+        return []
     names = [p.strip() for p in str(policy).split(",") if p.strip()]
     for n in names:
         if n not in POLICIES:
@@ -214,7 +217,7 @@ def from_config(cfg: Config) -> tuple[Optional[DiffAugment], Optional[AdaptiveP]
     (1.0) would start fully augmented, so adaptive runs start at 0 as in ADA.
     """
     a = cfg.aug
-    if not a.augment.strip():
+    if not parse_policy(a.augment):
         if a.ada_target is not None:
             raise ConfigError("--ada_target needs an augmentation policy: add --augment color,translation,cutout")
         return None, None

@@ -195,7 +195,7 @@ class TrainConfig:
 class AugConfig:
     """Differentiable augmentation applied to real and fake images before D."""
 
-    augment: str = _f("", "DiffAugment policy, comma-separated: color,translation,cutout")
+    augment: str = _f("", "DiffAugment policy, comma-separated: color,translation,cutout (none: off)")
     aug_p: float = _f(1.0, "probability each augmentation is applied (start value when adaptive)")
     ada_target: Optional[float] = _f(None, "adapt aug_p to keep E[sign(D(real))] near this (e.g. 0.6)")
     ada_kimg: float = _f(100.0, "adaptive p can go from 0 to 1 in this many thousand images")
