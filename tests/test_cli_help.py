@@ -204,3 +204,34 @@ def test_every_field_a_command_module_reads_is_in_that_command_s_topics() -> Non
             allowed = set(COMMANDS[entries[name]].topics) if name in entries else served
             for field in _reads(fn):
                 assert topic_of(field) in allowed, (module, name, field)
+
+
+def test_help_and_usage_errors_answer_without_importing_torch(tmp_path: Path) -> None:
+    """`snowgan --help` and a bad flag answer in well under a second: torch (2+ s to import) stays out.
+
+    Run in a fresh interpreter (this test process has torch already); the loss defaults that
+    flag resolution needs come from the torch-free registries.LOSS_DEFAULTS.
+    """
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    code = ("import sys; from snowgan.cli import main\n"
+            "rcs = [main(a) for a in (['--help'], ['train', '--help'], ['train', '--image_size', '100'],\n"
+            "        ['train', '--loss', 'hinge', '--disc_lr', 'x'], ['--mode', 'generate', '--help'])]\n"
+            "print(rcs, 'torch' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip().splitlines()[-1] == "[0, 0, 2, 2, 0] False", p.stdout + p.stderr
+
+
+def test_every_loss_has_its_defaults_in_the_torch_free_table() -> None:
+    from snowgan.losses import loss_class
+    from snowgan.registries import LOSS_DEFAULTS, LOSSES
+
+    assert set(LOSS_DEFAULTS) == set(LOSSES)
+    for name in LOSSES:
+        assert loss_class(name).defaults is LOSS_DEFAULTS[name]
+        assert parse_args(["--loss", name])[0].train.disc_lr == LOSS_DEFAULTS[name]["disc_lr"]

@@ -52,10 +52,16 @@ DATA_SOURCE_FIELDS = frozenset({
 
 
 def loss_defaults(loss: str) -> dict[str, Any]:
-    """The settings that follow ``--loss`` unless set (the loss class's ``defaults``)."""
-    from .losses import loss_class
+    """The settings that follow ``--loss`` unless set (the loss class's ``defaults``).
 
-    return dict(loss_class(loss).defaults)
+    Read from the torch-free table the classes use (registries.LOSS_DEFAULTS): parsing flags, --help
+    and every usage error answer without importing torch. An unknown name is the registry's error.
+    """
+    from .registries import LOSS_DEFAULTS, LOSSES, resolve
+
+    if loss not in LOSSES:
+        resolve(LOSSES, loss)  # raises ConfigError naming --loss and the choices
+    return dict(LOSS_DEFAULTS.get(loss, {}))
 
 
 def apply_loss_defaults(cfg: Config, already_set: set[str]) -> None:

@@ -54,6 +54,24 @@ LOSSES: dict[str, str] = {
     "rpgan": "snowgan.losses.rpgan:RelativisticPairing",
 }
 
+# The settings that follow each --loss unless set (flag name -> value): the loss class's
+# ``defaults`` (losses/base.GANLoss). Kept here, torch-free, so resolving flags (and --help, and
+# every usage error) answers without importing torch.
+_DCGAN_ADAM = {"disc_steps": 1, "gen_lr": 2e-4, "disc_lr": 2e-4, "beta1": 0.5, "beta2": 0.999}
+LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
+    # The DCGAN paper's Adam (2e-4, beta1 0.5) with one D step.
+    "nonsat": _DCGAN_ADAM,
+    "hinge": _DCGAN_ADAM,
+    # The WGAN-GP paper's and the SnowGAN write-up's (seed 000, whose command line sets
+    # --disc_lr 1e-4 and keeps 5 critic steps).
+    "wgan-gp": {"disc_steps": 5, "gen_lr": 1e-4, "disc_lr": 1e-4, "beta1": 0.5, "beta2": 0.9},
+    # R3GAN: Adam beta1 = 0, beta2 0.99 (its schedule goes 0.9 -> 0.99), lr 2e-4, one D step,
+    # R1 and R2 with the same gamma. gamma = 1 is a starting point for 32-128 px data at
+    # snowgan's widths; the R3GAN recipe sets its own.
+    "rpgan": {"disc_steps": 1, "gen_lr": 2e-4, "disc_lr": 2e-4, "beta1": 0.0, "beta2": 0.99,
+              "r1_gamma": 1.0, "r2_gamma": 1.0},
+}
+
 # --optimizer: module:function, make(params, lr, betas, device) -> torch.optim.Optimizer.
 OPTIMIZERS: dict[str, str] = {
     "adam": "snowgan.optim:make_adam",

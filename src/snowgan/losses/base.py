@@ -16,8 +16,9 @@ forward: the step marks that input ``requires_grad`` when the penalty is due.
 
 A loss class also carries ``defaults``: the settings that belong to it (n_critic, Adam
 rates and betas, penalty weights), which flags.resolve gives to every field no recipe,
-config file or flag set. Adding a loss is one module with a GANLoss subclass plus one
-line in registries.LOSSES.
+config file or flag set; the values live in registries.LOSS_DEFAULTS (torch-free, so that
+resolving flags needs no torch) and the class points at its entry. Adding a loss is one module
+with a GANLoss subclass plus its lines in registries.LOSSES and registries.LOSS_DEFAULTS.
 """
 
 from __future__ import annotations

@@ -12,10 +12,9 @@ from typing import Any, Optional
 import torch
 import torch.nn.functional as F
 
+from ..registries import LOSS_DEFAULTS
 from .base import GANLoss, GradientPenalty, Regularizer
 
-# The DCGAN paper's Adam (2e-4, beta1 0.5) with one D step.
-_DCGAN_ADAM = {"disc_steps": 1, "gen_lr": 2e-4, "disc_lr": 2e-4, "beta1": 0.5, "beta2": 0.999}
 
 
 class NonSaturating(GANLoss):
@@ -23,7 +22,7 @@ class NonSaturating(GANLoss):
 
     name = "nonsat"
     summary = "non-saturating GAN loss"
-    defaults = _DCGAN_ADAM
+    defaults = LOSS_DEFAULTS["nonsat"]  # the DCGAN paper's Adam (2e-4, beta1 0.5), one D step
 
     def d_main(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return F.softplus(-real.float()).mean() + F.softplus(fake.float()).mean()
@@ -40,7 +39,7 @@ class Hinge(GANLoss):
 
     name = "hinge"
     summary = "hinge loss"
-    defaults = _DCGAN_ADAM
+    defaults = LOSS_DEFAULTS["hinge"]
 
     def d_main(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return F.relu(1 - real.float()).mean() + F.relu(1 + fake.float()).mean()
@@ -59,7 +58,7 @@ class WassersteinGP(GANLoss):
 
     name = "wgan-gp"
     summary = "Wasserstein loss with gradient penalty"
-    defaults = {"disc_steps": 5, "gen_lr": 1e-4, "disc_lr": 1e-4, "beta1": 0.5, "beta2": 0.9}
+    defaults = LOSS_DEFAULTS["wgan-gp"]
     d_norm = "none"  # BatchNorm couples the samples the gradient penalty treats one by one
     signed_scores = False  # critic values drift; their sign says nothing
 

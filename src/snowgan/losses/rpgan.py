@@ -17,17 +17,14 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from ..registries import LOSS_DEFAULTS
 from .base import GANLoss
 
 
 class RelativisticPairing(GANLoss):
     name = "rpgan"
     summary = "relativistic pairing loss (RpGAN)"
-    # R3GAN: Adam beta1 = 0, beta2 0.99 (its schedule goes 0.9 -> 0.99), lr 2e-4, one D step,
-    # R1 and R2 with the same gamma. gamma = 1 is a starting point for 32-128 px data at
-    # snowgan's widths; the R3GAN recipe sets its own.
-    defaults = {"disc_steps": 1, "gen_lr": 2e-4, "disc_lr": 2e-4, "beta1": 0.0, "beta2": 0.99,
-                "r1_gamma": 1.0, "r2_gamma": 1.0}
+    defaults = LOSS_DEFAULTS["rpgan"]  # Adam (0, 0.99), lr 2e-4, one D step, R1 = R2 gamma 1
     d_norm = "none"  # R3GAN has no normalisation layers; BatchNorm would couple the pairs
     g_uses_real = True
     signed_scores = False  # only differences of scores carry meaning; their level drifts
