@@ -46,6 +46,40 @@ def run_cli(*args: str, cwd: Path, check: bool = True, timeout: float = 300,
     return proc
 
 
+def run_cli_here(*args: str, cwd: Path, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """What run_cli does, in this process: snowgan.cli.main(ARGS) in cwd, stdout/stderr captured.
+
+    A new interpreter spends ~3 s importing torch before a command starts; a test's second and
+    later commands run here instead, once its first (the one that proves the process boundary,
+    exit codes and output streams) went through run_cli. Same result object as run_cli.
+    """
+    import contextlib
+    import io
+
+    from snowgan.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env = {k: os.environ.get(k) for k in (env or {})}
+    here = os.getcwd()
+    try:
+        os.chdir(cwd)
+        os.environ.update({k: str(v) for k, v in (env or {}).items()})
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main([str(a) for a in args])
+    finally:
+        os.chdir(here)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    proc = subprocess.CompletedProcess(["snowgan", *map(str, args)], rc, out.getvalue(), err.getvalue())
+    if check and rc != 0:
+        raise AssertionError(f"snowgan {' '.join(map(str, args))} (in process) exited {rc}\n"
+                             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty working folder with its own dataset cache."""

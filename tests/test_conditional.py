@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 from snowgan.models.dcgan import Discriminator, Generator
 from snowgan.sample import class_rows, parse_classes
 
@@ -185,13 +185,13 @@ def test_conditional_training_grid_generate_and_export(workdir: Path) -> None:
     assert "classes: snowy, desert" in p.stdout
     assert sorted(f.name for f in (workdir / "g").iterdir()) == [
         "desert-seed000000.png", "desert-seed000001.png", "snowy-seed000000.png", "snowy-seed000001.png"]
-    bad = run_cli("--mode", "generate", "--class", "lava", cwd=workdir, check=False)
+    bad = run_cli_here("--mode", "generate", "--class", "lava", cwd=workdir, check=False)
     assert bad.returncode == 2 and "--class 'lava' is not a class of this model" in bad.stderr
-    run_cli("--mode", "export", "--out", workdir / "model", cwd=workdir)
+    run_cli_here("--mode", "export", "--out", workdir / "model", cwd=workdir)
     card = (workdir / "model" / "README.md").read_text()
     assert "desert, green, snowy, rocky" in card
-    run_cli("--mode", "generate", "--model", workdir / "model", "--class", "rocky", "--n_samples", "1",
-            "--format", "npy", "--out", workdir / "m", cwd=workdir)
+    run_cli_here("--mode", "generate", "--model", workdir / "model", "--class", "rocky", "--n_samples", "1",
+                 "--format", "npy", "--out", workdir / "m", cwd=workdir)
     assert np.load(workdir / "m" / "labels.npy").tolist() == [3]
     from snowgan.export import load_generator
 
@@ -199,12 +199,12 @@ def test_conditional_training_grid_generate_and_export(workdir: Path) -> None:
     assert G.class_names == ["desert", "green", "snowy", "rocky"] and G.num_classes == 4
 
     # average and interpolate within one class; per-class metrics beside the overall ones
-    p = run_cli("--mode", "interpolate", "--class", "desert", "--class", "snowy", "--frames", "4", "--keyframes", "2",
-                cwd=workdir)
+    p = run_cli_here("--mode", "interpolate", "--class", "desert", "--class", "snowy", "--frames", "4",
+                     "--keyframes", "2", cwd=workdir)
     assert "classes desert -> snowy -> desert" in p.stdout
-    p = run_cli("--mode", "average", "--class", "snowy", "--n_samples", "8", cwd=workdir)
+    p = run_cli_here("--mode", "average", "--class", "snowy", "--n_samples", "8", cwd=workdir)
     assert "class snowy" in p.stdout and "beside 8 real" in p.stdout  # the 8 snowy images of 32
-    p = run_cli("--mode", "evaluate", "--metrics", "swd", "--n_samples", "16", cwd=workdir)
+    p = run_cli_here("--mode", "evaluate", "--metrics", "swd", "--n_samples", "16", cwd=workdir)
     result = json.loads((run / "metrics.json").read_text())
     assert list(result["per_class"]) == ["desert", "green", "snowy", "rocky"]
     assert "4 generated vs 4 of 8 real images" in result["per_class"]["snowy"]["swd"]["protocol"]

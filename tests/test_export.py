@@ -14,7 +14,7 @@ import torch
 import yaml
 from PIL import Image
 
-from conftest import cli_env, run_cli
+from conftest import cli_env, run_cli, run_cli_here
 
 TINY = ["--image_size", "16", "--builtin_count", "64", "--batch_size", "8", "--g_width", "8", "--d_width", "8",
         "--progress", "lines", "--log_every", "2", "--sample_every", "4"]
@@ -28,7 +28,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
     run = work / "runs" / "00001-tiny"
     # metrics.json from the real evaluate command, so the card's metrics come from the run.
     run_cli("--mode", "evaluate", "--run", "tiny", "--metrics", "swd", "--n_samples", "16", cwd=work)
-    p = run_cli("--mode", "export", "--run", "tiny", "--out", work / "model", "--license", "apache-2.0", cwd=work)
+    p = run_cli_here("--mode", "export", "--run", "tiny", "--out", work / "model", "--license", "apache-2.0", cwd=work)
     assert "step 4" in p.stdout
     return work, run, work / "model"
 
@@ -71,7 +71,7 @@ def test_round_trip_gives_identical_images(exported: tuple[Path, Path, Path]) ->
     assert a.shape == (6, 16, 16, 3) and np.array_equal(a, b)
     assert a.std() > 0  # real images, not a constant
     # The sample PNGs in the folder are those seeds too.
-    run_cli("--mode", "generate", "--run", "tiny", "--n_samples", "2", "--out", work / "c", cwd=work)
+    run_cli_here("--mode", "generate", "--run", "tiny", "--n_samples", "2", "--out", work / "c", cwd=work)
     for name in ("seed000000.png", "seed000001.png"):
         assert np.array_equal(np.asarray(Image.open(model / "samples" / name)), np.asarray(Image.open(work / "c" / name)))
 
@@ -150,7 +150,7 @@ def test_refuses_non_empty_out_without_force(exported: tuple[Path, Path, Path]) 
     p = run_cli("--mode", "export", "--run", "tiny", "--out", out, cwd=work, check=False)
     assert p.returncode == 2 and "--force" in p.stderr and "Traceback" not in p.stderr
     assert sorted(x.name for x in out.iterdir()) == ["notes.txt"]
-    run_cli("--mode", "export", "--run", "tiny", "--out", out, "--force", "--checkpoint", "0", cwd=work)
+    run_cli_here("--mode", "export", "--run", "tiny", "--out", out, "--force", "--checkpoint", "0", cwd=work)
     assert json.loads((out / "config.json").read_text())["export"]["source"]["step"] == 0
     assert (out / "notes.txt").read_text() == "the user's own file"  # --force replaces only our files
 
@@ -165,7 +165,7 @@ def test_damaged_folder_is_refused_with_one_line(exported: tuple[Path, Path, Pat
                 check=False)
     err = [x for x in p.stderr.splitlines() if x.strip()]
     assert p.returncode == 2 and len(err) == 1 and "generator.safetensors" in err[0]
-    p = run_cli("--mode", "generate", "--model", tmp_path, "--n_samples", "1", cwd=work, check=False)
+    p = run_cli_here("--mode", "generate", "--model", tmp_path, "--n_samples", "1", cwd=work, check=False)
     assert p.returncode == 2 and "not a folder made by snowgan --mode export" in p.stderr
 
 

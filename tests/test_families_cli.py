@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import cli_env, run_cli
+from conftest import cli_env, run_cli, run_cli_here
 from lite0_helpers import fake_state_dict
 
 from snowgan.pretrained.efficientnet_lite import LITE0_WEIGHTS
@@ -49,8 +49,8 @@ def test_family_trains_on_two_ranks_then_interpolates_and_reports(workdir: Path,
     with Image.open(workdir / "walk.gif") as gif:
         assert gif.n_frames > 1 and gif.size[0] >= 16
     # Flags the videos cannot use are refused before the report writes anything.
-    bad = run_cli("--mode", "report", "--run", family, "--frames", "4", cwd=workdir, env=env, check=False)
+    bad = run_cli_here("--mode", "report", "--run", family, "--frames", "4", cwd=workdir, env=env, check=False)
     assert bad.returncode == 2 and "--keyframes" in bad.stderr and not (run / "report").exists()
-    p = run_cli("--mode", "report", "--run", family, "--frames", "6", "--n_samples", "8", cwd=workdir, env=env)
+    p = run_cli_here("--mode", "report", "--run", family, "--frames", "6", "--n_samples", "8", cwd=workdir, env=env)
     page = (run / "report.html").read_text()
     assert "file://" in p.stdout and "id=samples" in page and (run / "report" / "interpolate.gif").is_file()

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 from metric_fixtures import random_standard_state_dict, scenes
 
 TINY = ["--image_size", "16", "--builtin_count", "8", "--batch_size", "4", "--g_width", "8", "--d_width", "8",
@@ -61,8 +61,8 @@ def test_evaluate_out_is_never_overwritten_without_force(trained) -> None:
     p = run_cli("--mode", "evaluate", "--metrics", "swd", "--n_samples", "8", "--out", out,
                 cwd=work, env=env, check=False)
     assert p.returncode == 2 and "--force" in p.stderr and out.read_text() == "my notes"
-    run_cli("--mode", "evaluate", "--metrics", "swd", "--n_samples", "8", "--out", out, "--force",
-            cwd=work, env=env)
+    run_cli_here("--mode", "evaluate", "--metrics", "swd", "--n_samples", "8", "--out", out, "--force",
+                 cwd=work, env=env)
     assert json.loads(out.read_text())["metrics"]["swd"]["value"] > 0
 
 
@@ -95,12 +95,12 @@ def test_features_of_folder_csv_stats_and_ref(trained, tmp_path: Path) -> None:
         # The statistics are those of the rows written (CSV keeps 7 significant digits).
         assert np.allclose(f["mu"], feats.mean(axis=0), rtol=1e-6, atol=1e-9)
     # The same images against their own statistics: FID 0.
-    p = run_cli("--mode", "features", "--images", folder, "--ref", stats, "--inception_weights", weights,
-                cwd=work, env=env)
+    p = run_cli_here("--mode", "features", "--images", folder, "--ref", stats, "--inception_weights", weights,
+                     cwd=work, env=env)
     assert "FID vs" in p.stdout and float(p.stdout.split("FID vs")[1].split(":")[1].split()[0]) < 1e-6
     # Existing outputs are kept unless --force.
-    p = run_cli("--mode", "features", "--images", folder, "--out", csv, "--inception_weights", weights,
-                cwd=work, env=env, check=False)
+    p = run_cli_here("--mode", "features", "--images", folder, "--out", csv, "--inception_weights", weights,
+                     cwd=work, env=env, check=False)
     assert p.returncode == 2 and "--force" in p.stderr
 
 

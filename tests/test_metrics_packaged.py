@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 from snowgan.metrics.features import inception_features
 from snowgan.metrics.images import list_images, read_rgb
 from snowgan.metrics.scriptarchive import read_script_tensors
@@ -143,8 +143,8 @@ def test_evaluate_and_features_work_offline_with_the_packaged_weights(cache, tmp
     for i, img in enumerate(scenes(3, 24, seed=40)):
         Image.fromarray(img.transpose(1, 2, 0)).save(folder / f"im{i}.png")
     stats = tmp_path / "s.npz"
-    run_cli("--mode", "features", "--images", folder, "--stats", stats, cwd=tmp_path, env=env)
+    run_cli_here("--mode", "features", "--images", folder, "--stats", stats, cwd=tmp_path, env=env)
     with np.load(stats, allow_pickle=False) as f:
         assert f["mu"].shape == (2048,) and str(f["protocol"]) == "tf1-299" and str(f["n"]) == "3"
-    p = run_cli("--mode", "features", "--images", folder, "--ref", stats, cwd=tmp_path, env=env)
+    p = run_cli_here("--mode", "features", "--images", folder, "--ref", stats, cwd=tmp_path, env=env)
     assert float(p.stdout.split("FID vs")[1].split(":")[1].split()[0]) < 1e-6 and "warning" not in p.stderr

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import run_cli as _run_cli
+from conftest import run_cli as _run_cli, run_cli_here
 
 TINY = ["--image_size", "16", "--builtin_count", "64", "--batch_size", "8", "--g_width", "8", "--d_width", "8",
         "--progress", "none", "--sample_every", "100"]
@@ -124,8 +124,8 @@ def test_classes_probe_then_predict(setup: dict, capsys: pytest.CaptureFixture, 
 
     # A head made on the exported folder applies to the same weights reached through the run, too.
     out = work / "pred" / "p.csv"
-    p = run_cli("--mode", "predict", "--run", "tiny", "--head", work / "head-cls", "--data", work / "photos",
-                "--out", out, cwd=work)
+    p = run_cli_here("--mode", "predict", "--run", "tiny", "--head", work / "head-cls", "--data", work / "photos",
+                     "--out", out, cwd=work)
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(setup["rows"]) and rows[0]["file"].startswith("day")
@@ -159,8 +159,8 @@ def test_numeric_labels_become_a_regression(setup: dict, capsys: pytest.CaptureF
     info = json.loads((work / "head-snow" / "head.json").read_text())
     assert info["task"] == "regress" and set(info["scores"]["pretrained"]) == {"mae", "r2"}
     assert info["scores"]["training_mean"]["r2"] <= 1e-12  # a constant never beats the mean
-    run_cli("--mode", "predict", "--model", model, "--head", work / "head-snow", "--data", work / "photos",
-            "--labels", work / "snow.csv", "--out", work / "snow-pred.csv", cwd=work)
+    run_cli_here("--mode", "predict", "--model", model, "--head", work / "head-snow", "--data", work / "photos",
+                 "--labels", work / "snow.csv", "--out", work / "snow-pred.csv", cwd=work)
     with open(work / "snow-pred.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["file", "prediction", "label"]
@@ -180,8 +180,8 @@ def test_finetune_saves_the_tuned_blocks_and_predict_uses_them(setup: dict) -> N
     assert info["finetuned_blocks"] == [0, 1] and info["data"]["images"] == 48
     tensors = load_file(str(work / "head-ft" / "head.safetensors"))
     assert any(k.startswith("backbone.blocks.1.") for k in tensors)
-    p = run_cli("--mode", "predict", "--model", model, "--head", work / "head-ft", "--builtin_count", "48",
-                "--out", work / "ft.csv", cwd=work)
+    p = run_cli_here("--mode", "predict", "--model", model, "--head", work / "head-ft", "--builtin_count", "48",
+                     "--out", work / "ft.csv", cwd=work)
     assert "against the built-in labels: accuracy" in p.stdout
     with open(work / "ft.csv", newline="") as f:
         rows = list(csv.DictReader(f))

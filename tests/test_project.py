@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 from snowgan.config import Config
 from snowgan.latentfile import load_latents, save_latents
 from snowgan.errors import ConfigError
@@ -63,13 +63,13 @@ def test_project_cli_writes_everything_and_the_latent_feeds_generate(tiny_run: P
     z = load_file(str(out / "latent.safetensors"))["z"]
     assert z.shape == (1, 100) and torch.isfinite(z).all()
     # Round trip: generate renders exactly the reconstruction from the latent file.
-    run_cli("--mode", "generate", "--latents", str(out / "latent.safetensors"), "--out", str(tiny_run / "gen"),
-            cwd=tiny_run, env=env)
+    run_cli_here("--mode", "generate", "--latents", str(out / "latent.safetensors"), "--out", str(tiny_run / "gen"),
+                 cwd=tiny_run, env=env)
     regenerated = np.asarray(Image.open(tiny_run / "gen" / "latent000000.png"))
     assert np.abs(regenerated.astype(int) - np.asarray(Image.open(out / "reconstruction.png")).astype(int)).max() <= 1
     # ... and interpolate starts its loop at it.
-    run_cli("--mode", "interpolate", "--latents", str(out / "latent.safetensors"), "--frames", "6",
-            "--keyframes", "3", "--out", str(tiny_run / "walk.gif"), cwd=tiny_run, env=env)
+    run_cli_here("--mode", "interpolate", "--latents", str(out / "latent.safetensors"), "--frames", "6",
+                 "--keyframes", "3", "--out", str(tiny_run / "walk.gif"), cwd=tiny_run, env=env)
     with Image.open(tiny_run / "walk.gif") as im:
         assert im.n_frames == 6
 
@@ -145,14 +145,14 @@ def test_project_cli_on_a_conditional_run_records_the_class_for_generate(tmp_pat
                 "--out", str(tmp_path / "proj"), cwd=tmp_path, env=env)
     found = json.loads((tmp_path / "proj" / "projection.json").read_text())["class"]
     assert found in ("desert", "green", "rocky", "snowy") and f"class: {found} (the class whose" in p.stdout
-    run_cli("--mode", "project", "--image", str(photo), "--project_steps", "3", "--perceptual_weight", "0",
-            "--class", "snowy", "--out", str(tmp_path / "snowy"), cwd=tmp_path, env=env)
+    run_cli_here("--mode", "project", "--image", str(photo), "--project_steps", "3", "--perceptual_weight", "0",
+                 "--class", "snowy", "--out", str(tmp_path / "snowy"), cwd=tmp_path, env=env)
     latent = tmp_path / "snowy" / "latent.safetensors"
     assert json.loads((tmp_path / "snowy" / "projection.json").read_text())["class"] == "snowy"
-    run_cli("--mode", "generate", "--latents", str(latent), "--out", str(tmp_path / "gen"), cwd=tmp_path, env=env)
+    run_cli_here("--mode", "generate", "--latents", str(latent), "--out", str(tmp_path / "gen"), cwd=tmp_path, env=env)
     assert [f.name for f in (tmp_path / "gen").glob("*.png")] == ["snowy-latent000000.png"]
-    bad = run_cli("--mode", "project", "--image", str(photo), "--class", "snowy,desert", cwd=tmp_path, env=env,
-                  check=False)
+    bad = run_cli_here("--mode", "project", "--image", str(photo), "--class", "snowy,desert", cwd=tmp_path, env=env,
+                       check=False)
     assert bad.returncode == 2 and "one class" in bad.stderr
 
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 
 from snowgan.config import Config, ConfigError
 from snowgan.flags import parse_args
@@ -225,7 +225,7 @@ def test_cli_trains_r3gan_writes_a_checkpoint_and_generates(workdir: Path) -> No
     images = sorted((workdir / "gen").glob("*.png"))
     assert len(images) == 3 and Image.open(images[0]).size == (16, 16)
     # Exported, the folder rebuilds the networks on its own (eval mode: samples in [-1, 1]).
-    run_cli("--mode", "export", "--run", "r3", "--out", workdir / "model", cwd=workdir)
+    run_cli_here("--mode", "export", "--run", "r3", "--out", workdir / "model", cwd=workdir)
     card = (workdir / "model" / "README.md").read_text(encoding="utf-8")
     assert "R3GAN (residual, no normalisation; 1 block(s) per resolution" in card
     import snowgan

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 from report_helpers import gif_info, mp4_info
 
 TINY = ["--image_size", "16", "--builtin_count", "64", "--batch_size", "8", "--g_width", "8", "--d_width", "8",
@@ -44,7 +44,7 @@ def test_interpolate_writes_looping_gif_and_mp4_of_the_asked_length(trained) -> 
     n, secs, size, _ = mp4_info(mp4)
     assert (n, size) == (12, (128, 128)) and secs == pytest.approx(2.0)
     # A second call never overwrites the first.
-    run_cli("--mode", "interpolate", "--frames", "4", "--walk", cwd=work, env=env)
+    run_cli_here("--mode", "interpolate", "--frames", "4", "--walk", cwd=work, env=env)
     assert (_run(work) / "media" / "walk-00001.mp4").is_file() and gif.is_file()
 
 
@@ -58,11 +58,11 @@ def test_interpolate_grid_variant_and_out_rules(trained) -> None:
     assert gif_info(work / "clip.gif")[1] == 2000
     with Image.open(work / "clip-pairs.png") as im:
         assert im.size == (3 * 66 + 2, 2 * 66 + 2)
-    again = run_cli("--mode", "interpolate", "--frames", "6", "--out", str(work / "clip.gif"), cwd=work, env=env,
-                    check=False)
+    again = run_cli_here("--mode", "interpolate", "--frames", "6", "--out", str(work / "clip.gif"), cwd=work, env=env,
+                         check=False)
     assert again.returncode == 2 and "already exists" in again.stderr and "--force" in again.stderr
-    run_cli("--mode", "interpolate", "--frames", "6", "--fps", "2", "--out", str(work / "clip.gif"), "--force",
-            cwd=work, env=env)
+    run_cli_here("--mode", "interpolate", "--frames", "6", "--fps", "2", "--out", str(work / "clip.gif"), "--force",
+                 cwd=work, env=env)
     assert gif_info(work / "clip.gif")[1] == 3000
 
 
@@ -106,7 +106,7 @@ def test_report_command_writes_an_offline_report_with_every_section(trained) -> 
         assert f"id={section}" in page
     # Up to date: a second call remakes nothing.
     mtime = (run / "report" / "interpolate.gif").stat().st_mtime
-    run_cli("--mode", "report", "--frames", "8", cwd=work, env=env)
+    run_cli_here("--mode", "report", "--frames", "8", cwd=work, env=env)
     assert (run / "report" / "interpolate.gif").stat().st_mtime == mtime
 
 
@@ -117,5 +117,5 @@ def test_report_on_a_run_without_checkpoints(trained) -> None:
     p = run_cli("--mode", "report", "--run", str(copy), cwd=work, env=env)
     assert "no valid checkpoint" in p.stdout
     assert (copy / "report.html").is_file() and (copy / "report" / "progress.gif").is_file()
-    missing = run_cli("--mode", "average", "--run", str(copy), cwd=work, env=env, check=False)
+    missing = run_cli_here("--mode", "average", "--run", str(copy), cwd=work, env=env, check=False)
     assert missing.returncode == 2 and "no valid checkpoint" in missing.stderr

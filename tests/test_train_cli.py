@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import cli_env, run_cli
+from conftest import cli_env, run_cli, run_cli_here
 
 # A tiny, fast configuration: 16x16 built-in images, small networks.
 TINY = ["--image_size", "16", "--builtin_count", "64", "--batch_size", "8", "--g_width", "8", "--d_width", "8",
@@ -66,24 +66,24 @@ def test_generate_png_npy_grid_and_no_overwrite(workdir: Path) -> None:
     out = workdir / "runs" / "00001-g" / "generated" / "00001-seed0"
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == 10 and Image.open(pngs[0]).size == (16, 16)
-    run_cli("--mode", "generate", "--n_samples", "5", "--format", "npy", "--out", workdir / "npy", cwd=workdir)
+    run_cli_here("--mode", "generate", "--n_samples", "5", "--format", "npy", "--out", workdir / "npy", cwd=workdir)
     arr = np.load(workdir / "npy" / "samples.npy")
     assert arr.shape == (5, 16, 16, 3) and arr.dtype == np.uint8
     # the same seeds give the same images
     assert np.array_equal(arr[0], np.asarray(Image.open(pngs[0])))
-    bad = run_cli("--mode", "generate", "--n_samples", "5", "--format", "npy", "--out", workdir / "npy",
-                  cwd=workdir, check=False)
+    bad = run_cli_here("--mode", "generate", "--n_samples", "5", "--format", "npy", "--out", workdir / "npy",
+                       cwd=workdir, check=False)
     assert bad.returncode == 2 and "--force" in bad.stderr
-    run_cli("--mode", "generate", "--n_samples", "5", "--format", "npy", "--out", workdir / "npy", "--force",
-            "--seed", "3", cwd=workdir)
-    run_cli("--mode", "generate", "--grid", "2x3", "--out", workdir / "grid.png", cwd=workdir)
+    run_cli_here("--mode", "generate", "--n_samples", "5", "--format", "npy", "--out", workdir / "npy", "--force",
+                 "--seed", "3", cwd=workdir)
+    run_cli_here("--mode", "generate", "--grid", "2x3", "--out", workdir / "grid.png", cwd=workdir)
     w, h = Image.open(workdir / "grid.png").size
     assert w > h > 0
     # --grid with a name without extension writes NAME.png; another extension is one line, exit 2
-    run_cli("--mode", "generate", "--grid", "1x4", "--out", workdir / "strip", cwd=workdir)
+    run_cli_here("--mode", "generate", "--grid", "1x4", "--out", workdir / "strip", cwd=workdir)
     assert Image.open(workdir / "strip.png").size[0] > Image.open(workdir / "strip.png").size[1]
     for out, needle in ((workdir / "strip", "--force"), (workdir / "grid.txt", ".png")):
-        bad = run_cli("--mode", "generate", "--grid", "1x4", "--out", out, cwd=workdir, check=False)
+        bad = run_cli_here("--mode", "generate", "--grid", "1x4", "--out", out, cwd=workdir, check=False)
         err = [line for line in bad.stderr.splitlines() if line.strip()]
         assert bad.returncode == 2 and len(err) == 1 and needle in err[0], bad.stderr
     assert not (workdir / "grid.txt").exists()
