@@ -64,9 +64,9 @@ def test_folder_is_self_contained(exported: tuple[Path, Path, Path]) -> None:
 
 def test_round_trip_gives_identical_images(exported: tuple[Path, Path, Path]) -> None:
     work, run, model = exported
-    for src, out in ((["--model", model], "a"), (["--run", "tiny"], "b")):
-        run_cli("--mode", "generate", *src, "--n_samples", "6", "--seed", "7", "--format", "npy",
-                "--out", work / out, cwd=work)
+    for (src, out), cli in zip(((["--model", model], "a"), (["--run", "tiny"], "b")), (run_cli, run_cli_here)):
+        cli("--mode", "generate", *src, "--n_samples", "6", "--seed", "7", "--format", "npy", "--out", work / out,
+            cwd=work)
     a, b = np.load(work / "a" / "samples.npy"), np.load(work / "b" / "samples.npy")
     assert a.shape == (6, 16, 16, 3) and np.array_equal(a, b)
     assert a.std() > 0  # real images, not a constant
