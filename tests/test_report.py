@@ -221,6 +221,21 @@ def test_plots_from_stats_and_metrics_skip_absent_and_all_zero_keys(tmp_path: Pa
     assert np.allclose(smooth(y)[~np.isnan(y)], 1.0)
 
 
+def test_plots_are_redrawn_only_when_their_files_change(tmp_path: Path) -> None:
+    """A resumed run's first refresh, or a report right after training, reuses the PNGs drawn from the same files."""
+    run = write_run_folder(tmp_path / "run")
+    first = plot_stats(run)
+    stamps = {p.name: p.stat().st_mtime_ns for p in first}
+    again = plot_stats(run)
+    assert again == first and {p.name: p.stat().st_mtime_ns for p in again} == stamps  # nothing redrawn
+    with open(run / "stats.jsonl", "a") as f:
+        f.write(json.dumps({"step": 99, "kimg": 9.9, "loss_g": 1.0, "loss_d": 1.0, "d_real": 0.5, "d_fake": -0.5,
+                            "aug_p": 0.1}) + "\n")
+    redrawn = plot_stats(run)
+    assert [p.name for p in redrawn] == [p.name for p in first]
+    assert all(p.stat().st_mtime_ns != stamps[p.name] for p in redrawn)  # a new line: every panel drawn again
+
+
 def _img_sources(page: str) -> list[str]:
     return re.findall(r'<img[^>]*\ssrc="([^"]*)"', page)
 
