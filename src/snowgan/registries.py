@@ -62,8 +62,8 @@ LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
     # The DCGAN paper's Adam (2e-4, beta1 0.5) with one D step.
     "nonsat": _DCGAN_ADAM,
     "hinge": _DCGAN_ADAM,
-    # The WGAN-GP paper's and the SnowGAN write-up's (seed 000, whose command line sets
-    # --disc_lr 1e-4 and keeps 5 critic steps).
+    # The WGAN-GP paper's and the SnowGAN write-up's (seed 000, whose command line is the
+    # contract): n_critic 5, Adam 1e-4 with betas (0.5, 0.9).
     "wgan-gp": {"disc_steps": 5, "gen_lr": 1e-4, "disc_lr": 1e-4, "beta1": 0.5, "beta2": 0.9},
     # R3GAN: Adam beta1 = 0, beta2 0.99 (its schedule goes 0.9 -> 0.99), lr 2e-4, one D step,
     # R1 and R2 with the same gamma. gamma = 1 is a starting point for 32-128 px data at

@@ -16,7 +16,6 @@ from ..registries import LOSS_DEFAULTS
 from .base import GANLoss, GradientPenalty, Regularizer
 
 
-
 class NonSaturating(GANLoss):
     """-log sigmoid(D(x)) - log(1 - sigmoid(D(G(z)))) for D; -log sigmoid(D(G(z))) for G (Goodfellow 2014)."""
 
