@@ -54,8 +54,8 @@ def test_folder_is_self_contained(exported: tuple[Path, Path, Path]) -> None:
     model.rename(moved)
     try:
         shutil.move(str(run), str(work / "run-away"))
-        p = run_cli("--mode", "generate", "--model", moved, "--n_samples", "2", "--out", work / "from-moved",
-                    cwd=work / "elsewhere")
+        p = run_cli_here("--mode", "generate", "--model", moved, "--n_samples", "2", "--out", work / "from-moved",
+                         cwd=work / "elsewhere")
         assert len(list((work / "from-moved").glob("*.png"))) == 2, p.stdout
     finally:
         shutil.move(str(work / "run-away"), str(run))
@@ -147,7 +147,7 @@ def test_refuses_non_empty_out_without_force(exported: tuple[Path, Path, Path]) 
     out = work / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("the user's own file")
-    p = run_cli("--mode", "export", "--run", "tiny", "--out", out, cwd=work, check=False)
+    p = run_cli_here("--mode", "export", "--run", "tiny", "--out", out, cwd=work, check=False)
     assert p.returncode == 2 and "--force" in p.stderr and "Traceback" not in p.stderr
     assert sorted(x.name for x in out.iterdir()) == ["notes.txt"]
     run_cli_here("--mode", "export", "--run", "tiny", "--out", out, "--force", "--checkpoint", "0", cwd=work)
@@ -161,8 +161,8 @@ def test_damaged_folder_is_refused_with_one_line(exported: tuple[Path, Path, Pat
     shutil.copytree(model, bad)
     data = (bad / "generator.safetensors").read_bytes()
     (bad / "generator.safetensors").write_bytes(data[: len(data) // 2])
-    p = run_cli("--mode", "generate", "--model", bad, "--n_samples", "1", "--out", tmp_path / "o", cwd=work,
-                check=False)
+    p = run_cli_here("--mode", "generate", "--model", bad, "--n_samples", "1", "--out", tmp_path / "o", cwd=work,
+                     check=False)
     err = [x for x in p.stderr.splitlines() if x.strip()]
     assert p.returncode == 2 and len(err) == 1 and "generator.safetensors" in err[0]
     p = run_cli_here("--mode", "generate", "--model", tmp_path, "--n_samples", "1", cwd=work, check=False)

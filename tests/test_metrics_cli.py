@@ -58,8 +58,8 @@ def test_evaluate_out_is_never_overwritten_without_force(trained) -> None:
     work, _, env = trained
     out = work / "mine.json"
     out.write_text("my notes")
-    p = run_cli("--mode", "evaluate", "--metrics", "swd", "--n_samples", "8", "--out", out,
-                cwd=work, env=env, check=False)
+    p = run_cli_here("--mode", "evaluate", "--metrics", "swd", "--n_samples", "8", "--out", out,
+                     cwd=work, env=env, check=False)
     assert p.returncode == 2 and "--force" in p.stderr and out.read_text() == "my notes"
     run_cli_here("--mode", "evaluate", "--metrics", "swd", "--n_samples", "8", "--out", out, "--force",
                  cwd=work, env=env)
@@ -68,7 +68,7 @@ def test_evaluate_out_is_never_overwritten_without_force(trained) -> None:
 
 def test_fid_without_weights_offline_says_where_to_put_them(trained) -> None:
     work, _, env = trained
-    p = run_cli("--mode", "evaluate", "--metrics", "fid", "--n_samples", "8", cwd=work, env=env, check=False)
+    p = run_cli_here("--mode", "evaluate", "--metrics", "fid", "--n_samples", "8", cwd=work, env=env, check=False)
     assert p.returncode == 2
     assert "pt_inception-2015-12-05-6726825d.pth" in p.stderr and "--inception_weights" in p.stderr
     assert str(Path(env["SNOWGAN_CACHE"]) / "weights") in p.stderr
@@ -107,7 +107,7 @@ def test_features_of_folder_csv_stats_and_ref(trained, tmp_path: Path) -> None:
 def test_features_of_run_samples(trained, tmp_path: Path) -> None:
     work, weights, env = trained
     csv = tmp_path / "samples.csv"
-    run_cli("--mode", "features", "--run", "tiny", "--n_samples", "3", "--out", csv,
-            "--inception_weights", weights, cwd=work, env=env)
+    run_cli_here("--mode", "features", "--run", "tiny", "--n_samples", "3", "--out", csv,
+                 "--inception_weights", weights, cwd=work, env=env)
     rows = csv.read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["sample-00000", "sample-00001", "sample-00002"]

@@ -77,8 +77,8 @@ def test_project_cli_writes_everything_and_the_latent_feeds_generate(tiny_run: P
 def test_project_refuses_a_file_that_is_not_an_image(tiny_run: Path) -> None:
     bad = tiny_run / "notes.jpg"
     bad.write_text("not a picture")
-    p = run_cli("--mode", "project", "--image", str(bad), cwd=tiny_run, check=False,
-                env={"SNOWGAN_CACHE": str(tiny_run / "cache")})
+    p = run_cli_here("--mode", "project", "--image", str(bad), cwd=tiny_run, check=False,
+                     env={"SNOWGAN_CACHE": str(tiny_run / "cache")})
     assert p.returncode == 2 and "not an image" in p.stderr
 
 
@@ -141,8 +141,8 @@ def test_project_cli_on_a_conditional_run_records_the_class_for_generate(tmp_pat
     run_cli("--mode", "train", "--loss", "nonsat", *TINY, "--conditional", "--steps", "4", "--name", "cond",
             cwd=tmp_path, env=env)
     photo = _photo(tmp_path / "photo.jpg")
-    p = run_cli("--mode", "project", "--image", str(photo), "--project_steps", "3", "--perceptual_weight", "0",
-                "--out", str(tmp_path / "proj"), cwd=tmp_path, env=env)
+    p = run_cli_here("--mode", "project", "--image", str(photo), "--project_steps", "3", "--perceptual_weight", "0",
+                     "--out", str(tmp_path / "proj"), cwd=tmp_path, env=env)
     found = json.loads((tmp_path / "proj" / "projection.json").read_text())["class"]
     assert found in ("desert", "green", "rocky", "snowy") and f"class: {found} (the class whose" in p.stdout
     run_cli_here("--mode", "project", "--image", str(photo), "--project_steps", "3", "--perceptual_weight", "0",

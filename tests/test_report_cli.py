@@ -51,8 +51,8 @@ def test_interpolate_writes_looping_gif_and_mp4_of_the_asked_length(trained) -> 
 def test_interpolate_grid_variant_and_out_rules(trained) -> None:
     work, env = trained
     out = work / "clip"
-    run_cli("--mode", "interpolate", "--grid", "2x3", "--frames", "6", "--fps", "3", "--keyframes", "2",
-            "--out", str(out), cwd=work, env=env)
+    run_cli_here("--mode", "interpolate", "--grid", "2x3", "--frames", "6", "--fps", "3", "--keyframes", "2",
+                 "--out", str(out), cwd=work, env=env)
     n, secs, size, _ = mp4_info(work / "clip.mp4")
     assert (n, size) == (6, (3 * 66 + 2, 2 * 66 + 2)) and secs == pytest.approx(2.0)
     assert gif_info(work / "clip.gif")[1] == 2000
@@ -68,7 +68,7 @@ def test_interpolate_grid_variant_and_out_rules(trained) -> None:
 
 def test_average_writes_generated_beside_real(trained) -> None:
     work, env = trained
-    run_cli("--mode", "average", "--n_samples", "40", cwd=work, env=env)
+    run_cli_here("--mode", "average", "--n_samples", "40", cwd=work, env=env)
     with Image.open(_run(work) / "media" / "average-00001.png") as im:
         arr = np.asarray(im.convert("RGB"))
     # Two 16 px panels enlarged x12 to 192 px, 6 px apart, with caption bars below.
@@ -79,7 +79,7 @@ def test_average_writes_generated_beside_real(trained) -> None:
 
 def test_progress_video_has_one_labelled_frame_per_grid(trained) -> None:
     work, env = trained
-    run_cli("--mode", "progress", cwd=work, env=env)
+    run_cli_here("--mode", "progress", cwd=work, env=env)
     grids = sorted((_run(work) / "samples").glob("step-*.png"))
     assert [g.name for g in grids] == ["step-00000003.png", "step-00000006.png", "step-00000009.png"]
     with Image.open(grids[-1]) as im:
@@ -114,7 +114,7 @@ def test_report_on_a_run_without_checkpoints(trained) -> None:
     work, env = trained
     copy = work / "runs" / "00002-nock"
     shutil.copytree(_run(work), copy, ignore=shutil.ignore_patterns("checkpoints", "report", "media", "plots"))
-    p = run_cli("--mode", "report", "--run", str(copy), cwd=work, env=env)
+    p = run_cli_here("--mode", "report", "--run", str(copy), cwd=work, env=env)
     assert "no valid checkpoint" in p.stdout
     assert (copy / "report.html").is_file() and (copy / "report" / "progress.gif").is_file()
     missing = run_cli_here("--mode", "average", "--run", str(copy), cwd=work, env=env, check=False)
