@@ -213,7 +213,7 @@ DRAWN_FROM = ".drawn-from"  # in plots/: the size and mtime of the files the PNG
 
 
 def _inputs(folder: RunFolder) -> str:
-    """One line naming the current state of stats.jsonl and metrics.jsonl (size, mtime in ns)."""
+    """The current state of stats.jsonl and metrics.jsonl: one line each, name, size and mtime in ns."""
     parts = []
     for path in (folder.stats, folder.metrics):
         try:
