@@ -45,6 +45,7 @@ VARIANTS: dict[str, list[str]] = {
     "photos-per-logit": ["--recipe", "photos", "--per_logit_loss"],
     "photos-lr1e-3": ["--recipe", "photos", "--gen_lr", "1e-3", "--disc_lr", "1e-3"],  # 5x the paper's lr
     "photos-noaug": ["--recipe", "photos", "--augment", "none"],  # a CPU run sees each photo ~3 times
+    "photos-bs8": ["--recipe", "photos", "--batch_size", "8"],  # twice the updates in the same CPU time
     # The built-in quick start and its class-conditional twin (issue 20: per-class KID at equal time).
     "demo": ["--recipe", "demo"],
     "demo-conditional": ["--recipe", "demo-conditional"],

@@ -14,6 +14,7 @@ from conftest import run_cli, write_image_folder
 from data_helpers import b64, config, encode, manifest
 from snowgan.config import ConfigError
 from snowgan.data.prepare import cache_root, prepare_dataset
+from snowgan.data.prepared import change_note
 from snowgan.commands.prepare import main as prepare_main
 
 
@@ -58,6 +59,31 @@ def test_changes_to_files_or_options_prepare_again(workdir):
     Image.new("RGB", (20, 20)).save(data / "b" / "new.png")
     _, grown = prep(*base)
     assert len(grown) == 7 and grown.fingerprint != edited.fingerprint
+
+
+def test_a_run_tells_touched_files_from_changed_ones(workdir):
+    """Copying a folder (new modification times) prepares it again; the run's note says the files
+    are the same by name and size, where an added photo is counted."""
+    data = write_image_folder(workdir / "d", n=6)
+    base = ["--data", data, "--image_size", "16"]
+    record = lambda ds: {"count": len(ds), "fingerprint": ds.fingerprint, "content": ds.content}
+    _, first = prep(*base)
+    for f in (data / "a").iterdir():
+        os.utime(f, ns=(10**18, 10**18))
+    _, touched = prep(*base)
+    assert touched.fingerprint != first.fingerprint and touched.content == first.content != ""
+    note = change_note(record(first), record(touched))
+    assert "same 6 images by name and size" in note and "new modification times" in note
+    Image.new("RGB", (20, 20)).save(data / "b" / "new.png")
+    _, grown = prep(*base)
+    assert grown.content != first.content
+    assert "the data changed since this run last trained: 6 -> 7 images" in change_note(record(first), record(grown))
+    (data / "b" / "new.png").rename(data / "b" / "renamed.png")
+    _, renamed = prep(*base)
+    assert "still 7 images, but files renamed, replaced or edited" in change_note(record(grown), record(renamed))
+    assert change_note(record(renamed), record(renamed)) is None
+    old_run = {"count": 7, "fingerprint": "0" * 20}  # a run recorded before the content id
+    assert "7 -> 7" not in change_note(old_run, record(renamed)) and "still 7 images" in change_note(old_run, record(renamed))
 
 
 def test_a_damaged_cache_is_prepared_again(workdir):

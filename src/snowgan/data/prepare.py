@@ -70,8 +70,12 @@ def option_record(cfg: Config, source: Source, fit: FitOptions) -> dict:
     return rec
 
 
-def fingerprint(source: Source, options: dict) -> str:
-    blob = json.dumps({"kind": source.kind, "path": str(source.path), "files": source.stamp, "options": options},
+def fingerprint(source: Source, options: dict, times: bool = True) -> str:
+    """20 hex digits naming the source's files (name, size and, with times, modification time) and
+    the options. times=False gives the content id a run records, so that copying or touching the
+    same files (new times, a new cache) is told apart from photos added, removed or edited."""
+    files = source.stamp if times else [row[:2] for row in source.stamp]
+    blob = json.dumps({"kind": source.kind, "path": str(source.path), "files": files, "options": options},
                       sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
 
@@ -268,6 +272,7 @@ def _build(source: Source, fit: FitOptions, dest: Path, cfg: Config, fp: str, pr
               "look soft); a smaller --image_size avoids that", file=sys.stderr)
     write_json(dest / MANIFEST, {
         PREPARED_MARK: PREPARE_VERSION, "fingerprint": fp, "snowgan_version": __version__,
+        "content": fingerprint(source, option_record(cfg, source, fit), times=False),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(time.time() - t0, 3),
         "description": ", ".join(parts),
         "source": {"kind": source.kind, "path": str(source.path), "detail": detail, "ignored_files": source.ignored},

@@ -16,6 +16,8 @@ class PreparedDataset:
     labels: int64 array (N,) of class indices, or None when the source has none.
     class_names: names for label indices (empty when labels is None).
     fingerprint: hex string identifying source + preparation options.
+    content: the same without the files' modification times ("" when unknown): equal when the
+        same files were only copied or touched.
     description: one line for logs ("built-in mountains, 1024 images, 4 classes").
     skipped: (input name, reason) for every input that could not be used.
     unlabelled: how many kept images had no label while others had one (labels is then
@@ -26,6 +28,7 @@ class PreparedDataset:
     labels: Optional[np.ndarray] = None
     class_names: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    content: str = ""
     description: str = ""
     skipped: list[tuple[str, str]] = field(default_factory=list)
     unlabelled: int = 0
@@ -43,3 +46,20 @@ class PreparedDataset:
     def shape(self) -> tuple[int, int, int]:
         """(C, H, W)."""
         return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+
+def change_note(before: dict, after: dict) -> Optional[str]:
+    """What a user should read when a run resumes on data other than it trained on, or None.
+
+    before, after: a run's dataset.json records ({"count", "fingerprint", "content"}); "content"
+    may be missing (runs and caches from before it was recorded).
+    """
+    if before.get("fingerprint") == after.get("fingerprint"):
+        return None
+    n0, n1 = before.get("count"), after.get("count")
+    if before.get("content") and before.get("content") == after.get("content"):
+        return (f"note: the data's files have new modification times since this run last trained (copied, "
+                f"touched or edited in place): the same {n1} images by name and size, prepared again")
+    what = f"{n0} -> {n1} images" if n0 != n1 else f"still {n1} images, but files renamed, replaced or edited"
+    return (f"note: the data changed since this run last trained: {what} "
+            f"(fingerprint {before.get('fingerprint')} -> {after.get('fingerprint')})")

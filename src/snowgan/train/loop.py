@@ -25,6 +25,7 @@ from ..config import ConfigError
 from ..data.classes import check_conditional, describe_classes
 from ..data.dataset import Batches
 from ..data.load import load_dataset
+from ..data.prepared import change_note
 from ..models.registry import build_networks
 from ..progress import Progress
 from ..report.grid import save_grid
@@ -141,12 +142,12 @@ class Trainer:
         where = "built-in dataset (no --data given): " if self.cfg.data.data is None else ""
         self.log(f"data: {where}{ds.description}")
         before = self.files.read_dataset()
-        if before and before.get("fingerprint") != ds.fingerprint:  # e.g. photos added to the same folder
-            self.log(f"note: the data changed since this run last trained: {before.get('count')} -> {len(ds)} images "
-                     f"(fingerprint {before.get('fingerprint')} -> {ds.fingerprint})")
         info = {"source": self.cfg.data.data, "description": ds.description, "count": len(ds),
-                "shape": list(ds.shape), "fingerprint": ds.fingerprint, "class_names": ds.class_names,
-                "mirror": self.cfg.data.mirror, "skipped": len(ds.skipped)}
+                "shape": list(ds.shape), "fingerprint": ds.fingerprint, "content": ds.content,
+                "class_names": ds.class_names, "mirror": self.cfg.data.mirror, "skipped": len(ds.skipped)}
+        note = change_note(before, info) if before else None  # e.g. photos added to the same folder
+        if note:
+            self.log(note)
         self.files.dataset.write_text(json.dumps(info, indent=2), encoding="utf-8")
         if ds.skipped:
             with open(self.files.skipped, "w", encoding="utf-8") as f:
