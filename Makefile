@@ -18,7 +18,7 @@ demo: setup
 
 # Quick start 2: set up, then run the test suite.
 test: setup
-	$(PY) -m pytest -q -n auto
+	$(PY) -m pytest -q -n auto --durations=15
 
 bench: setup
 	$(PY) bench/train_throughput.py
