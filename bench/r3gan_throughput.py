@@ -23,7 +23,8 @@ machine shared with other jobs slows both alike; each repeat gives one ratio.
 
 Also reported: FLOPs per image (torch.utils.flop_counter: convolutions and matrix products
 incl. backward and double backward; grouped convolutions at their true cost) and the
-fraction of this machine's bf16 matmul peak, measured with a large torch.matmul at the
+fraction of this machine's matmul peak (bf16, or fp32 without bf16 units: train_throughput.PEAK_DTYPE),
+measured with a large torch.matmul at the
 same thread count in every repeat: once with snowgan's own FLOPs (as train_throughput.py
 counts), once with the reference's (the textbook arithmetic of the same update).
 
@@ -51,7 +52,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_throughput import SnowganIteration, matmul_peak, spread, timed_block  # noqa: E402
+from train_throughput import PEAK_DTYPE, PEAK_NAME, SnowganIteration, matmul_peak, spread, timed_block  # noqa: E402
 
 from snowgan.train.device import configure_threads  # noqa: E402
 
@@ -216,14 +217,14 @@ def main(argv: list[str] | None = None) -> int:
         for key, fn in order:
             n, dt = timed_block(fn, args.block_s)
             got[key] = n * per_iter / dt
-        peaks.append(matmul_peak(torch.bfloat16))
+        peaks.append(matmul_peak(PEAK_DTYPE))
         ips_snow.append(got["snow"])
         ips_ref.append(got["ref"])
         ratios.append(got["snow"] / got["ref"])
         fractions.append(got["snow"] * flops_snow / per_iter / peaks[-1])
         useful.append(got["snow"] * flops_ref / per_iter / peaks[-1])
         print(f"  repeat {r + 1}/{args.repeats}: snowgan {got['snow']:.2f} img/s, reference {got['ref']:.2f} img/s, "
-              f"ratio {ratios[-1]:.2f}; {100 * fractions[-1]:.1f}% of a {peaks[-1] / 1e9:.0f} GFLOP/s bf16 peak; "
+              f"ratio {ratios[-1]:.2f}; {100 * fractions[-1]:.1f}% of a {peaks[-1] / 1e9:.0f} GFLOP/s {PEAK_NAME} peak; "
               f"{threads_now}; load average {os.getloadavg()[0]:.2f}", flush=True)
     out = {"torch": torch.__version__, "python": platform.python_version(), "argv": snowgan_argv(args),
            "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]), "threads": notes,
@@ -231,14 +232,14 @@ def main(argv: list[str] | None = None) -> int:
            "snowgan_img_s": spread(ips_snow), "reference_img_s": spread(ips_ref),
            "gflop_per_image_snowgan": flops_snow / per_iter / 1e9,
            "gflop_per_image_reference": flops_ref / per_iter / 1e9,
-           "bf16_matmul_peak_gflops": spread([x / 1e9 for x in peaks]), "fraction_of_bf16_peak": spread(fractions),
-           "fraction_of_bf16_peak_reference_flops": spread(useful),
+           "peak_dtype": PEAK_NAME, "matmul_peak_gflops": spread([x / 1e9 for x in peaks]), "fraction_of_peak": spread(fractions),
+           "fraction_of_peak_reference_flops": spread(useful),
            "load_average_1min": os.getloadavg()[0]}
     r = out["ratio"]
     print(f"ratio median {r['median']:.2f} (min {r['min']:.2f}, max {r['max']:.2f}, n={r['n']}); snowgan "
           f"{statistics.median(ips_snow):.2f} img/s at {out['gflop_per_image_snowgan']:.2f} GFLOP/image "
           f"(reference {out['gflop_per_image_reference']:.2f}) = {100 * statistics.median(fractions):.1f}% "
-          f"(median) of the bf16 matmul peak measured beside it; counting only the reference's FLOPs "
+          f"(median) of the {PEAK_NAME} matmul peak measured beside it; counting only the reference's FLOPs "
           f"{100 * statistics.median(useful):.1f}%", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2), encoding="utf-8")
