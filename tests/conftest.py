@@ -25,6 +25,21 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked slow (real training runs of 25-50 s) first, the rest in file order.
+
+    pytest-xdist hands tests out in this order: a slow one collected last ran alone at the end
+    while the other worker sat idle. A slow test on a module-scoped fixture stays with its
+    module, so the fixture is still made once.
+    """
+    def first(item) -> bool:
+        defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        shared = any(d[-1].scope in ("module", "class", "package") for d in defs.values() if d)
+        return item.get_closest_marker("slow") is not None and not shared
+
+    items.sort(key=lambda item: not first(item))  # stable: file order kept otherwise
+
+
 def cli_env(extra: dict | None = None) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")

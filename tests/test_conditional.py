@@ -211,6 +211,7 @@ def test_conditional_training_grid_generate_and_export(workdir: Path) -> None:
     assert result["per_class"]["snowy"]["swd"]["value"] > 0 and "class snowy:" in p.stdout
 
 
+@pytest.mark.slow
 def test_conditional_resume_is_exact(workdir: Path) -> None:
     args = ["--mode", "train", "--conditional", "--loss", "nonsat", *TINY, "--deterministic", "--seed", "3"]
     run_cli(*args, "--steps", "4", "--name", "straight", cwd=workdir)
@@ -262,6 +263,7 @@ def test_conditional_refusals(workdir: Path) -> None:
 
 # ---- behaviour -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_conditional_model_draws_the_class_it_is_asked_for(workdir: Path) -> None:
     """Two tiny classes, red and blue, each half bright and half dark: a few hundred steps, then each
     --class comes out in its colour, and not as one image (the variety inside a class survives:

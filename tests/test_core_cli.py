@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -25,6 +26,7 @@ def _final_weights(run: Path, step: int) -> dict[str, torch.Tensor]:
     return {**load_file(str(ckpt / "model.safetensors")), **load_file(str(ckpt / "state.safetensors"))}
 
 
+@pytest.mark.slow
 def test_rpgan_trains_from_the_cli_and_resumes_exactly(workdir: Path) -> None:
     args = ["--mode", "train", "--loss", "rpgan", *TINY, "--deterministic", "--seed", "3"]
     run_cli(*args, "--steps", "4", "--name", "straight", cwd=workdir)

@@ -48,6 +48,7 @@ def _folder(root: Path, n: int = 24) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_minutes_fixes_the_length_from_the_speed_and_resume_keeps_it(tmp_path: Path) -> None:
     data = _folder(tmp_path / "photos")
     p = run_cli("--mode", "train", "--data", str(data), *TINY, "--minutes", "0.05", "--name", "m", cwd=tmp_path,

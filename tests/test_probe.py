@@ -213,6 +213,7 @@ def test_builtin_images_written_as_a_labelled_folder_feed_the_probe(setup: dict,
     assert json.loads((work / "head-folder" / "head.json").read_text())["data"]["images"] == 16
 
 
+@pytest.mark.slow
 def test_pretrained_discriminator_beats_random_init_on_builtin_classes(tmp_path: Path) -> None:
     """The issue's must-show, at the settings bench/probe_margin.py measures (not tuned per seed).
 

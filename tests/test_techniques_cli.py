@@ -33,6 +33,7 @@ def _same_checkpoint(a: Path, b: Path) -> None:
         assert [k for k in ta if not (ta[k] == tb[k]).all()] == []
 
 
+@pytest.mark.slow
 def test_progressive_resume_mid_fade_continues_the_same_alpha(workdir: Path) -> None:
     args = ["--recipe", "bobross", *TINY, *PG, "--deterministic", "--seed", "3", "--sample_every", "100"]
     run_cli("--mode", "train", *args, "--steps", "9", "--name", "straight", cwd=workdir)
@@ -51,6 +52,7 @@ def test_progressive_resume_mid_fade_continues_the_same_alpha(workdir: Path) -> 
                      split / "checkpoints" / "step-00000009")
 
 
+@pytest.mark.slow
 def test_adaptive_p_is_logged_saved_and_resumed(workdir: Path) -> None:
     args = ["--recipe", "houses", *TINY, "--ada_target", "0.6", "--ada_interval", "1", "--ada_kimg", "0.2",
             "--deterministic", "--seed", "4", "--sample_every", "100"]

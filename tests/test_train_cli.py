@@ -113,6 +113,7 @@ def test_resume_with_different_architecture_is_refused(workdir: Path) -> None:
     assert p.returncode == 2 and "--image_size" in p.stderr and "new run" in p.stderr
 
 
+@pytest.mark.slow
 def test_kill_and_resume_is_bit_identical(workdir: Path) -> None:
     """2N steps straight == N steps, SIGKILL, resume to 2N (CPU, --deterministic)."""
     args = [*TINY, "--deterministic", "--checkpoint_every", "4", "--keep_checkpoints", "10", "--seed", "5"]

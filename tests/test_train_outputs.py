@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -19,6 +20,7 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_metrics_keep_best_write_report_and_leave_training_unchanged(workdir: Path) -> None:
     p = run_cli("--mode", "train", *TINY, "--steps", "8", *METRICS, "--name", "measured", cwd=workdir)
     run_cli("--mode", "train", *TINY, "--steps", "8", "--report", "false", "--name", "plain", cwd=workdir)
