@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from conftest import SRC, run_cli
+from conftest import SRC, run_cli, run_cli_here
 from lite0_helpers import fake_state_dict
 
 from snowgan.config import Config, ConfigError
@@ -406,7 +406,7 @@ def test_cli_trains_resumes_exactly_exports_and_generates_without_the_weights(
     assert bytes(a["D.backbone_sha256"].tolist()) == sha
     assert any(k.startswith("s.optim.opt_d") for k in a)
     # An exported folder rebuilds both networks; D finds the same backbone (by hash) and scores images.
-    run_cli("--mode", "export", "--run", "straight", "--out", workdir / "model", cwd=workdir, env=env)
+    run_cli_here("--mode", "export", "--run", "straight", "--out", workdir / "model", cwd=workdir, env=env)
     monkeypatch.setenv(ENV, str(fake_weights))
     from snowgan.export import load_discriminator, load_generator
 

@@ -63,6 +63,7 @@ def test_stop_on_collapse_ends_the_run_with_a_checkpoint(workdir: Path) -> None:
     assert [r["step"] for r in _lines(run / "metrics.jsonl")] == [4]
 
 
+@pytest.mark.slow
 def test_default_collapse_watch_measures_diversity_and_can_be_turned_off(workdir: Path) -> None:
     # 50 iterations is the shortest run the watch measures (watch_every: about ten checks, none before 50);
     # it also checks the last iteration, the model the user gets.
