@@ -99,6 +99,7 @@ def load_prepared(folder: Path) -> tuple[PreparedDataset, dict]:
             raise ValueError(f"{folder / LABELS} has shape {labels.shape}, expected ({images.shape[0]},)")
     skipped = [(e["name"], e["reason"]) for e in m.get("inputs", []) if e.get("status") == "skipped"]
     ds = PreparedDataset(images=images, labels=labels, class_names=list(m.get("class_names", [])),
-                         fingerprint=m["fingerprint"], content=m.get("content", ""), description=m.get("description", ""), skipped=skipped,
+                         fingerprint=m["fingerprint"], content=m.get("content", ""),
+                         description=m.get("description", ""), skipped=skipped,
                          unlabelled=int(m.get("counts", {}).get("unlabelled", 0)))
     return ds, m

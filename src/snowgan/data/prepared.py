@@ -60,6 +60,11 @@ def change_note(before: dict, after: dict) -> Optional[str]:
     if before.get("content") and before.get("content") == after.get("content"):
         return (f"note: the data's files have new modification times since this run last trained (copied, "
                 f"touched or edited in place): the same {n1} images by name and size, prepared again")
-    what = f"{n0} -> {n1} images" if n0 != n1 else f"still {n1} images, but files renamed, replaced or edited"
+    if n0 != n1:
+        what = f"{n0} -> {n1} images"
+    elif before.get("content"):
+        what = f"still {n1} images, but files renamed, replaced or edited"
+    else:  # a run recorded before the content id: cannot tell a copy from an edit
+        what = f"still {n1} images, but their names, sizes or modification times changed"
     return (f"note: the data changed since this run last trained: {what} "
             f"(fingerprint {before.get('fingerprint')} -> {after.get('fingerprint')})")
