@@ -46,6 +46,7 @@ VARIANTS: dict[str, list[str]] = {
     "photos-lr1e-3": ["--recipe", "photos", "--gen_lr", "1e-3", "--disc_lr", "1e-3"],  # 5x the paper's lr
     "photos-noaug": ["--recipe", "photos", "--augment", "none"],  # a CPU run sees each photo ~3 times
     "photos-bs8": ["--recipe", "photos", "--batch_size", "8"],  # twice the updates in the same CPU time
+    "photos-ttur": ["--recipe", "photos", "--disc_lr", "2e-4"],  # a slower D than G (D runs far ahead)
     # The built-in quick start and its class-conditional twin (issue 20: per-class KID at equal time).
     "demo": ["--recipe", "demo"],
     "demo-conditional": ["--recipe", "demo-conditional"],
