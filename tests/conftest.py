@@ -64,24 +64,35 @@ def run_cli(*args: str, cwd: Path, check: bool = True, timeout: float = 300,
 def run_cli_here(*args: str, cwd: Path, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
     """What run_cli does, in this process: snowgan.cli.main(ARGS) in cwd, stdout/stderr captured.
 
-    A new interpreter spends ~3 s importing torch before a command starts; a test's second and
-    later commands run here instead, once its first (the one that proves the process boundary,
-    exit codes and output streams) went through run_cli. Same result object as run_cli.
+    A new interpreter spends ~3 s importing torch (and ~2 s more on torch._dynamo when it trains)
+    before a command starts; a test's second and later commands, training runs included, run here
+    instead, once its first (the one that proves the process boundary, exit codes and output
+    streams) went through run_cli. Same result object as run_cli.
     """
     import contextlib
     import io
 
+    import torch
+
     from snowgan.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    saved_env = {k: os.environ.get(k) for k in (env or {})}
+    # The thread count a subprocess would get (cli_env), so a run trained here matches one trained
+    # there bit for bit; torch's thread count and deterministic switch are put back afterwards.
+    threads = cli_env(env)["OMP_NUM_THREADS"]
+    env = {**(env or {}), "OMP_NUM_THREADS": threads}
+    saved_env = {k: os.environ.get(k) for k in env}
+    saved_torch = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     here = os.getcwd()
     try:
         os.chdir(cwd)
-        os.environ.update({k: str(v) for k, v in (env or {}).items()})
+        os.environ.update({k: str(v) for k, v in env.items()})
+        torch.set_num_threads(int(threads))
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             rc = main([str(a) for a in args])
     finally:
+        torch.set_num_threads(saved_torch[0])
+        torch.use_deterministic_algorithms(saved_torch[1])
         os.chdir(here)
         for k, v in saved_env.items():
             if v is None:

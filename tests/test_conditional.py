@@ -215,8 +215,8 @@ def test_conditional_training_grid_generate_and_export(workdir: Path) -> None:
 def test_conditional_resume_is_exact(workdir: Path) -> None:
     args = ["--mode", "train", "--conditional", "--loss", "nonsat", *TINY, "--deterministic", "--seed", "3"]
     run_cli(*args, "--steps", "4", "--name", "straight", cwd=workdir)
-    run_cli(*args, "--steps", "2", "--name", "split", cwd=workdir)
-    p = run_cli("--mode", "train", "--name", "split", "--steps", "4", cwd=workdir)
+    run_cli_here(*args, "--steps", "2", "--name", "split", cwd=workdir)
+    p = run_cli_here("--mode", "train", "--name", "split", "--steps", "4", cwd=workdir)
     assert "resumed from step-00000002" in p.stdout and "conditional: 4 classes" in p.stdout
 
     def weights(run: Path) -> dict[str, torch.Tensor]:
@@ -231,8 +231,10 @@ def test_conditional_resume_is_exact(workdir: Path) -> None:
 
 # ---- refusals ------------------------------------------------------------------------------
 
-def _refused(workdir: Path, *args: str) -> str:
-    p = run_cli("--mode", "train", "--conditional", *TINY, "--steps", "1", *args, cwd=workdir, check=False)
+def _refused(workdir: Path, *args: str, here: bool = True) -> str:
+    """The last stderr line of a conditional run refused at set-up (in this process unless here=False)."""
+    run = run_cli_here if here else run_cli
+    p = run("--mode", "train", "--conditional", *TINY, "--steps", "1", *args, cwd=workdir, check=False)
     assert p.returncode == 2, p.stdout + p.stderr
     assert not (workdir / "runs").exists() or not any((workdir / "runs").iterdir())  # no run folder left
     return p.stderr.strip().splitlines()[-1]
@@ -243,7 +245,7 @@ def test_conditional_refusals(workdir: Path) -> None:
     flat.mkdir()
     for i in range(8):
         Image.fromarray(np.full((16, 16, 3), 30 * i, np.uint8)).save(flat / f"{i}.png")
-    assert "the data has no labels; give them with sub-folders per class" in _refused(workdir, "--data", str(flat))
+    assert "the data has no labels; give them with sub-folders per class" in _refused(workdir, "--data", str(flat), here=False)
 
     loose = _colour_folder(workdir / "loose", {"red": (8, (200, 0, 0)), "blue": (8, (0, 0, 200))})
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(loose / "stray.png")
@@ -257,7 +259,7 @@ def test_conditional_refusals(workdir: Path) -> None:
     msg = _refused(workdir, "--data", str(few))
     assert "class 'blue' has 3 images, fewer than its share of a batch (4 = --batch_size 8 / 2 classes)" in msg
 
-    p = run_cli("--mode", "train", "--conditional", "--arch", "progan", *TINY, cwd=workdir, check=False)
+    p = run_cli_here("--mode", "train", "--conditional", "--arch", "progan", *TINY, cwd=workdir, check=False)
     assert p.returncode == 2 and "--conditional is not supported with --arch progan" in p.stderr
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 
 TINY = ["--image_size", "16", "--builtin_count", "32", "--batch_size", "8", "--g_width", "8", "--d_width", "8",
         "--progress", "lines", "--log_every", "1", "--sample_every", "100", "--metrics_every", "0"]
@@ -30,8 +30,8 @@ def _final_weights(run: Path, step: int) -> dict[str, torch.Tensor]:
 def test_rpgan_trains_from_the_cli_and_resumes_exactly(workdir: Path) -> None:
     args = ["--mode", "train", "--loss", "rpgan", *TINY, "--deterministic", "--seed", "3"]
     run_cli(*args, "--steps", "4", "--name", "straight", cwd=workdir)
-    run_cli(*args, "--steps", "2", "--name", "split", cwd=workdir)
-    p = run_cli("--mode", "train", "--name", "split", "--steps", "4", cwd=workdir)
+    run_cli_here(*args, "--steps", "2", "--name", "split", cwd=workdir)
+    p = run_cli_here("--mode", "train", "--name", "split", "--steps", "4", cwd=workdir)
     assert "resumed from step-00000002" in p.stdout
     straight, split = _run(workdir, "straight"), _run(workdir, "split")
     cfg = json.loads((straight / "config.json").read_text())
@@ -50,7 +50,7 @@ def test_resume_honours_a_config_file_as_it_does_a_flag(workdir: Path) -> None:
     more = workdir / "more.toml"
     more.write_text("[train]\nsteps = 5\n")
     run = _run(workdir, "c")
-    p = run_cli("--mode", "train", "--resume", str(run), "--config", str(more), cwd=workdir)
+    p = run_cli_here("--mode", "train", "--resume", str(run), "--config", str(more), cwd=workdir)
     assert "done: 5 steps" in p.stdout
     assert json.loads((run / "config.json").read_text())["train"]["steps"] == 5
     assert [json.loads(x)["step"] for x in (run / "stats.jsonl").read_text().splitlines()][-1] == 5

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from conftest import cli_env, run_cli
+from conftest import cli_env, run_cli, run_cli_here
 
 # No BatchNorm (per-rank statistics would differ from one process by design): WGAN-GP critic,
 # InstanceNorm generator, fp32 so the only difference is the order of floating-point sums.
@@ -53,7 +53,7 @@ def test_two_processes_match_one_and_resume_on_one(workdir: Path) -> None:
     # Resume across world sizes: 2 processes for 3 steps, then 1 process to step 6.
     p = torchrun(workdir, "--mode", "train", *ARGS, "--steps", "3", "--name", "switch")
     assert p.returncode == 0, p.stdout + p.stderr
-    run_cli("--mode", "train", "--name", "switch", "--steps", "6", cwd=workdir)
+    run_cli_here("--mode", "train", "--name", "switch", "--steps", "6", cwd=workdir)
     assert _max_diff(one, _weights(workdir, "switch", 6)) < 1e-6
 
 

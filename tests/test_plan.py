@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 from snowgan.train import plan
 
 TINY = ["--image_size", "16", "--batch_size", "8", "--g_width", "8", "--d_width", "8", "--progress", "lines",
@@ -67,7 +67,7 @@ def test_minutes_fixes_the_length_from_the_speed_and_resume_keeps_it(tmp_path: P
     every = log["sample_every"]
     assert len(list((run / "samples").glob("step-*.png"))) == iterations // every + (iterations % every > 0)
     # Resuming with a longer --kimg continues the recorded run; nothing is measured again.
-    p2 = run_cli("--mode", "train", "--resume", "1", "--kimg", str(kimg * 2), cwd=tmp_path,
+    p2 = run_cli_here("--mode", "train", "--resume", "1", "--kimg", str(kimg * 2), cwd=tmp_path,
                  env={"SNOWGAN_CACHE": str(tmp_path / "cache")})
     assert "plan:" not in p2.stdout
     assert json.loads((run / "config.json").read_text())["log"] == log

@@ -393,8 +393,8 @@ def test_cli_trains_resumes_exactly_exports_and_generates_without_the_weights(
     args = [*TINY, "--deterministic", "--checkpoint_every", "2", "--seed", "3"]
     p = run_cli("--mode", "train", *args, "--steps", "4", "--name", "straight", cwd=workdir, env=env)
     assert "projected hinge" in p.stdout
-    run_cli("--mode", "train", *args, "--steps", "2", "--name", "split", cwd=workdir, env=env)
-    p = run_cli("--mode", "train", "--name", "split", "--steps", "4", cwd=workdir, env=env)
+    run_cli_here("--mode", "train", *args, "--steps", "2", "--name", "split", cwd=workdir, env=env)
+    p = run_cli_here("--mode", "train", "--name", "split", "--steps", "4", cwd=workdir, env=env)
     assert "resumed from step-00000002" in p.stdout
     a = _tensors(workdir / "runs" / "00001-straight" / "checkpoints" / "step-00000004")
     b = _tensors(workdir / "runs" / "00002-split" / "checkpoints" / "step-00000004")

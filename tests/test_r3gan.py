@@ -221,7 +221,7 @@ def test_cli_trains_r3gan_writes_a_checkpoint_and_generates(workdir: Path) -> No
     (run,) = (workdir / "runs").iterdir()
     ckpts = sorted((run / "checkpoints").glob("step-*"))
     assert ckpts and ckpts[-1].name.endswith("3") and (ckpts[-1] / "model.safetensors").is_file()
-    run_cli("--mode", "generate", "--run", "r3", "--n_samples", "3", "--out", workdir / "gen", cwd=workdir)
+    run_cli_here("--mode", "generate", "--run", "r3", "--n_samples", "3", "--out", workdir / "gen", cwd=workdir)
     images = sorted((workdir / "gen").glob("*.png"))
     assert len(images) == 3 and Image.open(images[0]).size == (16, 16)
     # Exported, the folder rebuilds the networks on its own (eval mode: samples in [-1, 1]).
@@ -244,8 +244,8 @@ def test_resume_is_bit_identical(workdir: Path) -> None:
             "--batch_size", "4", "--g_width", "8", "--d_width", "8", "--latent_dim", "16", "--deterministic",
             "--checkpoint_every", "2", "--keep_checkpoints", "10", "--sample_every", "100", "--progress", "none"]
     run_cli("--mode", "train", *args, "--steps", "4", "--name", "straight", cwd=workdir)
-    run_cli("--mode", "train", *args, "--steps", "2", "--name", "resumed", cwd=workdir)
-    p = run_cli("--mode", "train", "--name", "resumed", "--steps", "4", "--progress", "lines", cwd=workdir)
+    run_cli_here("--mode", "train", *args, "--steps", "2", "--name", "resumed", cwd=workdir)
+    p = run_cli_here("--mode", "train", "--name", "resumed", "--steps", "4", "--progress", "lines", cwd=workdir)
     assert "resumed from step-00000002" in p.stdout
     runs = {p.name.split("-", 1)[1]: p for p in (workdir / "runs").iterdir()}
     a, b = (load_file(str(runs[n] / "checkpoints" / "step-00000004" / "model.safetensors"))

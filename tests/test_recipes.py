@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 from test_techniques_cli import PG, TINY
 
 from snowgan.augment import from_config as augment_from_config
@@ -71,14 +71,14 @@ def test_recipe_trains_resumes_and_generates(workdir: Path, recipe: str) -> None
     extra = PG if recipe == "bobross" else []
     run_cli("--mode", "train", "--recipe", recipe, *TINY, *extra, "--steps", "2", "--sample_every", "2",
             "--disc_steps", "2", "--name", recipe, cwd=workdir)
-    p = run_cli("--mode", "train", "--name", recipe, "--steps", "3", cwd=workdir)
+    p = run_cli_here("--mode", "train", "--name", recipe, "--steps", "3", cwd=workdir)
     assert "resumed from step-00000002" in p.stdout
     (run,) = (workdir / "runs").iterdir()
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["run"]["recipe"] == recipe and cfg["data"]["image_size"] == "16"
     stats = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
     assert [s["step"] for s in stats] == [1, 2, 3]
-    run_cli("--mode", "generate", "--run", recipe, "--n_samples", "2", "--out", workdir / "gen", cwd=workdir)
+    run_cli_here("--mode", "generate", "--run", recipe, "--n_samples", "2", "--out", workdir / "gen", cwd=workdir)
     images = sorted((workdir / "gen").glob("*.png"))
     # A progressive run generates at the resolution it has reached (8x8 here), the others at 16x16.
     h, w = (int(v) for v in stats[-1].get("res", "16x16").split("x"))

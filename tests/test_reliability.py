@@ -58,14 +58,13 @@ def _wait_for(pattern: str, root: Path, proc: subprocess.Popen, timeout: float =
 
 
 def _train_here(tmp_path: Path, *args: str) -> int:
-    """The train command in this process (so a test can monkeypatch a write), signal handlers restored."""
+    """The train command in this process (so a test can monkeypatch a write). However it ends, it
+    leaves the process's Ctrl-C and SIGTERM handlers as it found them (a notebook keeps its Ctrl-C)."""
     cfg, explicit = parse_args(["--mode", "train", *FAST, "--runs_dir", str(tmp_path / "runs"), *args])
     handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    try:
-        return command.main(cfg, explicit)
-    finally:
-        signal.signal(signal.SIGINT, handlers[0])
-        signal.signal(signal.SIGTERM, handlers[1])
+    code = command.main(cfg, explicit)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    return code
 
 
 @pytest.fixture

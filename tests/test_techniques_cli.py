@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 
 # Shrinks any recipe to seconds on a CPU: 16x16 built-in images, tiny networks.
 TINY = ["--image_size", "16", "--builtin_count", "32", "--batch_size", "8", "--g_width", "4", "--d_width", "4",
@@ -37,11 +37,11 @@ def _same_checkpoint(a: Path, b: Path) -> None:
 def test_progressive_resume_mid_fade_continues_the_same_alpha(workdir: Path) -> None:
     args = ["--recipe", "bobross", *TINY, *PG, "--deterministic", "--seed", "3", "--sample_every", "100"]
     run_cli("--mode", "train", *args, "--steps", "9", "--name", "straight", cwd=workdir)
-    run_cli("--mode", "train", *args, "--steps", "4", "--name", "split", cwd=workdir)
+    run_cli_here("--mode", "train", *args, "--steps", "4", "--name", "split", cwd=workdir)
     split = _run(workdir, "split")
     stopped = _stats(split)[-1]
     assert stopped["phase"] == "fade" and 0 < stopped["alpha"] < 1  # stopped in the middle of a fade
-    p = run_cli("--mode", "train", "--name", "split", "--steps", "9", cwd=workdir)
+    p = run_cli_here("--mode", "train", "--name", "split", "--steps", "9", cwd=workdir)
     assert "resumed from step-00000004" in p.stdout
     straight = _stats(_run(workdir, "straight"))
     resumed = _stats(split)
@@ -58,8 +58,8 @@ def test_adaptive_p_is_logged_saved_and_resumed(workdir: Path) -> None:
             "--deterministic", "--seed", "4", "--sample_every", "100"]
     p = run_cli("--mode", "train", *args, "--steps", "8", "--name", "straight", cwd=workdir)
     assert "warning: --ada_target" not in p.stdout  # the houses recipe's DCGAN loss: the sign means something
-    run_cli("--mode", "train", *args, "--steps", "4", "--name", "split", cwd=workdir)
-    run_cli("--mode", "train", "--name", "split", "--steps", "8", cwd=workdir)
+    run_cli_here("--mode", "train", *args, "--steps", "4", "--name", "split", cwd=workdir)
+    run_cli_here("--mode", "train", "--name", "split", "--steps", "8", cwd=workdir)
     straight, split = _stats(_run(workdir, "straight")), _stats(_run(workdir, "split"))
     # Every iteration p moves by 8 images / 0.2 kimg towards keeping E[sign(D(real))] at 0.6, from 0.
     p_prev = 0.0

@@ -52,7 +52,7 @@ def test_seed_train_command_uses_builtin_data_and_writes_run_folder(workdir: Pat
     assert (run / "samples" / "reals.png").is_file()
     # A second run never touches the first. With the DCGAN loss the optimiser defaults follow it
     # (1 D step, 2e-4, beta2 0.999), and the same flags now out-step D: a warning says so.
-    p2 = run_cli("--mode", "train", "--loss", "nonsat", "--gen_steps", "4", *TINY, "--steps", "2", cwd=workdir)
+    p2 = run_cli_here("--mode", "train", "--loss", "nonsat", "--gen_steps", "4", *TINY, "--steps", "2", cwd=workdir)
     assert (workdir / "runs" / "00002-dcgan").is_dir() and "warning: --gen_steps 4 > --disc_steps 1" in p2.stdout
     cfg2 = json.loads((workdir / "runs" / "00002-dcgan" / "config.json").read_text())["train"]
     assert (cfg2["disc_steps"], cfg2["gen_lr"], cfg2["disc_lr"], cfg2["beta2"]) == (1, 2e-4, 2e-4, 0.999)
@@ -109,7 +109,7 @@ def test_bad_input_is_one_line_and_exit_2(workdir: Path, args: list[str], needle
 
 def test_resume_with_different_architecture_is_refused(workdir: Path) -> None:
     run_cli("--mode", "train", *TINY, "--steps", "2", "--name", "r", cwd=workdir)
-    p = run_cli("--mode", "train", "--name", "r", "--image_size", "32", "--steps", "4", cwd=workdir, check=False)
+    p = run_cli_here("--mode", "train", "--name", "r", "--image_size", "32", "--steps", "4", cwd=workdir, check=False)
     assert p.returncode == 2 and "--image_size" in p.stderr and "new run" in p.stderr
 
 
@@ -140,7 +140,7 @@ def test_kill_and_resume_is_bit_identical(workdir: Path) -> None:
     assert max(done) < 16, "the killed run got too far before the kill; slow the test down"
     # The lock file still names the killed trainer, but its OS lock died with it: no stale lock.
     assert json.loads((killed / "train.lock").read_text())["pid"] == proc.pid
-    p = run_cli("--mode", "train", "--name", "killed", "--steps", "16", cwd=workdir)
+    p = run_cli_here("--mode", "train", "--name", "killed", "--steps", "16", cwd=workdir)
     assert "resumed from" in p.stdout
 
     a = _tensors(_run_dir(workdir, "straight") / "checkpoints" / "step-00000016")
@@ -159,7 +159,7 @@ def test_truncated_newest_checkpoint_falls_back(workdir: Path) -> None:
     newest.write_bytes(data[: len(data) // 2])
     # An interrupted write leaves a .tmp folder: it must be ignored.
     (run / "checkpoints" / "step-00000012.tmp").mkdir()
-    p = run_cli("--mode", "train", "--name", "t", "--steps", "10", cwd=workdir)
+    p = run_cli_here("--mode", "train", "--name", "t", "--steps", "10", cwd=workdir)
     assert "truncated" in p.stdout and "resumed from step-00000004" in p.stdout
     assert not (run / "checkpoints" / "step-00000012.tmp").exists()
     assert (run / "checkpoints" / "step-00000010" / "manifest.json").is_file()

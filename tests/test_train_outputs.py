@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 from snowgan.train.checkpoint import read_checkpoint
 from test_train_cli import TINY, _run_dir
 
@@ -23,7 +23,7 @@ def _lines(path: Path) -> list[dict]:
 @pytest.mark.slow
 def test_metrics_keep_best_write_report_and_leave_training_unchanged(workdir: Path) -> None:
     p = run_cli("--mode", "train", *TINY, "--steps", "8", *METRICS, "--name", "measured", cwd=workdir)
-    run_cli("--mode", "train", *TINY, "--steps", "8", "--report", "false", "--name", "plain", cwd=workdir)
+    run_cli_here("--mode", "train", *TINY, "--steps", "8", "--report", "false", "--name", "plain", cwd=workdir)
     measured, plain = _run_dir(workdir, "measured"), _run_dir(workdir, "plain")
 
     records = _lines(measured / "metrics.jsonl")
@@ -50,7 +50,7 @@ def test_metrics_keep_best_write_report_and_leave_training_unchanged(workdir: Pa
     assert all(torch.equal(a[k], b[k]) for k in a)
 
     # generate picks the best checkpoint and says so.
-    g = run_cli("--mode", "generate", "--run", measured.name, "--n_samples", "2", cwd=workdir)
+    g = run_cli_here("--mode", "generate", "--run", measured.name, "--n_samples", "2", cwd=workdir)
     assert "best checkpoint" in g.stdout
 
 
@@ -69,7 +69,7 @@ def test_default_collapse_watch_measures_diversity_and_can_be_turned_off(workdir
     # it also checks the last iteration, the model the user gets.
     fast = ["--log_every", "25", "--sample_every", "50", "--report", "false"]
     p = run_cli("--mode", "train", *TINY, *fast, "--steps", "60", "--name", "watched", cwd=workdir)
-    run_cli("--mode", "train", *TINY, *fast, "--steps", "60", "--metrics_every", "0", "--name", "off", cwd=workdir)
+    run_cli_here("--mode", "train", *TINY, *fast, "--steps", "60", "--metrics_every", "0", "--name", "off", cwd=workdir)
     watched, off = _run_dir(workdir, "watched"), _run_dir(workdir, "off")
     assert "collapse watch; --metrics_every 0 turns it off" in p.stdout
     records = _lines(watched / "metrics.jsonl")

@@ -16,6 +16,7 @@ underneath are one-line notes, not Python's UserWarning with a source path.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -99,7 +100,13 @@ def run(argv: list[str]) -> int:
 def main(argv: Optional[list[str]] = None) -> int:
     args = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
     try:
-        return run(args)
+        rc = run(args)
+        if argv is None and rc > 128:
+            # The process is about to exit after an interrupted run with everything written: a second
+            # Ctrl-C has nothing left to abort, and raised during the interpreter's exit it would
+            # print a traceback from some finalizer. Ignore it. (Not when called as a function.)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return rc
     except ConfigError as e:
         print(f"snowgan: error: {e}", file=sys.stderr)
         return 2

@@ -167,12 +167,13 @@ def configure_threads(device: torch.device) -> str:
 
 
 def set_deterministic(enabled: bool) -> None:
+    """This run's --deterministic, both ways: torch's switches are global to the process, and a run
+    trained in the same process after a deterministic one (a notebook, in-process tests) must not
+    inherit its slower algorithms."""
     if enabled:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
-    else:
-        torch.backends.cudnn.benchmark = True
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+    torch.backends.cudnn.benchmark = not enabled
 
 
 def peak_memory_mb(device: torch.device) -> float:

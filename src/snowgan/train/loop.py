@@ -281,11 +281,24 @@ class Trainer:
             print(f"\nsnowgan: {signal.Signals(signum).name} received: finishing this step and saving a "
                   "checkpoint (press Ctrl-C again to abort at once)", flush=True)
 
-        signal.signal(signal.SIGINT, handler)
-        signal.signal(signal.SIGTERM, handler)
+        # Kept, and put back when run() returns: a caller that trains in its own process (a notebook,
+        # the tests' in-process CLI) gets its Ctrl-C back.
+        self._saved_signals = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def _restore_signals(self) -> None:
+        for s, previous in getattr(self, "_saved_signals", {}).items():
+            signal.signal(s, previous)
+        self._saved_signals = {}
 
     # ---- the loop ----------------------------------------------------------------------
     def run(self) -> int:
+        """Train to the planned length (or a stop); returns the exit code (0, or 128+signal)."""
+        try:
+            return self._run()
+        finally:
+            self._restore_signals()
+
+    def _run(self) -> int:
         cfg, c = self.cfg, self.counters
         if self.main:  # this process holds the run lock: any *.tmp/*.del here is a dead process's
             ckpt.clear_leftovers(self.run_dir)
@@ -419,9 +432,6 @@ class Trainer:
             self.log(f"stopped at step {c['step']}: {self.stop_reason}; checkpoint saved{see}")
             return 0
         if not self._done(total):  # stopped by a signal (on this or another rank)
-            # Everything is written: a second Ctrl-C now has nothing to abort, and raised during the
-            # interpreter's exit it would print a traceback from some finalizer. Ignore it.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
             self.log(f"stopped at step {c['step']} ({c['images_seen'] / 1000:.1f} kimg); checkpoint saved. "
                      f"Resume with: snowgan train --resume {self.run_dir}{see}")
             return 128 + int(self.stop_signal or signal.SIGTERM)
