@@ -53,8 +53,10 @@ VARIANTS: dict[str, list[str]] = {
     # average over the oscillation a short run is stopped in; and the same at lr 1e-3.
     "photos-ema20": ["--recipe", "photos", "--ema_rampup", "0.2"],
     "photos-lr1e-3-ema20": ["--recipe", "photos", "--gen_lr", "1e-3", "--disc_lr", "1e-3", "--ema_rampup", "0.2"],
-    # D is far ahead in short runs: two G updates per D update; or a batch of 32 (fixed costs spread).
-    # Defined, not yet measured.
+    # D is far ahead in short runs: two G updates per D update (the photos default since it won this
+    # comparison; photos-gs1 is the default before); or a batch of 32 (fixed costs spread).
+    # Measured in docs/models-projected.md, "Two G steps per D step".
+    "photos-gs1": ["--recipe", "photos", "--gen_steps", "1"],
     "photos-gs2": ["--recipe", "photos", "--gen_steps", "2"],
     "photos-bs32": ["--recipe", "photos", "--batch_size", "32"],
     # The built-in quick start and its class-conditional twin (issue 20: per-class KID at equal time).

@@ -78,3 +78,20 @@ def test_adaptive_p_is_logged_saved_and_resumed(workdir: Path) -> None:
 def test_adaptive_p_with_the_default_wgan_critic_is_warned_about(workdir: Path) -> None:
     p = run_cli("--mode", "train", *TINY, "--augment", "color", "--ada_target", "0.6", "--steps", "1", cwd=workdir)
     assert "warning: --ada_target reads the sign of D's real scores" in p.stdout
+
+
+@pytest.mark.parametrize("flags, warned", [
+    (["--loss", "nonsat", "--gen_steps", "2"], True),          # a plain D: 2:1 collapses (seed-commands.md)
+    (["--recipe", "photos", "--gen_steps", "2"], False),       # the projected D: 2:1 measured healthy
+    (["--recipe", "photos", "--gen_steps", "3"], True),        # beyond what was measured
+    (["--recipe", "photos", "--gen_steps", "4", "--disc_steps", "2"], False),
+])
+def test_more_g_than_d_steps_is_warned_about_unless_measured_healthy(flags: list[str], warned: bool) -> None:
+    from snowgan.flags import parse_args
+    from snowgan.train.techniques import start_warnings
+
+    cfg, _ = parse_args(["--mode", "train", *flags])
+    lines = [w for w in start_warnings(cfg) if "--gen_steps" in w]
+    assert bool(lines) == warned, lines
+    if warned:
+        assert lines[0].startswith(f"warning: --gen_steps {cfg.train.gen_steps} > --disc_steps {cfg.train.disc_steps}")
