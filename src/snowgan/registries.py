@@ -46,6 +46,11 @@ FAMILIES: dict[str, str] = {
 # growing G and D would need the class embedding re-wired at every stage.
 CONDITIONAL_FAMILIES: tuple[str, ...] = ("dcgan", "r3gan", "projected")
 
+# G updates per D update measured healthy, by family (1 where not listed): above it the start-up
+# warning speaks (train/techniques.py schedule_warning). The projected D reads a frozen pretrained
+# network and runs ahead of G; 2:1 won at equal time (docs/models-projected.md, "Two G steps per D step").
+G_STEPS_PER_D_STEP: dict[str, int] = {"projected": 2}
+
 # --loss: module:class, a subclass of losses.base.GANLoss (phases, regularisers, defaults).
 LOSSES: dict[str, str] = {
     "wgan-gp": "snowgan.losses.classic:WassersteinGP",

@@ -112,6 +112,7 @@ class Trainer:
         self.run_state = RunState(cfg, self.files, self.steps, self.batches, self.tech, self.counters, self.device,
                                   self.main, self.dist.world, self.log)
         self.stop_signal: Optional[int] = None
+        self._saved_signals: dict = {}  # the caller's SIGINT/SIGTERM handlers while run() has its own
         self.stop_reason: Optional[str] = None  # set when the collapse signal ends the run
         self.tb = None  # TensorBoard event files (--tensorboard), opened when the loop starts
         self.optional_write = OptionalWrites(self.log)  # sample grids, stats lines: a full disk skips them
@@ -286,7 +287,7 @@ class Trainer:
         self._saved_signals = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def _restore_signals(self) -> None:
-        for s, previous in getattr(self, "_saved_signals", {}).items():
+        for s, previous in self._saved_signals.items():
             signal.signal(s, previous)
         self._saved_signals = {}
 
