@@ -58,6 +58,7 @@ VARIANTS: dict[str, list[str]] = {
     # Measured in docs/models-projected.md, "Two G steps per D step".
     "photos-gs1": ["--recipe", "photos", "--gen_steps", "1"],
     "photos-gs2": ["--recipe", "photos", "--gen_steps", "2"],
+    "photos-gs3": ["--recipe", "photos", "--gen_steps", "3"],  # further still: does G keep gaining?
     "photos-bs32": ["--recipe", "photos", "--batch_size", "32"],
     # The built-in quick start and its class-conditional twin (issue 20: per-class KID at equal time).
     "demo": ["--recipe", "demo"],

@@ -82,6 +82,30 @@ def test_intervals_given_are_kept_and_the_builtin_data_keeps_its_epochs(tmp_path
     assert saved["train"]["minutes"] is None and saved["train"]["epochs"] == 3
 
 
+def test_run_plan_sets_the_default_length_then_fixes_it_from_the_speed() -> None:
+    from snowgan.config import Config
+    from snowgan.train.distributed import DistInfo
+
+    cfg, saved = Config(), []
+    cfg.train.batch_size, cfg.train.disc_steps = 8, 2
+    run = plan.RunPlan(cfg, {"sample_every"}, batch_size=8, epoch_images=100, schedule=None, dist=DistInfo(),
+                       save_config=lambda: saved.append(cfg.to_dict()))
+    assert run.start(new_run=True, own_data=True)  # a --data run with no length: it measures first
+    assert cfg.train.minutes == plan.DEFAULT_MINUTES and saved[-1]["train"]["minutes"] == plan.DEFAULT_MINUTES
+    total, iterations = run.fix_length(seconds=2.0, images=80)  # 40 img/s for 20 minutes
+    assert cfg.train.kimg == 48 and saved[-1]["train"]["kimg"] == 48
+    assert total == 48_000 and iterations == 3000  # 16 images per iteration (two D batches of 8)
+    planned = plan.intervals(3000, {"sample_every"})
+    assert {k: getattr(cfg.log, k) for k in planned} == planned and cfg.log.sample_every == Config().log.sample_every
+    # Epochs count whole batches of the data, and the run ends on a whole iteration.
+    cfg.train.kimg, cfg.train.epochs = None, 1.25
+    assert run.total_images() == 16 * 8  # 12 batches of 8 per epoch: 15 batches = 120 images -> 8 iterations of 16
+    # A resumed run keeps what its config says: nothing planned, nothing saved.
+    again = plan.RunPlan(Config(), set(), 8, 100, None, DistInfo(), save_config=lambda: saved.append("x"))
+    n = len(saved)
+    assert not again.start(new_run=False, own_data=True) and len(saved) == n
+
+
 def test_speed_probe_times_the_iterations_after_warm_up() -> None:
     probe = plan.SpeedProbe(start_step=10)  # a resumed run: its first iteration here is step 11
     assert probe.tick(11, time_s=5.0, images=100) is None  # warm-up done: timing starts

@@ -11,7 +11,6 @@ in real images shown to D (kimg), as in the progressive-GAN/StyleGAN papers.
 from __future__ import annotations
 
 import json
-import math
 import random
 import signal
 import time
@@ -117,9 +116,12 @@ class Trainer:
         self.tb = None  # TensorBoard event files (--tensorboard), opened when the loop starts
         self.optional_write = OptionalWrites(self.log)  # sample grids, stats lines: a full disk skips them
         self.given = session.given
-        self.measuring = self._plan_start(session)  # a --minutes run: its length waits for the speed
+        self.plan = plan.RunPlan(cfg, set(self.given), self.batch_size, self.batches.n, self.tech.schedule, self.dist,
+                                 save_config=lambda: write_config(self.run_dir, cfg))
+        # A --minutes run: its length waits for the speed measured over the first iterations.
+        self.measuring = self.plan.start(session.plan, uses_own_data(cfg))
         self.outputs = RunOutputs(cfg, self.dataset, self.run_dir, self.device, self.main, self.dist.world, self.log,
-                                  iterations=None if self.measuring else self._iterations(self._total_images()))
+                                  iterations=None if self.measuring else self.plan.iterations(self.plan.total_images()))
         n_params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
         self.log(f"{cfg.model.arch} {cfg.model.loss}, G {n_params[0] / 1e6:.2f}M / D {n_params[1] / 1e6:.2f}M "
                  f"parameters, {cfg.data.image_size} px, batch {self.batch_size}"
@@ -159,73 +161,18 @@ class Trainer:
             raise ConfigError(f"dataset has {ds.shape[0]} channels but --channels is {self.cfg.data.channels}")
 
     # ---- the plan: length and intervals not given (train/plan.py) ----------------------
-    def _iterations(self, total_images: int) -> int:
-        return total_images // (self.cfg.train.disc_steps * self.batch_size)
-
-    def _share_plan(self, values: dict) -> dict:
-        """Rank 0's planned values on every rank (each rank times its own steps; one must decide)."""
-        if not self.dist.enabled:
-            return values
-        return json.loads(dist_util.share_string(json.dumps(values), self.dist))
-
-    def _plan_start(self, session: Session) -> bool:
-        """A new run: a --data run with no length gets plan.DEFAULT_MINUTES, and the intervals not
-        given follow the length when it is known now. True when the length waits for the speed."""
-        cfg, t = self.cfg, self.cfg.train
-        values: dict = {"log": {}}
-        if self.main and session.plan:
-            minutes = plan.default_minutes(uses_own_data(cfg), set(self.given))
-            if minutes is not None and t.minutes is None:
-                t.minutes = values["minutes"] = minutes
-        if self.main and session.plan and not plan.measures_length(t) and self.tech.schedule is None:
-            values["log"] = plan.intervals(self._iterations(self._total_images()), set(self.given))
-        values = self._share_plan(values)  # every rank logs, checkpoints and measures at the same steps
-        t.minutes = values.get("minutes", t.minutes)
-        for k, v in values["log"].items():
-            setattr(cfg.log, k, v)
-        if self.main and session.plan:
-            write_config(self.run_dir, cfg)  # the planned values, so --resume and the report see them
-        return plan.measures_length(t)
-
     def _plan_length(self, seconds: float, images: int) -> tuple[int, Optional[int]]:
-        """Fix a --minutes run's length from the speed measured; returns (total images, total iterations)."""
-        cfg = self.cfg
-        values = {"kimg": plan.kimg_for(cfg.train.minutes, seconds, images)} if self.main else {}
-        if self.main:
-            iterations = self._iterations(int(math.ceil(values["kimg"] * 1000)))
-            values["log"] = plan.intervals(iterations, set(self.given))
-        values = self._share_plan(values)
-        cfg.train.kimg = values["kimg"]
-        for k, v in values["log"].items():
-            setattr(cfg.log, k, v)
-        total = self._total_images()
+        """Fix a --minutes run's length from the speed measured and tell the parts that follow it;
+        returns (total images, total iterations or None under a progressive schedule)."""
+        total, iterations = self.plan.fix_length(seconds, images)
         self.tech.set_run_length(total)
-        iterations = self._iterations(total)
         checks = self.outputs.set_iterations(iterations)
         if self.main:
-            write_config(self.run_dir, cfg)
-            every = {k: getattr(cfg.log, k) for k in plan.INTERVAL_FIELDS}
-            self.log(plan.plan_line(cfg.train.kimg, iterations, every, cfg.train.minutes, images / seconds, checks))
+            t = self.cfg.train
+            every = {k: getattr(self.cfg.log, k) for k in plan.INTERVAL_FIELDS}
+            self.log(plan.plan_line(t.kimg, iterations, every, t.minutes, images / seconds, checks))
             self._check_free_space(total)
         return total, (None if self.tech.schedule is not None else iterations)
-
-    def _total_images(self) -> int:
-        t = self.cfg.train
-        per_step = t.disc_steps * self.batch_size
-        if t.steps is not None:
-            return t.steps * per_step if self.tech.schedule is None else t.steps * t.disc_steps * max(
-                self.tech.schedule.batch_sizes)
-        if t.kimg is not None:
-            wanted = int(math.ceil(t.kimg * 1000))
-        else:
-            epochs = t.epochs if t.epochs is not None else 25.0
-            batches_per_epoch = max(1, self.batches.n // self.batch_size)
-            wanted = int(math.ceil(epochs * batches_per_epoch)) * self.batch_size
-        if self.tech.schedule is not None:  # batch size changes with the stage
-            return wanted
-        # Training stops after the iteration that reaches `wanted`: count whole iterations,
-        # so the progress total and the collapse watch's run length are what really happens.
-        return int(math.ceil(wanted / per_step)) * per_step
 
     def _done(self, total_images: int) -> bool:
         if self.cfg.train.steps is not None:
@@ -312,7 +259,7 @@ class Trainer:
             self.log("no valid checkpoint in this run yet: starting it from the beginning")
         if cfg.train.init_from and latest is None:
             self.run_state.init_from(cfg.train.init_from)
-        total = self._total_images() if not self.measuring else 1 << 62  # fixed after plan.CALIBRATION_STEPS
+        total = self.plan.total_images() if not self.measuring else 1 << 62  # fixed after plan.CALIBRATION_STEPS
         self.tech.set_run_length(total)
         if self._done(total):
             self.log(f"run already finished at step {c['step']}; pass a larger --steps/--kimg/--epochs to continue")
@@ -337,7 +284,7 @@ class Trainer:
                        mode=cfg.run.progress if self.main else "none", initial=c["images_seen"],
                        sink=self._to_log_file if self.main else None)
         total_steps = cfg.train.steps if cfg.train.steps is not None else (
-            None if self.tech.schedule is not None or self.measuring else self._iterations(total))
+            None if self.tech.schedule is not None or self.measuring else self.plan.iterations(total))
         probe = plan.SpeedProbe(c["step"]) if self.measuring else None
         sums: dict[str, torch.Tensor] = {}
         n_in_sums, bad_streak = 0, 0

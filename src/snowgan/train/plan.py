@@ -16,15 +16,19 @@ Two defaults the fixed numbers of the seed projects got wrong for a folder of on
   more often than every 10 / 50 / 50 iterations (a run of a few hundred iterations does not
   need a grid every ten).
 
-Pure functions; the Trainer calls them (train/loop.py).
+Pure functions, and ``RunPlan``, which applies them to one run's config on every rank of it (the
+Trainer holds one, train/loop.py).
 """
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Optional
+from typing import Callable, Optional
 
+from ..config import Config
 from ..text import duration, number, plural
+from . import distributed as dist_util
 
 DEFAULT_MINUTES = 20.0   # a --data run with no length: long enough for a first look on a CPU
 CALIBRATION_STEPS = 8    # iterations timed before the length is fixed (the first, warm-up, is not counted)
@@ -99,3 +103,86 @@ def plan_line(kimg: float, iterations: int, every: dict[str, int], minutes: floa
             f"first iterations), about {duration(minutes * 60)} of training{extra}; a grid every "
             f"{every['sample_every']:,} iterations, a checkpoint every {every['checkpoint_every']:,} "
             f"(--kimg or --minutes sets the length)")
+
+
+class RunPlan:
+    """One run's length in images and the intervals it was not given, the same on every rank.
+
+    Rank 0 decides (each rank times its own steps; one must choose) and the others take its
+    values, so every rank logs, checkpoints and measures at the same steps. The planned values go
+    into ``cfg`` in place and are saved with ``save_config`` (rank 0), so ``--resume`` and the
+    report see them. ``epoch_images`` is the dataset's size, ``schedule`` the progressive stage
+    schedule (its batch size changes with the stage) or None.
+    """
+
+    def __init__(self, cfg: Config, given: set[str], batch_size: int, epoch_images: int, schedule,
+                 dist: dist_util.DistInfo, save_config: Callable[[], None]) -> None:
+        self.cfg, self.given, self.batch_size = cfg, set(given), batch_size
+        self.epoch_images, self.schedule, self.dist = epoch_images, schedule, dist
+        self.save_config = save_config
+
+    def iterations(self, total_images: int) -> int:
+        """Iterations that show ``total_images`` real images (disc_steps batches each)."""
+        return total_images // (self.cfg.train.disc_steps * self.batch_size)
+
+    def total_images(self) -> int:
+        """The run's length in real images shown to D, from --steps, --kimg or --epochs (25 by default)."""
+        t = self.cfg.train
+        per_step = t.disc_steps * self.batch_size
+        if t.steps is not None:
+            return t.steps * per_step if self.schedule is None else t.steps * t.disc_steps * max(
+                self.schedule.batch_sizes)
+        if t.kimg is not None:
+            wanted = int(math.ceil(t.kimg * 1000))
+        else:
+            epochs = t.epochs if t.epochs is not None else 25.0
+            batches_per_epoch = max(1, self.epoch_images // self.batch_size)
+            wanted = int(math.ceil(epochs * batches_per_epoch)) * self.batch_size
+        if self.schedule is not None:  # batch size changes with the stage
+            return wanted
+        # Training stops after the iteration that reaches `wanted`: count whole iterations,
+        # so the progress total and the collapse watch's run length are what really happens.
+        return int(math.ceil(wanted / per_step)) * per_step
+
+    def start(self, new_run: bool, own_data: bool) -> bool:
+        """A new run: a --data run with no length gets DEFAULT_MINUTES, and the intervals not given
+        follow the length when it is known now. Returns True when the length waits for the speed."""
+        t, main = self.cfg.train, self.dist.is_main
+        values: dict = {"log": {}}
+        if main and new_run:
+            minutes = default_minutes(own_data, self.given)
+            if minutes is not None and t.minutes is None:
+                t.minutes = values["minutes"] = minutes
+        if main and new_run and not measures_length(t) and self.schedule is None:
+            values["log"] = intervals(self.iterations(self.total_images()), self.given)
+        values = self._share(values)
+        t.minutes = values.get("minutes", t.minutes)
+        self._set_intervals(values["log"])
+        if main and new_run:
+            self.save_config()
+        return measures_length(t)
+
+    def fix_length(self, seconds: float, images: int) -> tuple[int, int]:
+        """Fix a --minutes run's length from the speed measured (``images`` in ``seconds``) and set
+        the intervals not given to follow it; returns (total images, iterations)."""
+        values: dict = {}
+        if self.dist.is_main:
+            values["kimg"] = kimg_for(self.cfg.train.minutes, seconds, images)
+            values["log"] = intervals(self.iterations(int(math.ceil(values["kimg"] * 1000))), self.given)
+        values = self._share(values)
+        self.cfg.train.kimg = values["kimg"]
+        self._set_intervals(values["log"])
+        if self.dist.is_main:
+            self.save_config()
+        total = self.total_images()
+        return total, self.iterations(total)
+
+    def _set_intervals(self, values: dict[str, int]) -> None:
+        for k, v in values.items():
+            setattr(self.cfg.log, k, v)
+
+    def _share(self, values: dict) -> dict:
+        """Rank 0's values on every rank."""
+        if not self.dist.enabled:
+            return values
+        return json.loads(dist_util.share_string(json.dumps(values), self.dist))
