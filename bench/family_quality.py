@@ -48,7 +48,10 @@ VARIANTS: dict[str, list[str]] = {
     "photos-bs8": ["--recipe", "photos", "--batch_size", "8"],  # twice the updates in the same CPU time
     "photos-ttur": ["--recipe", "photos", "--disc_lr", "2e-4"],  # a slower D than G (D runs far ahead)
     # A quarter of G's FLOPs (half the channels at every level): G is half of a 64 px step on a CPU.
+    # photos has it since it won with two G steps (docs/models-projected.md, "A narrower G");
+    # photos-g32 is the width before.
     "photos-g16": ["--recipe", "photos", "--g_width", "16"],
+    "photos-g32": ["--recipe", "photos", "--g_width", "32"],
     # A longer EMA: half-life up to a fifth of the images seen (0.05 by default, StyleGAN2's), to
     # average over the oscillation a short run is stopped in; and the same at lr 1e-3.
     "photos-ema20": ["--recipe", "photos", "--ema_rampup", "0.2"],
