@@ -24,7 +24,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]
     env = {"SNOWGAN_CACHE": str(work / "cache"),
            # Never reach the network from tests: a download attempt fails at once.
            "SNOWGAN_INCEPTION_URL": (work / "no-such-mirror.pth").as_uri()}
-    run_cli("--mode", "train", *TINY, "--steps", "2", "--name", "tiny", cwd=work, env=env)
+    p = run_cli("--mode", "train", *TINY, "--steps", "2", "--name", "tiny", cwd=work, env=env)
+    assert "done:" not in p.stdout + p.stderr  # --progress none: a quiet run ...
+    assert "done: 2 steps" in (work / "runs" / "00001-tiny" / "log.txt").read_text()  # ... whose log keeps it
     weights = work / "random_inception.pth"
     torch.save(random_standard_state_dict(5), weights)
     return work, weights, env

@@ -72,7 +72,8 @@ class RunConfig:
     device: str = _f("auto", "compute device (auto: cuda, then mps, then cpu)", choices=["auto", "cpu", "cuda", "mps"],
                      topic="general")
     deterministic: bool = _f(False, "bit-reproducible kernels (slower); resume is then bit-exact", topic="general")
-    progress: str = _f("auto", "progress display (auto: a bar on a terminal, else a line every 10 s)",
+    progress: str = _f("auto", "progress display (auto: a bar on a terminal, else a line every 10 s; none: "
+                       "no progress, and training prints nothing: RUN/log.txt still has every line)",
                        choices=["auto", "bar", "lines", "none"], topic="general")
 
 
