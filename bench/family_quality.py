@@ -52,6 +52,7 @@ VARIANTS: dict[str, list[str]] = {
     # photos-g32 is the width before.
     "photos-g16": ["--recipe", "photos", "--g_width", "16"],
     "photos-g32": ["--recipe", "photos", "--g_width", "32"],
+    "photos-d16": ["--recipe", "photos", "--d_width", "16"],  # D's heads at half width too, now that G is cheap
     # A longer EMA: half-life up to a fifth of the images seen (0.05 by default, StyleGAN2's), to
     # average over the oscillation a short run is stopped in; and the same at lr 1e-3.
     "photos-ema20": ["--recipe", "photos", "--ema_rampup", "0.2"],
