@@ -6,7 +6,8 @@
 
 Cases (built-in dataset, the ``projected`` recipe through the real flag machinery: hinge,
 DiffAugment color,translation,cutout, Adam (0, 0.99), batch 16, widths 32, EMA):
-projected64 (64x64 images, backbone input 128x128) and projected32 (32x32, also 128x128).
+projected64 (64x64 images, backbone input 128x128) and projected32 (32x32, also 128x128);
+photos64 is the ``photos`` recipe (the default for ``--data``: G width 16, two G steps per D step).
 
 snowgan side: what ``snowgan --mode train`` runs per iteration (bench/train_throughput.py's
 SnowganIteration: Batches.next -> GANSteps.d_step -> g_step -> EMA), precision auto (bf16
@@ -51,6 +52,7 @@ from snowgan.train.device import configure_threads  # noqa: E402
 CASES = {
     "projected64": ["--recipe", "projected", "--image_size", "64"],
     "projected32": ["--recipe", "projected", "--image_size", "32"],
+    "photos64": ["--recipe", "photos", "--image_size", "64"],  # the --data default: g_width 16, two G steps
 }
 
 
@@ -81,7 +83,7 @@ class PlainProjectedD(nn.Module):
 
 
 class PlainProjected:
-    """One fp32 training iteration: a hinge D step, a G step, an EMA update."""
+    """One fp32 training iteration: a hinge D step, ``gen_steps`` G steps, an EMA update."""
 
     def __init__(self, G: nn.Module, D: projected.ProjectedDiscriminator, images: torch.Tensor, cfg) -> None:
         t = cfg.train
@@ -89,6 +91,7 @@ class PlainProjected:
         self.D = PlainProjectedD(D).float()
         self.G_ema = copy.deepcopy(G).float().eval().requires_grad_(False)
         self.images, self.batch_size, self.nz = images.float().contiguous(), t.batch_size, G.latent_dim
+        self.gen_steps = t.gen_steps
         self.augment = DiffAugment(cfg.aug.augment, cfg.aug.aug_p)
         self.opt_d = torch.optim.Adam([p for p in self.D.parameters() if p.requires_grad], lr=t.disc_lr,
                                       betas=(t.beta1, t.beta2))
@@ -107,10 +110,11 @@ class PlainProjected:
         self.opt_d.step()
         G.requires_grad_(True)
         D.blocks.requires_grad_(False)
-        loss_g = -D(self.augment(G(torch.randn(self.batch_size, self.nz)))).mean()
-        self.opt_g.zero_grad()
-        loss_g.backward()
-        self.opt_g.step()
+        for _ in range(self.gen_steps):
+            loss_g = -D(self.augment(G(torch.randn(self.batch_size, self.nz)))).mean()
+            self.opt_g.zero_grad()
+            loss_g.backward()
+            self.opt_g.step()
         with torch.no_grad():
             for pe, p in zip(self.G_ema.parameters(), G.parameters()):
                 pe.copy_(p.lerp(pe, 0.999))
