@@ -310,6 +310,9 @@ def test_strided_depthwise_layers_compute_in_fp32_under_cpu_bf16(kernel: int) ->
     assert not lite.SameConv2d(8, 8, kernel, 1, groups=8)._bf16_slow_on_cpu(x.bfloat16())
     assert not dense._bf16_slow_on_cpu(x.bfloat16())
     assert conv._bf16_slow_on_cpu(x.bfloat16()) and not conv._bf16_slow_on_cpu(x)
+    with torch.no_grad():  # forward only (D's own step): bf16's forward kernel is the fast one
+        assert not conv._bf16_slow_on_cpu(x.bfloat16())
+    assert not conv._bf16_slow_on_cpu(x.detach().bfloat16())
 
 
 def test_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -77,7 +77,7 @@ class SameConv2d(nn.Conv2d):
         return F.conv2d(F.pad(x, (left, right, top, bottom)), weight, bias, self.stride, 0, 1, self.groups)
 
     def _bf16_slow_on_cpu(self, x: torch.Tensor) -> bool:
-        """True for a strided depthwise layer about to run in bf16 on the CPU.
+        """True for a strided depthwise layer about to run in bf16 on the CPU with a gradient to give.
 
         Why: oneDNN's bf16 input gradient of a *strided depthwise* convolution is 4-30x slower
         than the fp32 one on AVX512-BF16 CPUs (torch 2.13, one thread, batch 16, Lite0's four
@@ -87,6 +87,8 @@ class SameConv2d(nn.Conv2d):
         """
         if x.device.type != "cpu" or self.groups == 1 or self.groups != self.in_channels or max(self.stride) == 1:
             return False
+        if not (torch.is_grad_enabled() and x.requires_grad):
+            return False  # forward only (D's own step): the bf16 forward kernel is the faster one
         return x.dtype == torch.bfloat16 or (torch.is_autocast_enabled("cpu")
                                              and torch.get_autocast_dtype("cpu") == torch.bfloat16)
 
