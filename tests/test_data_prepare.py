@@ -210,3 +210,41 @@ def test_pool_streams_in_order_with_bounded_input_and_stops_cleanly(workdir):
     stream = run_all(iter([("bad", f"x{i}", "why") for i in range(600)]), 600, fit, workers=2, progress="none")
     assert next(stream).reason == "why"
     stream.close()  # stopping early ends the pool instead of hanging on its feeder thread
+
+
+SCRIPT = """\
+from snowgan.data.load import load_dataset
+from snowgan.flags import parse_args
+
+def prepare(cache):
+    cfg, _ = parse_args(["--data", {data!r}, "--image_size", "12", "--workers", "2", "--progress", "none",
+                         "--cache_dir", cache])
+    print("images", len(load_dataset(cfg).images), flush=True)
+
+{call}
+"""
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_library_script_without_main_guard_decodes_instead_of_hanging(workdir, guarded: bool):
+    # Spawned decoding workers import the caller's script again; a top-level call would start the
+    # pool again in each of them and never end. snowgan decodes in-process instead, with a note.
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+    from snowgan.data.pipeline import MIN_PARALLEL
+
+    data = write_image_folder(workdir / "photos", n=MIN_PARALLEL + 10, size=12)
+    call = 'if __name__ == "__main__":\n    prepare("c")' if guarded else 'prepare("c")'
+    script = workdir / "user_script.py"
+    script.write_text(SCRIPT.format(data=str(data), call=call), encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], cwd=workdir, env=cli_env(), capture_output=True,
+                          text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert f"images {MIN_PARALLEL + 10}" in proc.stdout
+    assert "bootstrapping phase" not in proc.stderr
+    if guarded:  # the pool runs: no note
+        assert "note: decoding in this process" not in proc.stderr
+    else:
+        assert f"note: decoding in this process, not in 2 workers: {script}:9 calls snowgan" in proc.stderr

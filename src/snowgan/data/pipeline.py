@@ -9,8 +9,10 @@ prepared dataset is the same for any --workers.
 
 from __future__ import annotations
 
+import ast
 import multiprocessing as mp
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Iterable, Iterator, NamedTuple, Optional
@@ -123,7 +125,12 @@ def run_all(tasks: Iterable[Task], total: Optional[int], opts: FitOptions, worke
     stop = threading.Event()
     window = threading.Semaphore(0)
     try:
-        if workers <= 1 or total is None or total < MIN_PARALLEL:
+        hazard = unguarded_main_call() if workers > 1 and total is not None and total >= MIN_PARALLEL else None
+        if hazard is not None:
+            print(f"note: decoding in this process, not in {workers} workers: {hazard} calls snowgan at the top "
+                  "level of the script, and each spawned worker would run the script again; put the call under "
+                  "`if __name__ == \"__main__\":` to decode in parallel", file=sys.stderr, flush=True)
+        if workers <= 1 or total is None or total < MIN_PARALLEL or hazard is not None:
             init_worker(opts)
             results: Iterable[Result] = map(run_task, tasks)
         else:
@@ -145,6 +152,50 @@ def run_all(tasks: Iterable[Task], total: Optional[int], opts: FitOptions, worke
             pool.terminate()
             pool.join()
         bar.close()
+
+
+def unguarded_main_call() -> Optional[str]:
+    """"path:line" when this call comes from the top level of a ``__main__`` script, outside
+    ``if __name__ == "__main__":``; None otherwise.
+
+    Why: a ``spawn`` worker imports the parent's main script again before it takes work
+    (multiprocessing.spawn), so such a call would start the pool again in every worker:
+    Python refuses in each one ("bootstrapping phase") and the parent waits forever. The
+    rule mirrors multiprocessing's: a package's ``__main__`` (``python -m snowgan``) and
+    sessions without a script file (a REPL, ``python -c``, notebooks) are not run again.
+    """
+    main = sys.modules.get("__main__")
+    spec_name = getattr(getattr(main, "__spec__", None), "name", None)
+    if main is None or (spec_name is not None and (spec_name == "__main__" or spec_name.endswith(".__main__"))):
+        return None
+    path = getattr(main, "__file__", None)
+    if not path or not os.path.isfile(path):
+        return None
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_code.co_name == "<module>" and frame.f_globals is vars(main)):
+        frame = frame.f_back
+    if frame is None:  # not called from the script's top level (e.g. from a thread it started)
+        return None
+    line = frame.f_lineno
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.If) and _is_main_test(node.test) and node.lineno <= line <= (node.end_lineno or line):
+            return None
+    return f"{path}:{line}"
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either order)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s.id for s in sides if isinstance(s, ast.Name)]
+    values = [s.value for s in sides if isinstance(s, ast.Constant)]
+    return names == ["__name__"] and values == ["__main__"]
 
 
 def _bounded(tasks: Iterable[Task], window: threading.Semaphore, stop: threading.Event) -> Iterator[Task]:
