@@ -83,7 +83,7 @@ class SameConv2d(nn.Conv2d):
         than the fp32 one on AVX512-BF16 CPUs (torch 2.13, one thread, batch 16, Lite0's four
         such layers at a 128 px input: 307 ms against 40 ms), and the projected G step
         backpropagates through exactly these layers. Stride-1 depthwise and dense layers are
-        faster in bf16 and keep it. (GPUs have no such gap: CUDA tensors take the normal path.)
+        faster in bf16 and keep it. CUDA tensors take the normal path (a GPU was not measured).
         """
         if x.device.type != "cpu" or self.groups == 1 or self.groups != self.in_channels or max(self.stride) == 1:
             return False
