@@ -90,6 +90,31 @@ def test_mode_reroutes_only_under_bf16_autocast(monkeypatch: pytest.MonkeyPatch)
     _close_in_bf16(fast, plain)
 
 
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_strided_depthwise_with_a_gradient_runs_in_fp32(kernel: int) -> None:
+    # oneDNN's bf16 input gradient of a strided depthwise conv is several times slower than fp32's on
+    # these CPUs, so the mode runs those calls (only) in fp32 and hands bf16 on: bit-for-bit the fp32
+    # convolution of the same input, rounded once; a bf16 kernel would round its inputs and products.
+    torch.manual_seed(0)
+    w, b = torch.randn(8, 1, kernel, kernel), torch.randn(8)
+    x = (torch.randn(2, 8, 17, 12) * 3).requires_grad_()
+    assert not torch.equal(x.detach().bfloat16().float(), x.detach())  # x has more than bf16 precision
+    exact = F.conv2d(x.detach(), w, b, 2, 1, 1, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16), fast_bf16_convs():
+        y = F.conv2d(x, w, b, 2, 1, 1, 8)
+        stride1 = F.conv2d(x, w, b, 1, 1, 1, 8)
+        with torch.no_grad():  # forward only (D's own step): bf16's forward kernel is the fast one
+            no_grad = F.conv2d(x, w, b, 2, 1, 1, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16_stride1 = F.conv2d(x, w, b, 1, 1, 1, 8)
+        bf16_no_grad = F.conv2d(x.detach(), w, b, 2, 1, 1, 8)
+    assert y.dtype == torch.bfloat16 and torch.equal(y, exact.bfloat16())
+    assert torch.equal(stride1, bf16_stride1) and torch.equal(no_grad, bf16_no_grad)  # untouched
+    assert not torch.equal(bf16_no_grad, exact.bfloat16())  # so the fp32 result above is the route's
+    y.float().square().sum().backward()
+    assert x.grad is not None and x.grad.dtype == torch.float32 and x.grad.abs().sum() > 0
+
+
 def test_wgan_gp_double_backward_matches_fp32() -> None:
     """D's gradient from a WGAN-GP loss (penalty on input gradients) through the bf16 route vs fp32."""
     G, D = _tiny_nets(3)

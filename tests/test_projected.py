@@ -287,34 +287,6 @@ def test_folded_features_equal_the_network_with_batchnorm(fake_weights: Path) ->
         assert torch.allclose(a, b, rtol=1e-3, atol=1e-3 * a.abs().max().item())
 
 
-@pytest.mark.parametrize("kernel", [3, 5])
-def test_strided_depthwise_layers_compute_in_fp32_under_cpu_bf16(kernel: int) -> None:
-    # oneDNN's bf16 input gradient of a strided depthwise conv is several times slower than fp32's on
-    # AVX512-BF16 CPUs, so those layers (only) run in fp32 and hand bf16 on: bit-for-bit the fp32
-    # convolution of the same input, rounded once; a bf16 kernel would round its products too.
-    torch.manual_seed(0)
-    conv = lite.SameConv2d(8, 8, kernel, 2, groups=8, bias=True)
-    dense = lite.SameConv2d(8, 8, kernel, 2, bias=True)
-    x = (torch.randn(2, 8, 17, 12) * 3).requires_grad_()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        y = conv(x)
-        y_dense = dense(x)
-    with torch.no_grad():
-        exact = conv._same_conv(x.detach(), conv.weight, conv.bias)
-    assert y.dtype == y_dense.dtype == torch.bfloat16 and y.shape == (2, 8, 9, 6)
-    assert torch.equal(y, exact.bfloat16())
-    assert not torch.equal(x.detach().bfloat16().float(), x.detach())  # x has more than bf16 precision
-    y.float().square().sum().backward()
-    assert x.grad is not None and x.grad.dtype == torch.float32 and x.grad.abs().sum() > 0
-    # Stride 1 and dense layers keep the bf16 path.
-    assert not lite.SameConv2d(8, 8, kernel, 1, groups=8)._bf16_slow_on_cpu(x.bfloat16())
-    assert not dense._bf16_slow_on_cpu(x.bfloat16())
-    assert conv._bf16_slow_on_cpu(x.bfloat16()) and not conv._bf16_slow_on_cpu(x)
-    with torch.no_grad():  # forward only (D's own step): bf16's forward kernel is the fast one
-        assert not conv._bf16_slow_on_cpu(x.bfloat16())
-    assert not conv._bf16_slow_on_cpu(x.detach().bfloat16())
-
-
 def test_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV, raising=False)
     absent = dataclasses.replace(lite.LITE0_WEIGHTS, package="snowgan_test_no_such_package")

@@ -61,36 +61,12 @@ class SameConv2d(nn.Conv2d):
     """nn.Conv2d with TF 'SAME' padding computed from the input size (no bias, no padding attribute)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._bf16_slow_on_cpu(x):
-            # This layer in fp32 with autocast off; the result in bf16, as the bf16 path would give.
-            with torch.autocast("cpu", enabled=False):
-                bias = self.bias.float() if self.bias is not None else None
-                return self._same_conv(x.float(), self.weight.float(), bias).to(torch.bfloat16)
-        return self._same_conv(x, self.weight, self.bias)
-
-    def _same_conv(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         top, bottom = same_padding(x.shape[-2], kh, sh)
         left, right = same_padding(x.shape[-1], kw, sw)
         if top == bottom and left == right:  # symmetric (every stride-1 layer): let the conv pad
-            return F.conv2d(x, weight, bias, self.stride, (top, left), 1, self.groups)
-        return F.conv2d(F.pad(x, (left, right, top, bottom)), weight, bias, self.stride, 0, 1, self.groups)
-
-    def _bf16_slow_on_cpu(self, x: torch.Tensor) -> bool:
-        """True for a strided depthwise layer about to run in bf16 on the CPU with a gradient to give.
-
-        Why: oneDNN's bf16 input gradient of a *strided depthwise* convolution is 4-30x slower
-        than the fp32 one on AVX512-BF16 CPUs (torch 2.13, one thread, batch 16, Lite0's four
-        such layers at a 128 px input: 307 ms against 40 ms), and the projected G step
-        backpropagates through exactly these layers. Stride-1 depthwise and dense layers are
-        faster in bf16 and keep it. CUDA tensors take the normal path (a GPU was not measured).
-        """
-        if x.device.type != "cpu" or self.groups == 1 or self.groups != self.in_channels or max(self.stride) == 1:
-            return False
-        if not (torch.is_grad_enabled() and x.requires_grad):
-            return False  # forward only (D's own step): the bf16 forward kernel is the faster one
-        return x.dtype == torch.bfloat16 or (torch.is_autocast_enabled("cpu")
-                                             and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left), 1, self.groups)
+        return F.conv2d(F.pad(x, (left, right, top, bottom)), self.weight, self.bias, self.stride, 0, 1, self.groups)
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
