@@ -175,7 +175,11 @@ def test_discriminator_input_gradient_and_r1_double_backward(precision: str) -> 
     assert grad.shape == x.shape and grad.abs().sum() > 0
     grad.float().square().sum().backward()  # R1/R2: the penalty's gradient reaches every D weight
     grads = {name: p.grad for name, p in D.named_parameters()}
-    assert all(g is not None and torch.isfinite(g).all() for g in grads.values())
+    # An activation bias enters the input gradient only through lrelu'(x + b), which is piecewise
+    # constant: its penalty derivative is exactly zero, and models/layers.leaky_relu leaves it unset.
+    kinked = {n for n in grads if n.endswith(("act1.bias", "act2.bias"))}
+    assert all(g is not None and torch.isfinite(g).all() for n, g in grads.items() if n not in kinked)
+    assert all(grads[n] is None or not grads[n].any() for n in kinked)
     b = _residual_blocks(D)[0]
     assert all(layer.weight.grad.abs().sum() > 0 for layer in (b.conv1, b.conv2, b.conv3))
 

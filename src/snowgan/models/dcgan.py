@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .conditional import ClassProjection, ConditionalBatchNorm2d, class_labels, run_layers
-from .layers import maybe_sn, norm_layer, resolved_d_norm, split_size, widths
+from .layers import LeakyReLU, maybe_sn, norm_layer, resolved_d_norm, split_size, widths
 
 
 def _init_weights(m: nn.Module) -> None:
@@ -89,11 +89,11 @@ class Discriminator(nn.Module):
         ch = list(reversed(widths(width, k, max_width)))  # H/2, H/4, ..., base
         bias = norm == "none"
         blocks = [nn.Sequential(maybe_sn(nn.Conv2d(channels, ch[0], 4, 2, 1, bias=False), spectral_norm),
-                                nn.LeakyReLU(0.2, True))]  # no norm on the first layer (DCGAN)
+                                LeakyReLU(0.2, inplace=True))]  # no norm on the first layer (DCGAN)
         for i in range(1, k):
             blocks.append(nn.Sequential(
                 maybe_sn(nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=bias), spectral_norm),
-                norm_layer(norm, ch[i]), nn.LeakyReLU(0.2, True)))
+                norm_layer(norm, ch[i]), LeakyReLU(0.2, inplace=True)))
         self.blocks = nn.ModuleList(blocks)
         # A (h0, w0) conv over the base grid is a dense layer to one score.
         self.head = maybe_sn(nn.Conv2d(ch[k - 1], 1, (h0, w0), 1, 0, bias=False), spectral_norm)

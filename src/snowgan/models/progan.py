@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ConfigError
-from .layers import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm, split_size, widths
+from .layers import EqualizedConv2d, EqualizedLinear, LeakyReLU, MinibatchStdDev, PixelNorm, split_size, widths
 
 
 def stage_resolutions(final_hw: tuple[int, int], start: int) -> list[tuple[int, int]]:
@@ -148,16 +148,16 @@ class Discriminator(_Staged):
         self.resolutions = stage_resolutions(self.image_size, start)
         n = len(self.resolutions)
         ch = widths(width, n, max_width)  # level 0 first
-        by_level = [nn.Sequential(MinibatchStdDev(), EqualizedConv2d(ch[0] + 1, ch[0], 3, 1), nn.LeakyReLU(0.2))]
+        by_level = [nn.Sequential(MinibatchStdDev(), EqualizedConv2d(ch[0] + 1, ch[0], 3, 1), LeakyReLU(0.2))]
         for i in range(1, n):
             by_level.append(nn.Sequential(
-                EqualizedConv2d(ch[i], ch[i], 3, 1), nn.LeakyReLU(0.2),
-                EqualizedConv2d(ch[i], ch[i - 1], 3, 1), nn.LeakyReLU(0.2), nn.AvgPool2d(2)))
+                EqualizedConv2d(ch[i], ch[i], 3, 1), LeakyReLU(0.2),
+                EqualizedConv2d(ch[i], ch[i - 1], 3, 1), LeakyReLU(0.2), nn.AvgPool2d(2)))
         self.blocks = nn.ModuleList(reversed(by_level))  # highest resolution first
         self.from_rgb = nn.ModuleList(  # level 0 first
-            [nn.Sequential(EqualizedConv2d(channels, c, 1), nn.LeakyReLU(0.2)) for c in ch])
+            [nn.Sequential(EqualizedConv2d(channels, c, 1), LeakyReLU(0.2)) for c in ch])
         h, w = self.resolutions[0]
-        self.head = nn.Sequential(nn.Flatten(), EqualizedLinear(ch[0] * h * w, ch[0]), nn.LeakyReLU(0.2),
+        self.head = nn.Sequential(nn.Flatten(), EqualizedLinear(ch[0] * h * w, ch[0]), LeakyReLU(0.2),
                                   EqualizedLinear(ch[0], 1, gain=1.0))
         self._init_stage()
 

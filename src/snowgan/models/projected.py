@@ -49,7 +49,7 @@ from ..pretrained.efficientnet_lite import FEATURE_CHANNELS, FEATURE_STRIDES, LI
 from ..pretrained.sources import locate
 from .conditional import ClassProjection, class_labels
 from .fastgan import FastGANGenerator
-from .layers import maybe_sn, norm_layer
+from .layers import LeakyReLU, maybe_sn, norm_layer
 
 MIN_BACKBONE, MAX_BACKBONE = 128, 224
 
@@ -118,7 +118,7 @@ class Head(nn.Module):
         while min(h, w) > 8:
             cout = head_width(min(h, w) // 2, width, max_width)
             layers.append(nn.Sequential(maybe_sn(nn.Conv2d(c, cout, 4, 2, 1, bias=norm == "none"), sn),
-                                        norm_layer(norm, cout), nn.LeakyReLU(0.2, True)))
+                                        norm_layer(norm, cout), LeakyReLU(0.2, inplace=True)))
             c, h, w = cout, h // 2, w // 2
         self.down = nn.Sequential(*layers)
         k = min(4, h, w)

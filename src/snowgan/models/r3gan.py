@@ -42,7 +42,7 @@ from torch import nn
 from ..errors import ConfigError
 from .conditional import class_labels, embed
 from .grouped_conv import GroupedConv2d
-from .layers import split_size, widths
+from .layers import leaky_relu, split_size, widths
 
 GROUP_CHANNELS = 16  # channels per group of the grouped 3x3: 1536/96, 768/48, 384/24, 192/12 in R3GAN
 EXPANSION = 2  # the residual branch's inner width, a multiple of the stage width (paper: 2)
@@ -116,7 +116,7 @@ class BiasedLeakyReLU(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(x + self.bias.to(x.dtype).view(1, -1, 1, 1), SLOPE)
+        return leaky_relu(x + self.bias.to(x.dtype).view(1, -1, 1, 1), SLOPE)
 
 
 class ResidualBlock(nn.Module):
