@@ -32,6 +32,34 @@ def test_weight_grad_gemm_equals_autograd(stride: int, padding: int) -> None:
     torch.testing.assert_close(got, want)
 
 
+@pytest.mark.parametrize("kernel,padding,hw", [(3, 1, (64, 64)), (4, 1, (48, 96)), (5, 2, (64, 70)), (3, 0, (66, 66))])
+def test_shifted_weight_grad_on_large_maps_equals_autograd(kernel: int, padding: int, hw: tuple) -> None:
+    """Stride-1 layers on maps of 4096+ pixels take the one-GEMM-per-tap form (no im2col):
+    odd and even kernels, no padding, non-square maps, in its channels_last layout."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 16, *hw, generator=g, dtype=torch.float64)
+    w = torch.randn(5, 16, kernel, kernel, generator=g, dtype=torch.float64, requires_grad=True)
+    y = F.conv2d(x, w, padding=padding)
+    assert cpu_conv.shifted_weight_grad_pays(16, y.shape[2], y.shape[3], (1, 1))
+    gy = torch.randn(y.shape, generator=g, dtype=torch.float64)
+    (want,) = torch.autograd.grad(y, w, gy)
+    got = conv_weight_grad(gy, x.to(memory_format=torch.channels_last), (kernel,) * 2, (1, 1), (padding,) * 2)
+    torch.testing.assert_close(got, want)
+    assert got.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_shifted_weight_grad_in_bf16_tracks_float32() -> None:
+    """The form the bf16 mode actually runs: bf16 operands, float32 accumulation in each GEMM."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(4, 32, 64, 64, generator=g).to(torch.bfloat16, memory_format=torch.channels_last)
+    gy = torch.randn(4, 8, 64, 64, generator=g).to(torch.bfloat16, memory_format=torch.channels_last)
+    got = conv_weight_grad(gy, x, (3, 3), (1, 1), (1, 1))
+    w = torch.zeros(8, 32, 3, 3, requires_grad=True)
+    (want,) = torch.autograd.grad(F.conv2d(x.float(), w, padding=1), w, gy.float())
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), want, rtol=1e-2, atol=1e-2 * want.abs().max().item())
+
+
 # (ours, reference, x shape, w shape): a convolution and a transposed one, same checks.
 KINDS = {"conv2d": (cpu_conv.conv2d, F.conv2d, (1, 2, 5, 5), (2, 2, 3, 3)),
          "conv_transpose2d": (cpu_conv.conv_transpose2d, F.conv_transpose2d, (1, 2, 3, 3), (2, 2, 4, 4))}

@@ -12,7 +12,8 @@ Functions here:
 
     Conv(x, w)      = conv2d(x, w)                 -> oneDNN forward
     ConvT(x, w)     = conv_transpose2d(x, w)       -> oneDNN (deconvolution)
-    WGrad(g, x)     = d<g, conv2d(x, W)>/dW        -> im2col (one gather) + one bf16 GEMM
+    WGrad(g, x)     = d<g, conv2d(x, W)>/dW        -> im2col (one gather) + one bf16 GEMM, or
+                                                      for stride 1 on large maps one GEMM per tap
 
 with  dConv = (ConvT(g, w), WGrad(g, x)),  dConvT = (Conv(g, w), WGrad(x, g)),
       dWGrad = (Conv(x, gw), ConvT(g, gw)),
@@ -53,6 +54,8 @@ def conv_weight_grad(g: torch.Tensor, x: torch.Tensor, kernel: tuple[int, int], 
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     b, ci = x.shape[:2]
     co, ho, wo = g.shape[1:]
+    if shifted_weight_grad_pays(ci, ho, wo, stride):
+        return _shifted_weight_grad(g, x, kernel, padding)
     xp = x.permute(0, 2, 3, 1)  # (B, H, W, Ci): a free view of a channels_last tensor
     if ph or pw:
         xp = F.pad(xp, (0, 0, pw, pw, ph, ph))
@@ -62,6 +65,42 @@ def conv_weight_grad(g: torch.Tensor, x: torch.Tensor, kernel: tuple[int, int], 
     patches = patches.reshape(b * ho * wo, kh * kw * ci)  # im2col: the one copy
     gm = g.permute(0, 2, 3, 1).reshape(b * ho * wo, co)
     return (gm.t() @ patches.to(gm.dtype)).reshape(co, kh, kw, ci).permute(0, 3, 1, 2)
+
+
+def shifted_weight_grad_pays(ci: int, ho: int, wo: int, stride: tuple[int, int]) -> bool:
+    """Whether conv_weight_grad takes the shift-and-GEMM form below instead of im2col.
+
+    Measured (bf16, batch 16, 3x3, 1 and 2 threads, AVX512-BF16): on maps of 64x64 and larger
+    with 16+ input channels the shifted form is 1.1-3.6x faster (32 -> 32 channels at 64 px:
+    31 -> 9.6 ms at one thread); at 32x32 and below, or with 3 input channels (too little work
+    per GEMM), im2col's single large GEMM wins (0.4-0.9x). Stride 1 only.
+    """
+    return stride == (1, 1) and ho * wo >= 4096 and ci >= 16
+
+
+def _shifted_weight_grad(g: torch.Tensor, x: torch.Tensor, kernel: tuple[int, int],
+                         padding: tuple[int, int]) -> torch.Tensor:
+    """conv_weight_grad for stride 1 without im2col: one GEMM per kernel tap over shifted views.
+
+    With x padded and flattened to X (B*Hp*Wp, Ci) and g placed on the same padded grid, G
+    (B*Hp*Wp, Co) (zeros outside its Ho x Wo corner), the output pixel in row r of G reads
+    tap (dy, dx) from row r + dy*Wp + dx of X, never across a row or image edge because
+    Wo + kw - 1 = Wp. So dW[:, :, dy, dx] = G[:N-off]^T @ X[off:], off = dy*Wp + dx: contiguous
+    slices, no copy beyond the two pads. Same shapes and layout as conv_weight_grad.
+    """
+    (kh, kw), (ph, pw) = kernel, padding
+    ci = x.shape[1]
+    co, ho, wo = g.shape[1:]
+    hp, wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
+    gm = F.pad(g.permute(0, 2, 3, 1), (0, 0, 0, wp - wo, 0, hp - ho)).contiguous().view(-1, co)
+    xm = F.pad(x.permute(0, 2, 3, 1), (0, 0, pw, pw, ph, ph)).to(gm.dtype).contiguous().view(-1, ci)
+    n = xm.shape[0]
+    out = torch.empty(kh, kw, co, ci, dtype=gm.dtype, device=gm.device)
+    for dy in range(kh):
+        for dx in range(kw):
+            off = dy * wp + dx
+            torch.mm(gm[:n - off].t(), xm[off:], out=out[dy, dx])
+    return out.permute(2, 3, 0, 1).contiguous(memory_format=torch.channels_last)
 
 
 class _Conv(torch.autograd.Function):
