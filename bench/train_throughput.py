@@ -49,7 +49,8 @@ from snowgan.data.dataset import Batches  # noqa: E402
 from snowgan.data.synthetic import builtin_dataset  # noqa: E402
 from snowgan.models.registry import build_networks  # noqa: E402
 from snowgan.train.compiling import compile_networks  # noqa: E402
-from snowgan.train.device import configure_threads, cpu_has_fast_bf16, pick_device, pick_precision  # noqa: E402
+from snowgan.train.device import (configure_threads, cpu_has_fast_bf16, keep_freed_memory, pick_device,  # noqa: E402
+                                  pick_precision)
 from snowgan.train.ema import ema_beta  # noqa: E402
 from snowgan.train.step import GANSteps, prepare_networks  # noqa: E402
 from snowgan.train.techniques import Techniques  # noqa: E402
@@ -69,6 +70,8 @@ class SnowganIteration:
         self.cfg = cfg
         self.device = pick_device(cfg.run.device)
         self.precision = pick_precision(cfg.train.precision, self.device)
+        if self.device.type == "cpu":  # as the Trainer does; process-wide, so the reference gains alike
+            keep_freed_memory()
         self.dataset = builtin_dataset(cfg)
         self.batches = Batches(self.dataset, seed, self.device, cfg.image_hw, cfg.data.mirror,
                                channels_last=cfg.train.channels_last)

@@ -35,7 +35,7 @@ from ..sample import class_rows, generate_images, latents, to_uint8
 from . import checkpoint as ckpt
 from . import distributed as dist_util
 from .diskplan import checkpoint_bytes, free_space_warning, iterations_left
-from .device import configure_threads, peak_memory_mb, pick_device, pick_precision, set_deterministic
+from .device import configure_threads, keep_freed_memory, peak_memory_mb, pick_device, pick_precision, set_deterministic
 from .compiling import compile_networks
 from .ema import ema_beta
 from .session import Session, write_config
@@ -60,6 +60,8 @@ class Trainer:
         self.device = pick_device(cfg.run.device)
         self.precision = pick_precision(cfg.train.precision, self.device)
         threads = configure_threads(self.device)
+        if self.device.type == "cpu" and (kept := keep_freed_memory()):
+            threads += f", {kept}"
         set_deterministic(cfg.run.deterministic)
         self.log(f"run {self.run_dir} ({'resuming' if session.resuming else 'new'})")
         self.log(f"device {self.device}, precision {self.precision.name} ({self.precision.why}), {threads}")
