@@ -22,9 +22,27 @@ same arithmetic on the same architecture.
 from __future__ import annotations
 
 import copy
+import types
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from snowgan.models import layers, r3gan
+
+
+def plain_activations(net: nn.Module) -> nn.Module:
+    """net with snowgan's leaky ReLUs (models/layers.leaky_relu, a custom autograd Function
+    with a cheaper double backward) swapped back to PyTorch's own, in place, as a plain script
+    writes them: layers.LeakyReLU -> nn.LeakyReLU, r3gan.BiasedLeakyReLU -> F.leaky_relu."""
+    for name, m in list(net.named_modules()):
+        for child_name, child in list(m.named_children()):
+            if isinstance(child, layers.LeakyReLU):
+                setattr(m, child_name, nn.LeakyReLU(child.slope, child.inplace))
+        if isinstance(m, r3gan.BiasedLeakyReLU):
+            m.forward = types.MethodType(  # type: ignore[method-assign]
+                lambda self, x: F.leaky_relu(x + self.bias.to(x.dtype).view(1, -1, 1, 1), r3gan.SLOPE), m)
+    return net
 
 
 class PlainReference:
@@ -37,8 +55,8 @@ class PlainReference:
     def __init__(self, G: nn.Module, D: nn.Module, images: torch.Tensor, *, loss: str, batch_size: int,
                  disc_steps: int, lr_g: float, lr_d: float, betas: tuple[float, float],
                  gp_weight: float = 10.0, drift_weight: float = 0.0) -> None:
-        self.netG = copy.deepcopy(G).float().to(memory_format=torch.contiguous_format)
-        self.netD = copy.deepcopy(D).float().to(memory_format=torch.contiguous_format)
+        self.netG = plain_activations(copy.deepcopy(G).float().to(memory_format=torch.contiguous_format))
+        self.netD = plain_activations(copy.deepcopy(D).float().to(memory_format=torch.contiguous_format))
         self.images = images.float().contiguous()
         self.loss, self.batch_size, self.disc_steps = loss, batch_size, disc_steps
         self.gp_weight, self.drift_weight = gp_weight, drift_weight

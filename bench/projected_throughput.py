@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_throughput import PEAK_DTYPE, PEAK_NAME, SnowganIteration, count_flops, matmul_peak, spread, timed_block  # noqa: E402
+from plain_reference import plain_activations  # noqa: E402
 
 from snowgan.augment import DiffAugment  # noqa: E402
 from snowgan.models import projected  # noqa: E402
@@ -64,7 +65,7 @@ class PlainProjectedD(nn.Module):
         self.backbone_hw = D.backbone_hw
         self.net = load_efficientnet_lite0(D.weights_path)  # BatchNorm as separate eval-mode layers
         self.proj = copy.deepcopy(D.proj)
-        self.blocks = copy.deepcopy(D.blocks)
+        self.blocks = plain_activations(copy.deepcopy(D.blocks))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, size=self.backbone_hw, mode="bilinear", align_corners=False)

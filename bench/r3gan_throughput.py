@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_throughput import PEAK_DTYPE, PEAK_NAME, SnowganIteration, matmul_peak, spread, timed_block  # noqa: E402
+from plain_reference import plain_activations  # noqa: E402
 
 from snowgan.train.device import configure_threads  # noqa: E402
 
@@ -101,7 +102,7 @@ def textbook(net: nn.Module) -> nn.Module:
     for m in net.modules():
         if isinstance(m, nn.Conv2d) and type(m) is not nn.Conv2d:
             m.forward = types.MethodType(nn.Conv2d.forward, m)  # type: ignore[method-assign]
-    return net
+    return plain_activations(net)  # and F.leaky_relu's own derivatives
 
 
 class PlainR3GANReference:

@@ -39,11 +39,28 @@ def _one_each(snow: tt.SnowganIteration, ref, ref_G: torch.nn.Module) -> None:
     assert _changed(g_ref, ref_G), "the reference's iteration did not update G"
 
 
+def _grad_fn_names(out: torch.Tensor) -> set[str]:
+    nodes, todo = set(), [out.grad_fn]
+    while todo:
+        fn = todo.pop()
+        if fn is not None and fn not in nodes:
+            nodes.add(fn)
+            todo.extend(f for f, _ in fn.next_functions)
+    return {type(fn).__name__ for fn in nodes}
+
+
+def _plain_leaky_relu(D: torch.nn.Module, size: int = 16) -> bool:
+    """D's graph has PyTorch's own leaky ReLU backward and not snowgan's Function."""
+    names = _grad_fn_names(D(torch.randn(2, 3, size, size, requires_grad=True)).sum())
+    return any(n.startswith("LeakyRelu") for n in names) and not any("_LeakyReLU" in n for n in names)
+
+
 def test_dcgan_bench_sides_run():
     snow = tt.SnowganIteration(["--loss", "nonsat", "--g_width", "8", "--d_width", "8", *TINY])
     ref = snow.reference()
     _one_each(snow, ref, ref.netG)
     assert tt.count_flops(ref.iteration) > 0
+    assert _plain_leaky_relu(ref.netD) and not _plain_leaky_relu(snow.D_init)  # the reference stays textbook
 
 
 def test_r3gan_bench_sides_run():
@@ -56,6 +73,7 @@ def test_r3gan_bench_sides_run():
     ref = rb.PlainR3GANReference(snow.G_init, snow.D_init, images, loss="rpgan", gamma=m.r1_gamma,
                                  batch_size=t.batch_size, lr=t.disc_lr, betas=(t.beta1, t.beta2))
     _one_each(snow, ref, ref.netG)
+    assert _plain_leaky_relu(ref.netD) and not _plain_leaky_relu(snow.D_init)
 
 
 def test_projected_bench_sides_run():
