@@ -179,8 +179,8 @@ def keep_freed_memory() -> str:
     or im2col buffer of every iteration is page-faulted in again, one fault per 4 KiB page
     (photos at 64 px: ~36,000 faults per iteration; a 32 MB fill took 11 ms instead of 1.3).
     With both thresholds at 1 GiB, freed blocks stay in the heap for the next iteration:
-    ~800 faults per iteration, 1.04x per photos iteration and 1.07x per R3GAN one (alternating
-    in-process blocks). It is what jemalloc/tcmalloc preloading gives (PyTorch's CPU tuning
+    tens of faults per iteration, 1.04x per photos iteration and 1.07x per R3GAN one (alternating
+    in-process blocks, noisy), the same peak resident memory. It is what jemalloc/tcmalloc preloading gives (PyTorch's CPU tuning
     guide); resident memory stays at the run's peak instead of dipping between steps.
 
     Linux with glibc only; left alone when the user tunes malloc through the environment
