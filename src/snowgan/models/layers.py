@@ -35,10 +35,15 @@ class _LeakyReLU(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g: torch.Tensor | None):
-        if g is None:
-            return None, None, None
-        (y,) = ctx.saved_tensors
-        return _LeakyReLUGrad.apply(g, y, ctx.slope), None, None
+        return _slope_masked(ctx, g)
+
+
+def _slope_masked(ctx, g: torch.Tensor | None):
+    """Both Functions' backward: g * lrelu'(saved y) (again a _LeakyReLUGrad), nothing for y or slope."""
+    if g is None:
+        return None, None, None
+    (y,) = ctx.saved_tensors
+    return _LeakyReLUGrad.apply(g, y, ctx.slope), None, None
 
 
 class _LeakyReLUGrad(torch.autograd.Function):
@@ -53,10 +58,7 @@ class _LeakyReLUGrad(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gg: torch.Tensor | None):
-        if gg is None:
-            return None, None, None
-        (y,) = ctx.saved_tensors
-        return _LeakyReLUGrad.apply(gg, y, ctx.slope), None, None
+        return _slope_masked(ctx, gg)
 
 
 def leaky_relu(x: torch.Tensor, slope: float = 0.2, inplace: bool = False) -> torch.Tensor:
