@@ -44,6 +44,7 @@ VARIANTS: dict[str, list[str]] = {
     "photos": ["--recipe", "photos"],
     "photos-per-logit": ["--recipe", "photos", "--per_logit_loss"],
     "photos-lr1e-3": ["--recipe", "photos", "--gen_lr", "1e-3", "--disc_lr", "1e-3"],  # 5x the paper's lr
+    "photos-bb64": ["--recipe", "photos", "--backbone_size", "64"],  # the frozen net sees the 64 px images as they are
     "photos-noaug": ["--recipe", "photos", "--augment", "none"],  # a CPU run sees each photo ~3 times
     "photos-bs8": ["--recipe", "photos", "--batch_size", "8"],  # twice the updates in the same CPU time
     "photos-ttur": ["--recipe", "photos", "--disc_lr", "2e-4"],  # a slower D than G (D runs far ahead)
