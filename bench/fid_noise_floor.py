@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from snowgan.config import Config  # noqa: E402
-from snowgan.data.prepared import load_dataset  # noqa: E402
+from snowgan.data.load import load_dataset  # noqa: E402
 from snowgan.metrics.features import real_features  # noqa: E402
 from snowgan.metrics.fid import fid_from_features  # noqa: E402
 from snowgan.metrics.kid import kid_from_features  # noqa: E402
@@ -38,6 +38,8 @@ def main() -> None:
     ap.add_argument("--size", default="64")
     ap.add_argument("--splits", type=int, default=5)
     ap.add_argument("--counts", default="50,100,200,half")
+    ap.add_argument("--drop_class", action="store_true", help="also: the cost of leaving out each class in turn")
+    ap.add_argument("--drop_n", type=int, default=500, help="images on the class-less side (evaluate's default count)")
     args = ap.parse_args()
     cfg = Config()
     cfg.data.data = None if args.data == "builtin" else args.data
@@ -66,6 +68,23 @@ def main() -> None:
             fids.append(fid_from_features(a, b))
             kids.append(kid_from_features(a, b, seed=0).mean)
         print(f"{n:>10}  {np.mean(fids):>9.2f} {np.std(fids):>7.2f}  {np.mean(kids):>10.5f} {np.std(kids):>9.5f}")
+    if args.drop_class:
+        drop_class(feats, data, args.drop_n)
+
+
+def drop_class(feats: np.ndarray, data, n: int) -> None:
+    """Print FID/KID of all real features (N, 2048) against n of them drawn without one class, per class."""
+    if data.labels is None:
+        print("--drop_class: this dataset has no labels")
+        return
+    labels = np.asarray(data.labels)
+    rng = np.random.default_rng(0)
+    print(f"without one class: all {len(feats)} real images against {n} drawn from the other classes")
+    for c, name in enumerate(data.class_names):
+        rest = feats[labels != c]
+        side = rest[rng.choice(len(rest), min(n, len(rest)), replace=False)]
+        kid = kid_from_features(feats, side, seed=0)
+        print(f"  without {name:<12} FID {fid_from_features(feats, side):7.2f}  KID {kid.mean:.4f} (sd {kid.std:.4f})")
 
 
 if __name__ == "__main__":
