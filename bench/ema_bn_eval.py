@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import update_bn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -41,17 +42,10 @@ from snowgan.train.checkpoint import open_checkpoint  # noqa: E402
 
 def recompute_bn(G: nn.Module, batches: int, batch: int, seed: int) -> nn.Module:
     """A copy of G (eval mode) whose BN running statistics are the average over `batches` batches of
-    `batch` N(0, 1) latents under G's own weights."""
+    `batch` N(0, 1) latents under G's own weights (PyTorch's update_bn, as SWA uses)."""
     G = copy.deepcopy(G)
-    for m in G.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the batches below
-    G.train()
     gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for _ in range(batches):
-            G(torch.randn(batch, G.latent_dim, generator=gen), None)
+    update_bn([torch.randn(batch, G.latent_dim, generator=gen) for _ in range(batches)], G)
     return G.eval()
 
 
