@@ -306,3 +306,82 @@ def test_conditional_two_processes_match_one(workdir: Path) -> None:
     one, two = _weights(workdir, "one", 3), _weights(workdir, "two", 3)
     assert any("gamma" in k for k in one) and any("project" in k for k in one)
     assert _max_diff(one, two) < 1e-6
+
+
+# ---- the --data default on labelled data -----------------------------------------------------
+
+def test_class_mix_draws_the_data_proportions_interleaved() -> None:
+    from snowgan.sample import class_mix
+
+    assert torch.equal(class_mix(1000, [256] * 4), torch.arange(1000) % 4)  # balanced: every class in turn
+    nine = class_mix(100, [900, 100])
+    assert torch.bincount(nine).tolist() == [90, 10] and 1 in nine[:10].tolist()  # a prefix is mixed too
+    odd = class_mix(7, [5, 3, 0])
+    assert torch.bincount(odd, minlength=3).tolist() == [4, 3, 0]  # largest remainder; an empty class gets none
+    with pytest.raises(ValueError, match="positive sum"):
+        class_mix(4, [0, 0])
+
+
+def test_which_runs_train_on_the_data_classes_by_default() -> None:
+    """Only the --data default recipe, only when nothing chose otherwise and every image has a usable class."""
+    from snowgan.data.classes import conditional_by_default
+    from snowgan.data.prepared import PreparedDataset
+    from snowgan.flags import parse_args
+
+    images = np.zeros((16, 3, 8, 8), np.uint8)
+    two = PreparedDataset(images, np.repeat([0, 1], 8), ["blue", "red"])
+    cfg, given = parse_args(["--data", "photos/"])
+    assert cfg.run.recipe == "photos" and conditional_by_default(cfg, set(given), two)
+    for flags in (["--conditional", "false"], ["--recipe", "photos"], ["--arch", "dcgan"], ["--loss", "hinge"]):
+        cfg, given = parse_args(["--data", "photos/", *flags])
+        assert not conditional_by_default(cfg, set(given), two), flags
+    cfg, given = parse_args(["--data", "photos/"])
+    assert not conditional_by_default(cfg, set(given), PreparedDataset(images))  # no labels
+    assert not conditional_by_default(cfg, set(given), PreparedDataset(images, np.zeros(16, np.int64), ["one"]))
+    assert not conditional_by_default(cfg, set(given), PreparedDataset(images[:4], None, [], unlabelled=2))
+    few = PreparedDataset(images, np.array([0] * 14 + [1] * 2), ["blue", "red"])  # red: 2 < 16 / 2
+    assert not conditional_by_default(cfg, set(given), few)
+
+
+@pytest.mark.slow
+def test_the_data_default_trains_on_the_folder_classes(workdir: Path, tmp_path: Path) -> None:
+    """`train --data FOLDER` with sub-folders: a conditional run that says so; --conditional false and a
+    flat folder: not."""
+    from lite0_helpers import fake_state_dict
+    from snowgan.pretrained.efficientnet_lite import LITE0_WEIGHTS
+
+    weights = tmp_path / "fake-lite0.pth"
+    torch.save(fake_state_dict(0), weights)
+    env = {LITE0_WEIGHTS.env: str(weights)}
+    folder = _colour_folder(workdir / "shirts", {"blue": (8, (0, 0, 200)), "red": (12, (200, 0, 0))}, size=32)
+    small = ["--image_size", "32", "--batch_size", "4", "--g_width", "4", "--d_width", "4", "--max_width", "16",
+             "--latent_dim", "16", "--backbone_size", "64", "--progress", "lines", "--metrics_every", "0",
+             "--steps", "2"]
+    p = run_cli("--mode", "train", "--data", folder, *small, "--name", "auto", cwd=workdir, env=env)
+    assert "note: your --data run trains --recipe photos" in p.stdout
+    assert "conditional: 2 classes: blue 8, red 12 (every image has a class, so the --data default trains on " \
+           "them" in p.stdout
+    saved = json.loads((_run(workdir, "auto") / "config.json").read_text())["model"]
+    assert saved["conditional"] and saved["class_names"] == "blue,red"
+    p = run_cli_here("--mode", "generate", "--run", "auto", "--class", "red", "--n_samples", "1", "--out",
+                     workdir / "g", cwd=workdir, env=env)
+    assert [f.name for f in (workdir / "g").iterdir()] == ["red-seed000000.png"]
+    run_cli_here("--mode", "evaluate", "--run", "auto", "--data", folder, "--metrics", "swd", "--n_samples", "20",
+                 cwd=workdir, env=env)
+    result = json.loads((_run(workdir, "auto") / "metrics.json").read_text())
+    assert "classes in the real set's proportions" in result["latents"]  # 8 blue : 12 red, not 10 : 10
+    assert "20 generated vs" in result["metrics"]["swd"]["protocol"] and list(result["per_class"]) == ["blue", "red"]
+    # Resuming keeps what the run was; asking for nothing else changes nothing.
+    p = run_cli_here("--mode", "train", "--name", "auto", "--steps", "3", cwd=workdir, env=env)
+    assert "resumed from step-00000002" in p.stdout and "conditional: 2 classes" in p.stdout
+
+    p = run_cli_here("--mode", "train", "--data", folder, *small, "--conditional", "false", "--name", "off",
+                     cwd=workdir, env=env)
+    assert "conditional:" not in p.stdout
+    assert not json.loads((_run(workdir, "off") / "config.json").read_text())["model"]["conditional"]
+    flat = workdir / "flat"
+    flat.mkdir()
+    for f in sorted((folder / "red").iterdir()):
+        (flat / f.name).write_bytes(f.read_bytes())
+    p = run_cli_here("--mode", "train", "--data", flat, *small, "--name", "flat", cwd=workdir, env=env)
+    assert "conditional:" not in p.stdout and "note: your --data run trains --recipe photos" in p.stdout

@@ -97,3 +97,30 @@ def test_metric_names_and_best_metric_choices() -> None:
     assert choose_best_metric("coverage", ["dc"]) == "coverage"
     with pytest.raises(ConfigError, match="add kid to --metrics"):
         choose_best_metric("kid", ["swd"])
+
+
+class ClassBankGenerator(BankGenerator):
+    """A conditional stand-in: image i is class labels[i]'s bank image (dark or bright); keeps the labels asked for."""
+
+    num_classes = 2
+
+    def __init__(self, bank: np.ndarray) -> None:
+        super().__init__(bank)
+        self.asked: list[int] = []
+
+    def forward(self, z: torch.Tensor, labels=None) -> torch.Tensor:
+        self.asked += labels.tolist()
+        return torch.where(labels.view(-1, 1, 1, 1) == 0, self.bank[: len(z)] * 0.2, self.bank[: len(z)])
+
+
+def test_tracker_asks_a_conditional_generator_for_the_data_class_proportions(tmp_path: Path) -> None:
+    cfg, data = _setup(tmp_path, metrics="swd")
+    data.labels, data.class_names = np.array([0] * 60 + [1] * 20), ["dark", "bright"]
+    cfg.model.conditional, cfg.model.class_names = True, "dark,bright"
+    G = ClassBankGenerator(scenes(40, 32, seed=3))
+    MetricTracker(cfg, data, tmp_path / "run", torch.device("cpu")).measure(G, step=1, kimg=0.1)
+    assert np.bincount(G.asked).tolist() == [30, 10]  # 40 samples as 60:20, not every class in turn
+    cfg.model.class_names = "other,names"  # a real set whose classes are not the run's: every class in turn
+    G.asked = []
+    MetricTracker(cfg, data, tmp_path / "run2", torch.device("cpu")).measure(G, step=1, kimg=0.1)
+    assert np.bincount(G.asked).tolist() == [20, 20]

@@ -140,7 +140,9 @@ class ModelConfig:
                                      "paper's) instead of to each image's mean logit")
     # class-conditional training (models/conditional.py); the data must label every image
     conditional: bool = _f(False, "train on the data's class labels (sub-folders, --labels CSV, JSONL field) so "
-                                  "generate --class NAME makes that class; dcgan, r3gan and projected")
+                                  "generate --class NAME makes that class; dcgan, r3gan and projected",
+                         shown_default="on when a --data run gets recipe photos without naming a model and "
+                                       "every image has a class; else off")
     class_names: str = _f("", "set by --conditional from the data: class names in label order, comma-separated "
                               "(recorded so a run or export knows its classes; do not set by hand)")
     # progressive growing (arch = progan)

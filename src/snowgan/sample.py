@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -50,6 +50,25 @@ def generate_images(G: nn.Module, z: torch.Tensor, device: torch.device | str = 
         y = labels[i:i + batch].to(device) if labels is not None else None
         out.append(to_uint8(G(z[i:i + batch].to(device), y)))
     return np.concatenate(out) if out else np.zeros((0,), np.uint8)
+
+
+def class_mix(n: int, counts: Sequence[int]) -> torch.Tensor:
+    """int64 (n,) class indices in the proportions of ``counts`` (the real images per class), interleaved.
+
+    What a conditional run's overall metrics draw, so a folder of 900 dogs and 100 cats is compared
+    with samples that are nine tenths dogs. Each class's share of n is rounded by largest remainder;
+    the j-th sample of class c sits at (j + 1/2) / share_c along the sequence, so any prefix is
+    mixed too. Equal counts with n a multiple of K give i mod K, what ``generate_images`` draws
+    when given no labels.
+    """
+    c = np.asarray(counts, dtype=np.float64)
+    if c.ndim != 1 or len(c) == 0 or (c < 0).any() or c.sum() <= 0:
+        raise ValueError(f"class_mix: counts must be non-negative with a positive sum, got {list(counts)}")
+    exact = n * c / c.sum()
+    share = np.floor(exact).astype(np.int64)
+    share[np.argsort(-(exact - share), kind="stable")[:n - int(share.sum())]] += 1
+    keys = sorted(((j + 0.5) / q, k) for k, q in enumerate(share.tolist()) for j in range(q))
+    return torch.tensor([k for _, k in keys], dtype=torch.long)
 
 
 def class_rows(n_cols: int, num_classes: int, latent_dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -134,7 +134,8 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
           flush=True)
     suite = MetricSuite(names, dataset.images, dataset.fingerprint, device, cfg.metrics.inception_weights,
                         metrics_cache_dir(cfg), cfg.run.progress, seed=cfg.run.seed, real_name=source)
-    fake = generate_images(loaded.G, latents(n, loaded.G.latent_dim, cfg.run.seed), device)
+    labels = _overall_classes(loaded, dataset, n)
+    fake = generate_images(loaded.G, latents(n, loaded.G.latent_dim, cfg.run.seed), device, labels=labels)
     values, proto = suite.measure(fake)
     entries = _metric_entries(values, proto)
     warning = collapse_warning(values)
@@ -142,7 +143,8 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
     result = {
         "run": run_dir.name, "checkpoint": loaded.path.name, "step": loaded.step, "kimg": round(loaded.kimg, 3),
         "time": _dt.datetime.now().isoformat(timespec="seconds"), "n_samples": n, "seed": cfg.run.seed,
-        "latents": f"snowgan.sample.latents(n={n}, seed={cfg.run.seed}), EMA generator",
+        "latents": f"snowgan.sample.latents(n={n}, seed={cfg.run.seed}), EMA generator" + (
+            ", classes in the real set's proportions (snowgan.sample.class_mix)" if labels is not None else ""),
         "real_set": {"source": source, "description": dataset.description, "fingerprint": dataset.fingerprint,
                      "n_images": len(dataset), "shape": list(dataset.shape)},
         "weights": None if suite.weights is None else {
@@ -165,6 +167,18 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
     tmp.replace(target)
     print(f"wrote {target}")
     return 0
+
+
+def _overall_classes(loaded, dataset, n: int):
+    """int64 (n,) classes for a conditional run's overall metrics, in the real set's proportions
+    (sample.class_mix); None (every class in turn) when unconditional or the real set has other classes."""
+    classes = loaded.cfg.class_list
+    if not classes or dataset.labels is None or list(dataset.class_names) != classes:
+        return None
+    from ..data.classes import class_counts
+    from ..sample import class_mix
+
+    return class_mix(n, class_counts(dataset))
 
 
 def _per_class(cfg: Config, names: list[str], loaded, dataset, source: str, n: int, device) -> dict:

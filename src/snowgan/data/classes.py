@@ -8,6 +8,8 @@ class to fill its share of a batch. The class names are recorded in the config
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..config import Config, ConfigError
@@ -23,43 +25,70 @@ def class_counts(dataset: PreparedDataset) -> list[int]:
     return np.bincount(np.asarray(dataset.labels), minlength=len(dataset.class_names)).tolist()
 
 
-def check_conditional(cfg: Config, dataset: PreparedDataset) -> list[int]:
-    """Validate the data for --conditional and record its class names in cfg; returns images per class.
+def conditional_problem(cfg: Config, dataset: PreparedDataset) -> Optional[str]:
+    """Why this data cannot train a conditional run (one line: what is wrong and what to do), or None.
 
-    Raises ConfigError (one line: what is wrong and what to do) for data without labels,
-    data where some images have none, a class with fewer images than its share of a batch,
-    and a resumed run whose recorded classes differ from the data's.
+    Refused: data without labels, data where some images have none, a class name with a comma,
+    a class with fewer images than its share of a batch, and a resumed run whose recorded
+    classes differ from the data's.
     """
     missing = [name for name, why in dataset.skipped if why.startswith("no row in --labels")]
     if missing:
-        raise ConfigError(f"--conditional: {len(missing)} images have no row in --labels {cfg.data.labels} (first: "
-                          f"{missing[0]}); add rows for them or move them out of --data")
+        return (f"--conditional: {len(missing)} images have no row in --labels {cfg.data.labels} (first: "
+                f"{missing[0]}); add rows for them or move them out of --data")
     if dataset.unlabelled:
-        raise ConfigError(f"--conditional: {dataset.unlabelled} of {len(dataset) } images have no label; label every "
-                          f"image ({_HOW}) or train without --conditional")
+        return (f"--conditional: {dataset.unlabelled} of {len(dataset)} images have no label; label every "
+                f"image ({_HOW}) or train without --conditional")
     if dataset.labels is None:
-        raise ConfigError(f"--conditional: the data has no labels; give them with {_HOW}, or train without "
-                          "--conditional")
+        return f"--conditional: the data has no labels; give them with {_HOW}, or train without --conditional"
     names = list(dataset.class_names)
     bad = [n for n in names if "," in n or not n]
     if bad:
-        raise ConfigError(f"--conditional: class name {bad[0]!r} has a comma or is empty; rename that class")
+        return f"--conditional: class name {bad[0]!r} has a comma or is empty; rename that class"
     counts = class_counts(dataset)
     # Each class should fill its share of a batch at least once per pass over the data.
     share = max(1, cfg.train.batch_size // len(names))
     small = [(n, c) for n, c in zip(names, counts) if c < share]
     if small:
         n, c = min(small, key=lambda t: t[1])
-        raise ConfigError(f"--conditional: class {n!r} has {c} images, fewer than its share of a batch ({share} = "
-                          f"--batch_size {cfg.train.batch_size} / {len(names)} classes); add images, merge it into "
-                          "another class, or lower --batch_size")
-    recorded = cfg.model.class_names
-    joined = ",".join(names)
+        return (f"--conditional: class {n!r} has {c} images, fewer than its share of a batch ({share} = "
+                f"--batch_size {cfg.train.batch_size} / {len(names)} classes); add images, merge it into "
+                "another class, or lower --batch_size")
+    recorded, joined = cfg.model.class_names, ",".join(names)
     if recorded and recorded != joined:
-        raise ConfigError(f"--conditional: the data's classes ({joined}) differ from the run's ({recorded}); "
-                          "train on the same classes or start a new run")
-    cfg.model.class_names = joined
-    return counts
+        return (f"--conditional: the data's classes ({joined}) differ from the run's ({recorded}); "
+                "train on the same classes or start a new run")
+    return None
+
+
+def check_conditional(cfg: Config, dataset: PreparedDataset) -> list[int]:
+    """Validate the data for --conditional and record its class names in cfg; returns images per class.
+
+    Raises ConfigError with ``conditional_problem``'s line when the data cannot be trained on.
+    """
+    problem = conditional_problem(cfg, dataset)
+    if problem is not None:
+        raise ConfigError(problem)
+    cfg.model.class_names = ",".join(dataset.class_names)
+    return class_counts(dataset)
+
+
+def conditional_by_default(cfg: Config, given: set[str], dataset: PreparedDataset) -> bool:
+    """Whether a new run trains on the data's classes without being asked to (--conditional).
+
+    Only the --data default (flags.DATA_RECIPE, Projected GAN, chosen when no recipe, family or loss
+    is named) does so, and only when --conditional was not given (``--conditional false`` turns it
+    off) and every image is labelled with at least two classes that each fill their share of a batch.
+    Measured (docs/conditional.md, "The --data default trains on the data's classes"): on the built-in
+    mountains' four classes, at equal time, the conditional run's KID was half the unconditional
+    one's; the DCGAN runner-up gained nothing from it, so it stays unconditional unless asked.
+    given: the fields set by flags, --config or --recipe (Session.given).
+    """
+    from ..flags import DATA_RECIPE
+
+    if cfg.model.conditional or given & {"conditional", "recipe", "arch", "loss"} or cfg.run.recipe != DATA_RECIPE:
+        return False
+    return len(dataset.class_names or []) >= 2 and conditional_problem(cfg, dataset) is None
 
 
 def describe_classes(names: list[str], counts: list[int]) -> str:

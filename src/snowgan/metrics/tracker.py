@@ -23,9 +23,10 @@ import torch
 from torch import nn
 
 from ..config import Config, ConfigError
+from ..data.classes import class_counts
 from ..data.prepared import PreparedDataset
 from ..runfolder import RunFolder
-from ..sample import generate_images, latents
+from ..sample import class_mix, generate_images, latents
 from . import collapse
 from ..files import read_jsonl
 from .plot import plot_metrics
@@ -87,6 +88,8 @@ class MetricTracker:
         self.path = self.files.metrics
         self.best: Optional[float] = self._best_so_far()
         self._z: Optional[torch.Tensor] = None
+        # A conditional G is asked for classes in the data's proportions (sample.class_mix).
+        self._class_counts = class_counts(dataset) if cfg.class_list == list(dataset.class_names) else []
 
     def _best_so_far(self) -> Optional[float]:
         """Best value already in metrics.jsonl, so a resumed run keeps its best checkpoint."""
@@ -111,7 +114,9 @@ class MetricTracker:
         was_training = G.training
         G.eval()
         try:
-            fake = generate_images(G, self._z, self.device)
+            k = getattr(G, "num_classes", 0)
+            labels = class_mix(self.n, self._class_counts) if k and len(self._class_counts) == k else None
+            fake = generate_images(G, self._z, self.device, labels=labels)
         finally:
             G.train(was_training)
         values, protocol = self.suite.measure(fake)

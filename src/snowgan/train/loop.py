@@ -21,7 +21,7 @@ import torch
 
 from ..checks import data_default_notes
 from ..config import ConfigError
-from ..data.classes import check_conditional, describe_classes
+from ..data.classes import check_conditional, conditional_by_default, describe_classes
 from ..data.dataset import Batches
 from ..data.load import load_dataset
 from ..data.prepared import change_note
@@ -69,9 +69,14 @@ class Trainer:
         if self.dist.enabled and not self.main:
             dist_util.barrier(self.dist.world)  # let rank 0 prepare (and cache) the data first
         self.dataset = load_dataset(cfg)
+        by_default = session.plan and conditional_by_default(cfg, set(session.given), self.dataset)
+        if by_default:  # the --data default on labelled data (data/classes.py says why)
+            cfg.model.conditional = True
         if cfg.model.conditional:  # before the networks: their size depends on the classes
             counts = check_conditional(cfg, self.dataset)
-            self.log(f"conditional: {describe_classes(cfg.class_list, counts)}")
+            self.log(f"conditional: {describe_classes(cfg.class_list, counts)}" + (
+                " (every image has a class, so the --data default trains on them: generate --class asks for "
+                "one; --conditional false trains without them)" if by_default else ""))
             if self.main:
                 write_config(self.run_dir, cfg)  # generate/export read the class names from it
         if self.main:
