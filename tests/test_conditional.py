@@ -331,16 +331,23 @@ def test_which_runs_train_on_the_data_classes_by_default() -> None:
     images = np.zeros((16, 3, 8, 8), np.uint8)
     two = PreparedDataset(images, np.repeat([0, 1], 8), ["blue", "red"])
     cfg, given = parse_args(["--data", "photos/"])
-    assert cfg.run.recipe == "photos" and conditional_by_default(cfg, set(given), two)
+    assert cfg.run.recipe == "photos" and conditional_by_default(cfg, set(given), two) == (True, None)
     for flags in (["--conditional", "false"], ["--recipe", "photos"], ["--arch", "dcgan"], ["--loss", "hinge"]):
         cfg, given = parse_args(["--data", "photos/", *flags])
-        assert not conditional_by_default(cfg, set(given), two), flags
+        assert conditional_by_default(cfg, set(given), two) == (False, None), flags
     cfg, given = parse_args(["--data", "photos/"])
-    assert not conditional_by_default(cfg, set(given), PreparedDataset(images))  # no labels
-    assert not conditional_by_default(cfg, set(given), PreparedDataset(images, np.zeros(16, np.int64), ["one"]))
-    assert not conditional_by_default(cfg, set(given), PreparedDataset(images[:4], None, [], unlabelled=2))
+    # No classes, or one: nothing to use and nothing to say.
+    assert conditional_by_default(cfg, set(given), PreparedDataset(images)) == (False, None)
+    assert conditional_by_default(cfg, set(given), PreparedDataset(images, np.zeros(16, np.int64), ["one"])) == \
+        (False, None)
+    # Classes that cannot be used: unconditional, and the log says why.
+    used, note = conditional_by_default(cfg, set(given), PreparedDataset(images[:4], None, [], unlabelled=2))
+    assert not used and note == ("note: training without the data's classes: 2 of 4 images have no label; label "
+                                 "every image (sub-folders per class, --labels labels.csv, or a JSONL label field "
+                                 "(--field_label)) to train on them")
     few = PreparedDataset(images, np.array([0] * 14 + [1] * 2), ["blue", "red"])  # red: 2 < 16 / 2
-    assert not conditional_by_default(cfg, set(given), few)
+    used, note = conditional_by_default(cfg, set(given), few)
+    assert not used and "class 'red' has 2 images, fewer than its share of a batch (8 = --batch_size 16" in note
 
 
 @pytest.mark.slow
@@ -385,3 +392,8 @@ def test_the_data_default_trains_on_the_folder_classes(workdir: Path, tmp_path: 
         (flat / f.name).write_bytes(f.read_bytes())
     p = run_cli_here("--mode", "train", "--data", flat, *small, "--name", "flat", cwd=workdir, env=env)
     assert "conditional:" not in p.stdout and "note: your --data run trains --recipe photos" in p.stdout
+    assert "without the data's classes" not in p.stdout
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(folder / "stray.png")  # one image outside the classes
+    p = run_cli_here("--mode", "train", "--data", folder, *small, "--name", "stray", cwd=workdir, env=env)
+    assert "conditional:" not in p.stdout and \
+        "note: training without the data's classes: 1 of 21 images have no label" in p.stdout

@@ -73,8 +73,9 @@ def check_conditional(cfg: Config, dataset: PreparedDataset) -> list[int]:
     return class_counts(dataset)
 
 
-def conditional_by_default(cfg: Config, given: set[str], dataset: PreparedDataset) -> bool:
-    """Whether a new run trains on the data's classes without being asked to (--conditional).
+def conditional_by_default(cfg: Config, given: set[str], dataset: PreparedDataset) -> tuple[bool, Optional[str]]:
+    """Whether a new run trains on the data's classes without being asked to (--conditional), and a
+    note for the log when the data has classes that cannot be used (else None).
 
     Only the --data default (flags.DATA_RECIPE, Projected GAN, chosen when no recipe, family or loss
     is named) does so, and only when --conditional was not given (``--conditional false`` turns it
@@ -87,8 +88,16 @@ def conditional_by_default(cfg: Config, given: set[str], dataset: PreparedDatase
     from ..flags import DATA_RECIPE
 
     if cfg.model.conditional or given & {"conditional", "recipe", "arch", "loss"} or cfg.run.recipe != DATA_RECIPE:
-        return False
-    return len(dataset.class_names or []) >= 2 and conditional_problem(cfg, dataset) is None
+        return False, None
+    if dataset.labels is None and not dataset.unlabelled:
+        return False, None  # no classes at all (a flat folder): nothing to say
+    if len(dataset.class_names) < 2 and not dataset.unlabelled:
+        return False, None
+    problem = conditional_problem(cfg, dataset)
+    if problem is None:
+        return True, None
+    why = problem.removeprefix("--conditional: ").replace(" or train without --conditional", " to train on them")
+    return False, f"note: training without the data's classes: {why}"
 
 
 def describe_classes(names: list[str], counts: list[int]) -> str:

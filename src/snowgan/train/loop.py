@@ -69,9 +69,12 @@ class Trainer:
         if self.dist.enabled and not self.main:
             dist_util.barrier(self.dist.world)  # let rank 0 prepare (and cache) the data first
         self.dataset = load_dataset(cfg)
-        by_default = session.plan and conditional_by_default(cfg, set(session.given), self.dataset)
+        by_default, why_not = conditional_by_default(cfg, set(session.given), self.dataset) if session.plan \
+            else (False, None)
         if by_default:  # the --data default on labelled data (data/classes.py says why)
             cfg.model.conditional = True
+        elif why_not:
+            self.log(why_not)
         if cfg.model.conditional:  # before the networks: their size depends on the classes
             counts = check_conditional(cfg, self.dataset)
             self.log(f"conditional: {describe_classes(cfg.class_list, counts)}" + (
