@@ -23,6 +23,7 @@ import torch
 
 from ..config import Config, ConfigError
 from ..flags import DATA_SOURCE_FIELDS, overlay
+from ..data.classes import proportional_classes
 from ..data.prepared import PreparedDataset
 from ..sample import generate_images, latents
 from ..metrics.collapse import collapse_warning
@@ -134,7 +135,7 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
           flush=True)
     suite = MetricSuite(names, dataset.images, dataset.fingerprint, device, cfg.metrics.inception_weights,
                         metrics_cache_dir(cfg), cfg.run.progress, seed=cfg.run.seed, real_name=source)
-    labels = _overall_classes(loaded, dataset, n)
+    labels = proportional_classes(loaded.cfg.class_list, dataset, n)
     fake = generate_images(loaded.G, latents(n, loaded.G.latent_dim, cfg.run.seed), device, labels=labels)
     values, proto = suite.measure(fake)
     entries = _metric_entries(values, proto)
@@ -167,18 +168,6 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
     tmp.replace(target)
     print(f"wrote {target}")
     return 0
-
-
-def _overall_classes(loaded, dataset, n: int):
-    """int64 (n,) classes for a conditional run's overall metrics, in the real set's proportions
-    (sample.class_mix); None (every class in turn) when unconditional or the real set has other classes."""
-    classes = loaded.cfg.class_list
-    if not classes or dataset.labels is None or list(dataset.class_names) != classes:
-        return None
-    from ..data.classes import class_counts
-    from ..sample import class_mix
-
-    return class_mix(n, class_counts(dataset))
 
 
 def _per_class(cfg: Config, names: list[str], loaded, dataset, source: str, n: int, device) -> dict:

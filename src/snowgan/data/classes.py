@@ -89,15 +89,24 @@ def conditional_by_default(cfg: Config, given: set[str], dataset: PreparedDatase
 
     if cfg.model.conditional or given & {"conditional", "recipe", "arch", "loss"} or cfg.run.recipe != DATA_RECIPE:
         return False, None
-    if dataset.labels is None and not dataset.unlabelled:
-        return False, None  # no classes at all (a flat folder): nothing to say
     if len(dataset.class_names) < 2 and not dataset.unlabelled:
-        return False, None
+        return False, None  # no classes (a flat folder) or one: nothing to use, nothing to say
     problem = conditional_problem(cfg, dataset)
     if problem is None:
         return True, None
     why = problem.removeprefix("--conditional: ").replace(" or train without --conditional", " to train on them")
     return False, f"note: training without the data's classes: {why}"
+
+
+def proportional_classes(classes: list[str], dataset: PreparedDataset, n: int):
+    """int64 (n,) classes for a conditional run's overall metrics, in the real set's proportions
+    (sample.class_mix), or None (the generator then draws every class in turn) when the run is
+    unconditional (``classes`` empty) or the real set's classes are not the run's."""
+    if not classes or dataset.labels is None or list(dataset.class_names) != list(classes):
+        return None
+    from ..sample import class_mix
+
+    return class_mix(n, class_counts(dataset))
 
 
 def describe_classes(names: list[str], counts: list[int]) -> str:

@@ -23,10 +23,10 @@ import torch
 from torch import nn
 
 from ..config import Config, ConfigError
-from ..data.classes import class_counts
+from ..data.classes import proportional_classes
 from ..data.prepared import PreparedDataset
 from ..runfolder import RunFolder
-from ..sample import class_mix, generate_images, latents
+from ..sample import generate_images, latents
 from . import collapse
 from ..files import read_jsonl
 from .plot import plot_metrics
@@ -88,8 +88,8 @@ class MetricTracker:
         self.path = self.files.metrics
         self.best: Optional[float] = self._best_so_far()
         self._z: Optional[torch.Tensor] = None
-        # A conditional G is asked for classes in the data's proportions (sample.class_mix).
-        self._class_counts = class_counts(dataset) if cfg.class_list == list(dataset.class_names) else []
+        # A conditional G is asked for classes in the data's proportions (None: unconditional).
+        self._labels = proportional_classes(cfg.class_list, dataset, self.n)
 
     def _best_so_far(self) -> Optional[float]:
         """Best value already in metrics.jsonl, so a resumed run keeps its best checkpoint."""
@@ -114,9 +114,7 @@ class MetricTracker:
         was_training = G.training
         G.eval()
         try:
-            k = getattr(G, "num_classes", 0)
-            labels = class_mix(self.n, self._class_counts) if k and len(self._class_counts) == k else None
-            fake = generate_images(G, self._z, self.device, labels=labels)
+            fake = generate_images(G, self._z, self.device, labels=self._labels)
         finally:
             G.train(was_training)
         values, protocol = self.suite.measure(fake)
