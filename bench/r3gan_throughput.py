@@ -52,46 +52,10 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_throughput import PEAK_DTYPE, PEAK_NAME, SnowganIteration, matmul_peak, spread, timed_block  # noqa: E402
+from train_throughput import PEAK_DTYPE, PEAK_NAME, SnowganIteration, count_flops, matmul_peak, spread, timed_block  # noqa: E402
 from plain_reference import plain_activations  # noqa: E402
 
 from snowgan.train.device import configure_threads  # noqa: E402
-
-
-def count_flops(fn) -> int:
-    """FLOPs of the convolutions and matrix products fn runs (torch.utils.flop_counter's formulas).
-
-    One correction: that counter's formula for the *weight* gradient of a grouped
-    convolution ignores the groups (it counts the layer as if dense, groups times too
-    many: 4x-32x for R3GAN's 3x3s here). A stride-1 convolution's data and weight
-    gradients each cost what its forward does, 2 * B * H_out * W_out * numel(weight).
-    As bench/train_throughput.py, counted from a dispatch mode (FlopCounterMode's module
-    hooks reject the penalty's create_graph backward).
-    """
-    from torch.utils._python_dispatch import TorchDispatchMode
-    from torch.utils.flop_counter import FlopCounterMode
-
-    registry = FlopCounterMode(display=False).flop_registry
-    conv_backward = torch.ops.aten.convolution_backward
-
-    class Count(TorchDispatchMode):
-        total = 0
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            kwargs = kwargs or {}
-            out = func(*args, **kwargs)
-            packet = func.overloadpacket
-            if packet is conv_backward and args[9] > 1 and not args[7]:  # grouped, not transposed
-                g, w, mask = args[0], args[2], args[10]
-                per_pass = 2 * g.shape[0] * g.shape[2] * g.shape[3] * w.numel()
-                Count.total += per_pass * (int(mask[0]) + int(mask[1]))
-            elif packet in registry:
-                Count.total += registry[packet](*args, **kwargs, out_val=out)
-            return out
-
-    with Count():
-        fn()
-    return Count.total
 
 
 def textbook(net: nn.Module) -> nn.Module:
@@ -173,7 +137,7 @@ def snowgan_argv(args: argparse.Namespace) -> list[str]:
     return argv + args.snowgan_flags.split()
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--image_size", default="64")
     p.add_argument("--batch_size", type=int, default=32)
@@ -188,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--snowgan_flags", default="", help="extra snowgan flags, e.g. '--compile true'")
     p.add_argument("--threads", type=int, default=0, help="fixed threads (0: snowgan's choice, re-made per repeat)")
     p.add_argument("--json", default=None, help="also write the results here")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = configure_threads(torch.device("cpu")) if args.threads == 0 else f"{args.threads} threads"

@@ -149,8 +149,26 @@ def matmul_peak(dtype: torch.dtype, n_max: int = 3072, reps: int = 3, min_s: flo
     return 2 * n ** 3 / best
 
 
+def op_flops(func, args: tuple, kwargs: dict, out, registry: dict) -> int:
+    """FLOPs of one aten call by torch.utils.flop_counter's formulas (0 for ops it has none for).
+
+    One correction: that counter's formula for the *weight* gradient of a grouped convolution
+    ignores the groups (it counts the layer as if dense: groups times too many, 4x-32x for
+    R3GAN's 3x3s). A convolution's data and weight gradients each cost what its forward does,
+    2 * B * H_out * W_out * numel(weight), which is what is counted here for grouped layers.
+    """
+    packet = func.overloadpacket
+    if packet is torch.ops.aten.convolution_backward and args[9] > 1 and not args[7]:  # grouped, not transposed
+        g, w, mask = args[0], args[2], args[10]
+        return 2 * g.shape[0] * g.shape[2] * g.shape[3] * w.numel() * (int(mask[0]) + int(mask[1]))
+    if packet in registry:
+        return registry[packet](*args, **kwargs, out_val=out)
+    return 0
+
+
 def count_flops(fn) -> int:
-    """FLOPs of the matrix work fn does (torch.utils.flop_counter's per-op formulas).
+    """FLOPs of the matrix work fn does (convolutions and matrix products, incl. backward and
+    double backward; op_flops' formulas).
 
     FlopCounterMode itself tracks modules with hooks that autograd.grad(create_graph=True)
     (the gradient penalty) rejects, so its registry is applied from a plain dispatch mode.
@@ -166,8 +184,7 @@ def count_flops(fn) -> int:
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             out = func(*args, **kwargs)
-            if func.overloadpacket in registry:
-                Count.total += registry[func.overloadpacket](*args, **kwargs, out_val=out)
+            Count.total += op_flops(func, args, kwargs, out, registry)
             return out
 
     with Count():
