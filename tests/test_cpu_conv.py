@@ -72,13 +72,15 @@ def test_first_and_second_order_gradients(kind: str, stride: int, padding: int) 
     g = torch.Generator().manual_seed(1)
     x = torch.randn(x_shape, generator=g, dtype=torch.float64, requires_grad=True)
     w = torch.randn(w_shape, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, generator=g, dtype=torch.float64, requires_grad=True)  # the bias rides in the conv call
 
-    def f(x, w):
-        return ours(x, w, stride=stride, padding=padding)
+    def f(x, w, b):
+        return ours(x, w, b, stride=stride, padding=padding)
 
-    torch.testing.assert_close(f(x, w), ref(x, w, stride=stride, padding=padding))
-    assert torch.autograd.gradcheck(f, (x, w))
-    assert torch.autograd.gradgradcheck(f, (x, w))
+    torch.testing.assert_close(f(x, w, b), ref(x, w, b, stride=stride, padding=padding))
+    torch.testing.assert_close(f(x, w, None), ref(x, w, stride=stride, padding=padding))
+    assert torch.autograd.gradcheck(f, (x, w, b))
+    assert torch.autograd.gradgradcheck(f, (x, w, b))
 
 
 def _tiny_nets(seed: int) -> tuple[nn.Module, nn.Module]:

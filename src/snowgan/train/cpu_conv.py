@@ -104,48 +104,55 @@ def _shifted_weight_grad(g: torch.Tensor, x: torch.Tensor, kernel: tuple[int, in
 
 
 class _Conv(torch.autograd.Function):
+    """conv2d(x, w) + b (b optional): the bias rides in oneDNN's call instead of a pass of its own."""
+
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, stride: tuple, padding: tuple) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, stride: tuple,
+                padding: tuple) -> torch.Tensor:
         ctx.save_for_backward(x, w)
         ctx.geom = (stride, padding)
-        return _conv(x, w, None, stride, padding, (1, 1), False, (0, 0), 1)
+        return _conv(x, w, b, stride, padding, (1, 1), False, (0, 0), 1)
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor):
         x, w = ctx.saved_tensors
         stride, padding = ctx.geom
-        gx = gw = None
+        gx = gw = gb = None
         if ctx.needs_input_grad[0]:
-            gx = _ConvT.apply(g, w, stride, padding, x.shape[-2:])
+            gx = _ConvT.apply(g, w, None, stride, padding, x.shape[-2:])
         if ctx.needs_input_grad[1]:
             gw = _WGrad.apply(g, x, tuple(w.shape[-2:]), stride, padding)
-        return gx, gw, None, None
+        if ctx.needs_input_grad[2]:
+            gb = g.sum(dim=(0, 2, 3))  # differentiable in g, as the penalties' double backward needs
+        return gx, gw, gb, None, None
 
 
 class _ConvT(torch.autograd.Function):
-    """conv_transpose2d(x, w) with the output size fixed to out_hw (output_padding derived)."""
+    """conv_transpose2d(x, w) + b (b optional) with the output size fixed to out_hw (output_padding derived)."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, stride: tuple, padding: tuple,
+    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, stride: tuple, padding: tuple,
                 out_hw: Sequence[int]) -> torch.Tensor:
         ctx.save_for_backward(x, w)
         ctx.geom = (stride, padding)
         kh, kw = w.shape[-2:]
         op = tuple(int(o) - ((i - 1) * s - 2 * p + k) for o, i, s, p, k in
                    zip(out_hw, x.shape[-2:], stride, padding, (kh, kw)))
-        return _conv(x, w, None, stride, padding, (1, 1), True, op, 1)
+        return _conv(x, w, b, stride, padding, (1, 1), True, op, 1)
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor):
         x, w = ctx.saved_tensors
         stride, padding = ctx.geom
-        gx = gw = None
+        gx = gw = gb = None
         if ctx.needs_input_grad[0]:
-            gx = _Conv.apply(g, w, stride, padding)
+            gx = _Conv.apply(g, w, None, stride, padding)
         if ctx.needs_input_grad[1]:
             # Transposed conv's weight gradient is a conv weight gradient with the roles swapped.
             gw = _WGrad.apply(x, g, tuple(w.shape[-2:]), stride, padding)
-        return gx, gw, None, None, None
+        if ctx.needs_input_grad[2]:
+            gb = g.sum(dim=(0, 2, 3))
+        return gx, gw, gb, None, None, None
 
 
 class _WGrad(torch.autograd.Function):
@@ -165,17 +172,17 @@ class _WGrad(torch.autograd.Function):
         gg = gx = None
         gw = gw.to(x.dtype)
         if ctx.needs_input_grad[0]:  # <WGrad(g, x), V> = <g, conv(x, V)>
-            gg = _Conv.apply(x, gw, stride, padding)
+            gg = _Conv.apply(x, gw, None, stride, padding)
         if ctx.needs_input_grad[1]:  # ... = <convT(g, V), x>
-            gx = _ConvT.apply(g, gw, stride, padding, x.shape[-2:])
+            gx = _ConvT.apply(g, gw, None, stride, padding, x.shape[-2:])
         return gg, gx, None, None, None
 
 
 def conv2d(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None,
            stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0) -> torch.Tensor:
     """torch.conv2d (dilation 1, groups 1) through the Functions above, in x's dtype."""
-    y = _Conv.apply(x, w.to(x.dtype), _pair(stride), _pair(padding))
-    return y if bias is None else y + bias.to(y.dtype).view(1, -1, 1, 1)
+    b = None if bias is None else bias.to(x.dtype)
+    return _Conv.apply(x, w.to(x.dtype), b, _pair(stride), _pair(padding))
 
 
 def conv_transpose2d(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None,
@@ -184,8 +191,8 @@ def conv_transpose2d(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None
     st, pd = _pair(stride), _pair(padding)
     kh, kw = w.shape[-2:]
     out_hw = tuple((i - 1) * s - 2 * p + k for i, s, p, k in zip(x.shape[-2:], st, pd, (kh, kw)))
-    y = _ConvT.apply(x, w.to(x.dtype), st, pd, out_hw)
-    return y if bias is None else y + bias.to(y.dtype).view(1, -1, 1, 1)
+    b = None if bias is None else bias.to(x.dtype)
+    return _ConvT.apply(x, w.to(x.dtype), b, st, pd, out_hw)
 
 
 def _bind(names: Sequence[str], args: tuple, kwargs: dict, defaults: dict) -> dict:
