@@ -30,7 +30,6 @@ import argparse
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -39,19 +38,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_throughput import PEAK_DTYPE, PEAK_NAME, matmul_peak  # noqa: E402
-
-
-def best_ms(fn, repeats: int) -> float:
-    """Best of `repeats` timings of fn (after two untimed calls), in milliseconds."""
-    fn()
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3
+from train_throughput import PEAK_DTYPE, PEAK_NAME, best_seconds, matmul_peak  # noqa: E402
 
 
 def routes(x: torch.Tensor, w: torch.Tensor, groups: int) -> dict:
@@ -124,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 y = y.permute(1, 0, 2).reshape(args.batch, H, H, C).permute(0, 3, 1, 2) if name == "taps-bmm" else y
                 err = (y.float() - reference).abs().max().item() / reference.abs().max().item()
                 assert err < 0.05, f"{name} computes another layer (relative error {err:.3f})"
-            ms = best_ms(fn, args.repeats)
+            ms = best_seconds(fn, repeats=args.repeats, warmup=2) * 1e3
             passes = 2 if name.startswith("backward") else 1  # input and weight gradients
             rows.append({"channels": C, "size": H, "groups": groups, "route": name, "ms": ms,
                          "fraction_of_peak": passes * flops / (ms / 1e3) / peak})

@@ -47,7 +47,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_throughput import PEAK_DTYPE, PEAK_NAME, SnowganIteration, matmul_peak, op_flops  # noqa: E402
+from train_throughput import PEAK_DTYPE, PEAK_NAME, SnowganIteration, best_seconds, matmul_peak, op_flops  # noqa: E402
 from train_throughput import CASES as TRAIN_CASES  # noqa: E402
 from projected_throughput import CASES as PROJECTED_CASES  # noqa: E402
 from r3gan_throughput import build_parser as r3gan_parser, snowgan_argv as r3gan_argv  # noqa: E402
@@ -120,23 +120,12 @@ def time_matrix_kernels(fn, iterations: int) -> tuple[int, float, dict[str, list
     return flops, seconds, dict(kinds)
 
 
-def step_seconds(fn, iterations: int, repeats: int = 3) -> float:
-    """Best (over repeats) mean wall time of one call of fn, timed without any mode."""
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(iterations):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / iterations)
-    return best
-
-
 def run_case(name: str, args: argparse.Namespace) -> dict:
     argv = CASES[name] + ["--progress", "none"]  # a repeated flag: the last one counts
     snow = SnowganIteration(argv)
     for _ in range(args.warmup):
         snow()
-    step_s = step_seconds(snow, args.iterations)
+    step_s = best_seconds(snow, calls=args.iterations)
     flops, matrix_s, kinds = time_matrix_kernels(snow, args.iterations)
     flops, matrix_s = flops / args.iterations, matrix_s / args.iterations
     peak = max(matmul_peak(PEAK_DTYPE) for _ in range(2))

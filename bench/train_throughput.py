@@ -118,6 +118,20 @@ def timed_block(fn, seconds: float) -> tuple[int, float]:
             return n, dt
 
 
+def best_seconds(fn, calls: int = 1, repeats: int = 3, warmup: int = 0) -> float:
+    """Best (over repeats) mean wall time of one call of fn, timing `calls` calls at a time after
+    `warmup` untimed ones: for single kernels or steps, where the fastest repeat is the least disturbed."""
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / calls)
+    return best
+
+
 # The peak a step's FLOP/s is set against: the matmul dtype snowgan's step runs in on this CPU. bf16
 # where the CPU has bf16 matrix units (the issue's "fraction of the bf16 peak"); elsewhere (AVX2)
 # snowgan trains in fp32, and an emulated bf16 matmul is slower than fp32, so a fraction of it
