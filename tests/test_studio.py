@@ -6,40 +6,24 @@ Screenshots of each browser state go to tmp; set SNOWGAN_STUDIO_SHOTS=DIR to kee
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import re
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from browser_helpers import INSTALL, Browser, chromium_path
-from conftest import cli_env, run_cli
+from conftest import run_cli
+from studio_helpers import TINY, Studio, png, train_tiny_run
 from snowgan.config import Config
 from snowgan.models.conditional import ConditionalBatchNorm2d
 from snowgan.models.registry import build_networks
 from snowgan.studio.engine import BadRequest, Engine
 
-TINY = ["--image_size", "16", "--builtin_count", "64", "--batch_size", "8", "--g_width", "8", "--d_width", "8",
-        "--progress", "none", "--metrics_every", "0"]
-
-
-def _png(size: tuple[int, int] = (90, 60), colour: tuple[int, int, int] = (30, 120, 200)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, colour).save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +71,8 @@ def test_engine_nearest_finds_a_copied_training_image(engine: Engine) -> None:
 @pytest.mark.parametrize("data, message", [
     (b"", "empty"),
     (b"hello, not a picture", "not an image"),
-    (_png((9000, 6000)), "megapixels"),
-    (_png()[:60], "truncated or corrupt"),
+    (png((9000, 6000)), "megapixels"),
+    (png()[:60], "truncated or corrupt"),
 ])
 def test_engine_refuses_bad_uploads_with_a_reason(engine: Engine, data: bytes, message: str) -> None:
     with pytest.raises(BadRequest, match=message):
@@ -96,7 +80,7 @@ def test_engine_refuses_bad_uploads_with_a_reason(engine: Engine, data: bytes, m
 
 
 def test_engine_projection_job_finishes(engine: Engine) -> None:
-    job = engine.start_projection(_png(), "blue.png")
+    job = engine.start_projection(png(), "blue.png")
     for _ in range(600):
         if job.state in ("done", "failed"):
             break
@@ -151,8 +135,8 @@ def test_engine_interpolates_between_classes(cond_engine: Engine) -> None:
 def test_engine_projects_as_the_asked_class(cond_engine: Engine) -> None:
     eng = cond_engine
     with pytest.raises(BadRequest, match="not a class"):
-        eng.start_projection(_png(), "blue.png", "rainy")
-    job = eng.start_projection(_png(), "blue.png", "green")
+        eng.start_projection(png(), "blue.png", "rainy")
+    job = eng.start_projection(png(), "blue.png", "green")
     for _ in range(600):
         if job.state in ("done", "failed"):
             break
@@ -171,54 +155,7 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     instead (how the README's screenshots were taken from a run trained on real photos)."""
     if os.environ.get("SNOWGAN_STUDIO_WORKDIR"):
         return Path(os.environ["SNOWGAN_STUDIO_WORKDIR"])
-    work = tmp_path_factory.mktemp("studio")
-    run_cli("--mode", "train", "--loss", "nonsat", *TINY, "--steps", "4", "--name", "tiny", cwd=work,
-            env={"SNOWGAN_CACHE": str(work / "cache")})
-    return work
-
-
-class Studio:
-    """`snowgan --mode studio --port 0` in a subprocess; url is read from its first line."""
-
-    def __init__(self, work: Path, *flags: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "snowgan", "--mode", "studio", "--port", "0", *flags],
-                                     cwd=work, env=cli_env({"SNOWGAN_CACHE": str(work / "cache")}),
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        t0 = time.time()
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            if m := re.search(r"studio: (http://127\.0\.0\.1:\d+/)", line):
-                self.url, self.start_s = m.group(1), time.time() - t0
-                break
-        else:
-            raise AssertionError("the studio exited before serving:\n" + "".join(self.lines))
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        try:
-            with urllib.request.urlopen(self.url + path.lstrip("/"), timeout=60) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
-
-    def post(self, path: str, data: bytes) -> tuple[int, dict]:
-        req = urllib.request.Request(self.url + path.lstrip("/"), data=data, method="POST",
-                                     headers={"X-Filename": "x"})
-        try:
-            with urllib.request.urlopen(req, timeout=60) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
-
-    def stop(self) -> str:
-        """SIGTERM, as a service manager stops it: exit 0, 'stopped', the port free again."""
-        self.proc.send_signal(signal.SIGTERM)
-        out, _ = self.proc.communicate(timeout=60)
-        assert self.proc.returncode == 0, "".join(self.lines) + out
-        port = int(self.url.rsplit(":", 1)[1].strip("/"))
-        with socket.socket() as s:
-            assert s.connect_ex(("127.0.0.1", port)) != 0, "something still listens on the studio's port"
-        return "".join(self.lines) + out
+    return train_tiny_run(tmp_path_factory.mktemp("studio"))
 
 
 def test_http_api_survives_bad_requests_and_many_tabs(run_folder: Path) -> None:
@@ -229,7 +166,7 @@ def test_http_api_survives_bad_requests_and_many_tabs(run_folder: Path) -> None:
         info = json.loads(studio.get("/api/info")[1])
         assert (info["height"], info["width"], info["latent_dim"]) == (16, 16, 100)
         # Bad uploads: a clear message each, then the server still answers.
-        for data, message in ((b"plain text", "not an image"), (_png((9000, 6000)), "megapixels")):
+        for data, message in ((b"plain text", "not an image"), (png((9000, 6000)), "megapixels")):
             status, reply = studio.post("/api/project", data)
             assert status == 400 and message in reply["error"]
         status, reply = studio.get("/api/grid?trunc=-1")
@@ -239,7 +176,7 @@ def test_http_api_survives_bad_requests_and_many_tabs(run_folder: Path) -> None:
         with ThreadPoolExecutor(8) as pool:
             statuses = [s for s, _ in pool.map(studio.get, paths)]
         assert statuses == [200] * len(paths)
-        status, reply = studio.post("/api/project", _png())
+        status, reply = studio.post("/api/project", png())
         assert status == 200 and reply["steps"] == 3
     finally:
         out = studio.stop()
@@ -251,7 +188,7 @@ def test_page_in_headless_chromium(run_folder: Path, tmp_path: Path) -> None:
     shots = Path(os.environ.get("SNOWGAN_STUDIO_SHOTS") or tmp_path / "shots")
     photo = Path(os.environ.get("SNOWGAN_STUDIO_PHOTO") or tmp_path / "photo.png")
     if not photo.is_file():
-        photo.write_bytes(_png((120, 80), (200, 90, 40)))
+        photo.write_bytes(png((120, 80), (200, 90, 40)))
     bad = tmp_path / "holiday.jpg"
     bad.write_text("this is a text file with a picture's name")
     studio = Studio(run_folder, "--project_steps", os.environ.get("SNOWGAN_STUDIO_STEPS", "15"))
@@ -265,6 +202,12 @@ def test_page_in_headless_chromium(run_folder: Path, tmp_path: Path) -> None:
                      what="the seed grid")
         timings["page with grid"] = time.time() - t0
         assert browser.js("document.getElementById('model').textContent").startswith("run 0000")
+        # Before any interaction: an unconditional model shows no class selector (issue 39: an empty
+        # one showed), empty image slots show no alt text, and "pick it" looks as inactive as it is.
+        assert browser.js("getComputedStyle(document.getElementById('cls-row')).display") == "none"
+        assert browser.js("getComputedStyle(document.getElementById('picked-img')).visibility") == "hidden"
+        assert browser.js("getComputedStyle(document.getElementById('use-proj')).opacity") == "0.4"
+        browser.screenshot(shots / "studio-0-before-use.png")
         height = json.loads(studio.get("/api/info")[1])["height"]
         browser.screenshot(shots / "studio-1-grid.png")
 

@@ -30,7 +30,7 @@ def _training_images(model_cfg: Config, cfg: Config, explicit: set[str]):
 def main(cfg: Config, explicit: set[str]) -> int:
     """Load the model, start the server, print its URL, serve until interrupted; exit 0 after a clean stop."""
     from ..studio.engine import Engine
-    from ..studio.server import StudioServer
+    from ..studio.server import StudioServer, bind_error
 
     if not 0 <= cfg.cmd.port <= 65535:
         raise ConfigError("--port must be 0 (any free port) to 65535")
@@ -47,12 +47,12 @@ def main(cfg: Config, explicit: set[str]) -> int:
     try:
         server = StudioServer(engine, info, cfg.cmd.host, cfg.cmd.port, verbose=cfg.run.progress == "lines")
     except OSError as e:
-        raise ConfigError(f"cannot listen on {cfg.cmd.host}:{cfg.cmd.port} ({e.strerror or e}); "
-                          "choose another --port (0 = any free one)") from None
-    if cfg.cmd.host not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError(bind_error(cfg.cmd.host, cfg.cmd.port, e)) from None
+    if cfg.cmd.host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
         print(f"warning: listening on {cfg.cmd.host}: anyone who can reach this port can use the studio")
     # Load the perceptual network now, beside serving, so the first upload does not wait for it.
-    threading.Thread(target=engine.perceptual, daemon=True, name="load-lite0").start()
+    loader = threading.Thread(target=engine.perceptual, daemon=True, name="load-lite0")
+    loader.start()
     # SIGTERM stops as Ctrl-C does; shutdown() must come from another thread than serve_forever's.
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     print(f"studio: {server.url}  ({desc}; ready in {time.perf_counter() - t0:.1f} s; Ctrl-C stops)", flush=True)
@@ -63,5 +63,8 @@ def main(cfg: Config, explicit: set[str]) -> int:
     finally:
         server.server_close()
         engine.close()
+        # A daemon thread still inside torch when the interpreter exits aborts the process
+        # ("terminate called without an active exception"): let the loader finish (a second or two).
+        loader.join(timeout=30)
     print("studio: stopped", flush=True)
     return 0

@@ -11,8 +11,13 @@ weights blend linearly while z follows the slerp). A projection is made for one 
 ``proj:ID`` source keeps that class.
 
 Threads: the HTTP server runs one thread per request, so several tabs ask at once. Generation is
-inference only (no_grad; G in eval mode never changes), safe to run concurrently; projections run
-one at a time on a single worker thread (each already uses every core), the rest wait in a queue.
+inference only (no_grad; G in eval mode never changes), safe to run concurrently, and at most
+RENDERS_AT_ONCE requests render at a time (each already uses every core; the others wait, which
+bounds the activations held at once). Projections run one at a time on a single worker thread, the
+rest wait in a queue of at most MAX_QUEUED_PROJECTIONS. close() drops the queue and stops the
+running projection at its next step, so the studio stops within a step of being told to.
+
+Every size a request can ask for is bounded (limits.py).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Optional
 
 import numpy as np
@@ -32,14 +38,29 @@ from torch import nn
 
 from ..report.interpolate import slerp
 from ..sample import latents, parse_classes, to_uint8
+from .limits import (MAX_INTERP_SOURCES, MAX_JOBS_KEPT, MAX_QUEUED_PROJECTIONS, MAX_REPLY_PIXELS,
+                     MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, RENDER_BATCH)
 
-MAX_UPLOAD_BYTES = 25 << 20     # a phone photo is 2-12 MB; more is almost surely not a photo
-MAX_UPLOAD_PIXELS = 50_000_000  # below Pillow's own bomb limit (89 M warns, 179 M raises): a 50 MP camera fits
-MAX_JOBS_KEPT = 32              # finished projections remembered (their latents stay pickable)
+RENDERS_AT_ONCE = 2  # requests rendering at the same time; more wait their turn
 
 
 class BadRequest(ValueError):
-    """The request cannot be served; str(e) is shown on the page as it is."""
+    """The request cannot be served; str(e) is shown on the page as it is, with HTTP status ``status``."""
+
+    def __init__(self, message: str, status: int = HTTPStatus.BAD_REQUEST) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Busy(BadRequest):
+    """The projection queue is full (503): try again when one finishes."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, HTTPStatus.SERVICE_UNAVAILABLE)
+
+
+class Cancelled(Exception):
+    """Raised inside a running projection when the studio is stopping."""
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -87,6 +108,8 @@ class Engine:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()             # guards jobs and lazily built members
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="project")
+        self._renders = threading.BoundedSemaphore(RENDERS_AT_ONCE)
+        self._closing = threading.Event()
         self._perceptual = None
         self.perceptual_note = ""
 
@@ -135,18 +158,31 @@ class Engine:
         """The latent (1, D) a source names."""
         return self.source(source, truncation)[0]
 
+    def check_reply_size(self, n: int, what: str) -> None:
+        """BadRequest unless n images of the model's size fit in one reply (MAX_REPLY_PIXELS)."""
+        h, w = self.cfg.image_hw
+        most = max(1, MAX_REPLY_PIXELS // (h * w))
+        if n > most:
+            raise BadRequest(f"{what} would be {n} images of {h}x{w} px; the studio sends at most {most} "
+                             "at this size in one reply")
+
     @torch.no_grad()
     def render(self, z: torch.Tensor, labels: Optional[torch.Tensor] = None) -> np.ndarray:
         """Images for latents z (N, D) and, for a conditional G, labels: int64 (N,) class indices or
-        float (N, K) class weights. Returns uint8 (N, C, H, W)."""
-        if labels is None:
-            return to_uint8(self.G(z.to(self.device)))
-        return to_uint8(self.G(z.to(self.device), labels.to(self.device)))
+        float (N, K) class weights. Returns uint8 (N, C, H, W); G sees RENDER_BATCH latents at a time."""
+        out = []
+        with self._renders:
+            for i in range(0, len(z), RENDER_BATCH):
+                zi = z[i:i + RENDER_BATCH].to(self.device)
+                x = self.G(zi) if labels is None else self.G(zi, labels[i:i + RENDER_BATCH].to(self.device))
+                out.append(to_uint8(x))
+        return np.concatenate(out)
 
     def _labels(self, classes: list[Optional[int]]) -> Optional[torch.Tensor]:
         return None if not self.class_names else torch.tensor(classes, dtype=torch.long)
 
     def images(self, sources: list[str], truncation: Optional[float]) -> np.ndarray:
+        self.check_reply_size(len(sources), f"{len(sources)} sources")
         pairs = [self.source(s, truncation) for s in sources]
         return self.render(torch.cat([z for z, _ in pairs]), self._labels([y for _, y in pairs]))
 
@@ -157,8 +193,12 @@ class Engine:
         (a constant class when both share it)."""
         if len(sources) < 2:
             raise BadRequest("pick at least two images to interpolate between (shift-click to collect)")
+        if len(sources) > MAX_INTERP_SOURCES:
+            raise BadRequest(f"an interpolation walks through at most {MAX_INTERP_SOURCES} picked images")
         if not 2 <= steps <= 64:
             raise BadRequest("steps per leg must be 2 to 64")
+        self.check_reply_size((len(sources) - 1) * (steps - 1) + 1,
+                              f"a walk through {len(sources)} images at {steps} steps per leg")
         pairs = [self.source(s, truncation) for s in sources]
         keys = torch.cat([z for z, _ in pairs])
         t = torch.linspace(0, 1, steps)[:, None]
@@ -231,6 +271,11 @@ class Engine:
         label = self.label(cls)
         target = self.check_upload(data)
         with self._lock:
+            waiting = sum(j.state in ("queued", "running") for j in self.jobs.values())
+            if waiting >= MAX_QUEUED_PROJECTIONS:
+                raise Busy(f"busy: {waiting} projections are running or waiting; try again when one finishes")
+            if self._closing.is_set():
+                raise Busy("the studio is stopping")
             job = Job(str(next(self._ids)), name[:80] or "photo", self.project_steps, target=target, label=label)
             self.jobs[job.id] = job
             done = [j for j in self.jobs.values() if j.state in ("done", "failed")]
@@ -246,6 +291,8 @@ class Engine:
         try:
             def on_step(step: int, steps: int, loss: float) -> None:
                 job.step, job.loss = step, loss
+                if self._closing.is_set():
+                    raise Cancelled("the studio is stopping")
 
             perceptual = self.perceptual()
             opts = ProjectOptions(steps=job.steps, perceptual_weight=1.0 if perceptual is not None else 0.0,
@@ -259,4 +306,7 @@ class Engine:
         job.seconds = time.time() - job.started
 
     def close(self) -> None:
+        """Drop the queued projections and stop the running one at its next step (the worker thread,
+        which Python joins at exit, then ends within a step)."""
+        self._closing.set()
         self._worker.shutdown(wait=False, cancel_futures=True)
