@@ -26,6 +26,16 @@ def test_every_seed_has_a_recipe() -> None:
     assert set(SEEDS) <= set(recipe_names())
 
 
+def test_recipes_list_names_the_projects_in_words(tmp_path: Path) -> None:
+    """`snowgan recipes` calls each write-up by its project, not "Seed 003" ("seed" is --seed's word)."""
+    out = run_cli("recipes", cwd=tmp_path).stdout
+    lines = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip()}
+    assert "Seed 0" not in out and "seed 0" not in out
+    for recipe, project in [("snowgan", "SnowGAN project"), ("mountains", "mountains project"),
+                            ("houses", "houses project"), ("bobross", "Bob Ross project"), ("noise", "noise")]:
+        assert project in lines[recipe], lines[recipe]
+
+
 @pytest.mark.parametrize("name", SEEDS)
 def test_recipe_builds_and_runs_at_a_tiny_size(name: str) -> None:
     # Flags override the recipe: shrink everything so the networks build in a blink.
