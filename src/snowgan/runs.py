@@ -56,21 +56,55 @@ def has_checkpoint(run_dir: Path) -> bool:
                                    for p in folder.iterdir())
 
 
+DEFAULT_RUNS_DIR = "runs"
+
+
+def _where(runs_dir: str | Path) -> tuple[Path, Optional[Path]]:
+    """(the folder of runs to look in, the run folder the user stands in or None).
+
+    With the default --runs_dir and no runs/ here, a command started inside a run folder (where
+    people open report.html) uses that run, and one started inside runs/ uses the runs there."""
+    root = Path(runs_dir)
+    if root.is_dir() or str(runs_dir) != DEFAULT_RUNS_DIR:
+        return root, None
+    here = Path.cwd()
+    if _RUN_RE.match(here.name) and RunFolder(here).config.is_file():
+        return here.parent, here
+    if list_runs(here):
+        return here, None
+    return root, None
+
+
+def _listing(runs: list[Path], most: int = 8) -> str:
+    """'00001-demo, 00002-photos' (the newest `most`, with '...' before them when there are more)."""
+    shown = [r.name for r in runs[-most:]]
+    return ("... " if len(runs) > most else "") + ", ".join(shown)
+
+
 def find_run(runs_dir: str | Path, spec: Optional[str], need_checkpoint: bool = False,
              note: Callable[[str], None] = print) -> Path:
     """Resolve a run: a folder path, a folder name in runs_dir, a run number (3 or 00003), a run name,
     or None = the newest (with need_checkpoint: the newest that has a checkpoint, saying which
-    newer runs it passed over, e.g. one still starting or one that failed before its first)."""
+    newer runs it passed over, e.g. one still starting or one that failed before its first).
+
+    A name that several runs share picks the newest and says which it matched. Inside a run folder
+    (or inside runs/) with the default --runs_dir, that run (or those runs) are used (_where)."""
+    root, standing_in = _where(runs_dir)
+    if spec is None and standing_in is not None:
+        if need_checkpoint and not has_checkpoint(standing_in):
+            raise ConfigError(f"run {standing_in.name} (the folder you are in) has no checkpoint yet; "
+                              f"wait for its first, or pass --run")
+        return standing_in
+    runs = list_runs(root)
     if spec is None:
-        runs = list_runs(runs_dir)
         if not runs:
-            raise ConfigError(f"no runs in {runs_dir}/; train one first (snowgan train) or pass --run PATH")
+            raise ConfigError(f"no runs in {root}/; train one first (snowgan train) or pass --run PATH")
         if not need_checkpoint:
             return runs[-1]
         usable = [r for r in runs if has_checkpoint(r)]
         if not usable:
-            raise ConfigError(f"no run in {runs_dir}/ has a checkpoint yet ({', '.join(r.name for r in runs[-3:])}"
-                              f"{' ...' if len(runs) > 3 else ''}); train one first (snowgan train)")
+            raise ConfigError(f"no run in {root}/ has a checkpoint yet ({_listing(runs, 3)}); "
+                              f"train one first (snowgan train)")
         skipped = runs[runs.index(usable[-1]) + 1:]
         if skipped:
             note(f"note: using run {usable[-1].name}, the newest with a checkpoint "
@@ -79,14 +113,18 @@ def find_run(runs_dir: str | Path, spec: Optional[str], need_checkpoint: bool = 
     p = Path(spec)
     if p.is_dir() and (RunFolder(p).config.is_file() or RunFolder(p).checkpoints.is_dir()):
         return p
-    for r in list_runs(runs_dir):  # the folder's own name, e.g. 00003-mountains
+    for r in runs:  # the folder's own name, e.g. 00003-mountains
         if r.name == spec:
             return r
     if spec.isdigit():
-        for r in list_runs(runs_dir):
+        for r in runs:
             if int(r.name[:5]) == int(spec):
                 return r
-    by_name = find_by_name(runs_dir, spec)
-    if by_name is not None:
-        return by_name
-    raise ConfigError(f"run {spec!r} not found (looked for a folder, a run number and a name in {runs_dir}/)")
+    named = [r for r in runs if run_name(r) == spec]
+    if len(named) > 1:
+        note(f"note: --run {spec} matches {len(named)} runs ({_listing(named)}); using the newest, "
+             f"{named[-1].name} (give its number to choose another)")
+    if named:
+        return named[-1]
+    there = f"the runs there: {_listing(runs)}" if runs else "there are no runs there yet"
+    raise ConfigError(f"run {spec!r} not found in {root}/ (as a folder, a run number or a name); {there}")
