@@ -14,7 +14,6 @@ Torch-free, like the rest of flag handling.
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -135,10 +134,9 @@ def _continuation(cfg: Config, typed: set[str], given: set[str]) -> list[str]:
         raise ConfigError(f"{how} continues run {existing.name} from its own checkpoint, so --init_from "
                           f"{cfg.train.init_from} would be dropped; to start from other weights, start a new run "
                           f"(another --name) with --init_from")
-    try:
-        saved = json.loads(RunFolder(existing).config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []  # not a run folder: the training command says so
+    saved = RunFolder(existing).read_config()
+    if saved is None:
+        return []  # not a run folder, or a damaged one: the training command says so
     if not ({"data", "data_format"} & given):
         return []
     before, now = _data_key(saved.get("data", {})), _data_key({"data": cfg.data.data,
@@ -147,11 +145,8 @@ def _continuation(cfg: Config, typed: set[str], given: set[str]) -> list[str]:
         return []
     if cfg.cmd.new_data:
         return [f"continuing run {existing.name} on other data (--new_data): {now} instead of {before}"]
-    try:
-        ds = json.loads(RunFolder(existing).dataset.read_text(encoding="utf-8"))
-        trained_on = f"{ds.get('source') or 'the built-in dataset'} ({ds.get('count')} images)"
-    except (OSError, ValueError):
-        trained_on = before
+    ds = RunFolder(existing).read_dataset()
+    trained_on = f"{ds.get('source') or 'the built-in dataset'} ({ds.get('count')} images)" if ds else before
     given_data = cfg.data.data if now != "built-in" else "the built-in dataset"
     raise ConfigError(f"run {existing.name} was trained on {trained_on}, not {given_data}. To continue it on the "
                       f"new data anyway add --new_data; to fine-tune from it, start a new run: --name NEW "

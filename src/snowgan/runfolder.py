@@ -21,11 +21,16 @@ files.py (read_json, read_jsonl); nothing here imports torch.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
+from .errors import ConfigError
 from .files import read_json, read_jsonl
+
+if TYPE_CHECKING:
+    from .config import Config
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,30 @@ class RunFolder:
     @property
     def tensorboard(self) -> Path:
         return self.path / "tensorboard"
+
+    def checkpoint_folder(self) -> Optional[Path]:
+        """checkpoints/ when it is a folder, None when missing; ConfigError when something else has its name."""
+        root = self.checkpoints
+        if root.is_dir() or not root.exists():
+            return root if root.is_dir() else None
+        raise ConfigError(f"{root} is a file, not the run's checkpoints folder; put the folder back, or move the "
+                          f"file aside to use the run without its checkpoints")
+
+    # ---- the strict reader, for a command that continues the run ----
+    def load_config(self) -> "Config":
+        """config.json as a Config; ConfigError naming the file and what to do when it is missing or damaged."""
+        from .config import Config
+
+        if not self.config.is_file():
+            raise ConfigError(f"{self.path} has no config.json; it is not a snowgan run folder")
+        try:
+            raw = json.loads(self.config.read_text(encoding="utf-8"))
+            if not isinstance(raw, dict):
+                raise ValueError(f"a JSON {type(raw).__name__}, not an object of settings")
+            return Config.from_dict(raw)
+        except (OSError, ValueError) as e:  # ConfigError (a bad value) is a ValueError too
+            raise ConfigError(f"{self.config} is damaged ({e}); put back a good copy, or start a new run from "
+                              f"this one's weights with --init_from {self.path}") from None
 
     # ---- tolerant readers (a live run may be mid-write) ----
     def read_config(self) -> Optional[dict[str, Any]]:

@@ -9,7 +9,6 @@ path, the free space, the last good checkpoint and the resume command), 2 for ba
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -178,6 +177,6 @@ def _open_session_all_ranks(cfg: Config, explicit: set[str], info: dist_util.Dis
         assert session is not None
         return session
     run_dir = Path(shared)
-    saved = Config.from_dict(json.loads(RunFolder(run_dir).config.read_text(encoding="utf-8")))
+    saved = RunFolder(run_dir).load_config()
     resuming = RunFolder(run_dir).checkpoints.is_dir()
     return Session(saved, run_dir, resuming, lambda msg: None)

@@ -250,8 +250,8 @@ def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> Che
 
 def checkpoint_dirs(run_dir: Path) -> list[Path]:
     """Regular checkpoints step-*, oldest first (no .tmp/.old/.del leftovers, no 'best')."""
-    root = RunFolder(run_dir).checkpoints
-    if not root.is_dir():
+    root = RunFolder(run_dir).checkpoint_folder()
+    if root is None:
         return []
     dirs = [p for p in root.iterdir() if p.name.startswith("step-") and p.name[5:].isdigit() and p.is_dir()]
     return sorted(dirs, key=lambda p: int(p.name[5:]))
@@ -280,8 +280,8 @@ def clear_leftovers(run_dir: Path) -> None:
     its work in progress). A replacement killed between its two renames leaves ``X.old``
     and no ``X``: that old copy is the only valid one, so it is put back, not deleted.
     """
-    root = RunFolder(run_dir).checkpoints
-    if not root.is_dir():
+    root = RunFolder(run_dir).checkpoint_folder()
+    if root is None:
         return
     for p in sorted(root.iterdir()):
         if p.suffix == ".old" and not p.with_suffix("").exists():

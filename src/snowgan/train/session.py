@@ -20,7 +20,6 @@ the lock or makes its own numbered folder, never a half-made one.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -128,10 +127,7 @@ def open_session(cfg: Config, explicit: set[str]) -> Session:
 
 def _continue(cfg: Config, explicit: set[str], existing: Path, lock: RunLock) -> Session:
     """A session on an existing run, its saved config overlaid with the settings given now."""
-    saved_path = RunFolder(existing).config
-    if not saved_path.is_file():
-        raise ConfigError(f"{existing} has no config.json; it is not a snowgan run folder")
-    saved = Config.from_dict(json.loads(saved_path.read_text(encoding="utf-8")))
+    saved = RunFolder(existing).load_config()
     now = flat_fields(cfg)
     before = flat_fields(saved)
     for key in sorted(explicit - SELECTORS):
