@@ -24,7 +24,7 @@ from ..progress import Progress
 from .decode import DecodeOptions, SkipImage, decode_image, finish, normalise_mode
 from .geometry import fit, to_chw
 from .records import FieldNames, parse_record
-from .sources import Task, ZipReader
+from .sources import NotRegular, Task, ZipReader, open_regular
 
 MIN_PARALLEL = 200  # below this, starting worker processes (0.3-1 s) costs more than it saves
 _ARRAY_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
@@ -66,10 +66,12 @@ def init_worker(opts: FitOptions) -> None:
 def _read(kind: str, payload: object) -> bytes:
     try:
         if kind == "file":
-            with open(str(payload), "rb") as f:
+            with open_regular(str(payload)) as f:
                 return f.read()
         zpath, member = payload  # type: ignore[misc]
         return _zips.read(zpath, member)
+    except NotRegular as e:
+        raise SkipImage(str(e)) from None
     except (OSError, RuntimeError, ValueError) as e:  # zipfile raises all three (bad CRC, encryption)
         raise SkipImage(f"cannot read ({type(e).__name__}: {e})") from None
 

@@ -9,7 +9,10 @@ Kinds (``--data_format auto`` detects them in this order):
 
 Image files are matched by extension, case-insensitively (IMAGE_EXTS). Hidden files
 and folders (``.x``, macOS ``._x`` resource forks) and ``__MACOSX`` folders are ignored;
-symbolic links are followed (each real folder visited once, so a link loop ends).
+symbolic links are followed (each real folder visited once, so a link loop ends). An
+input that is not a regular file (a FIFO, a socket, a device, or a link to one) is
+listed and then skipped with its reason when read (``open_regular``): reading a FIFO
+waits for a writer forever, and a device such as /dev/zero never ends.
 Inputs are listed in sorted name order, so the prepared order does not depend on the
 file system.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import stat
 import zipfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -50,6 +54,38 @@ def _is_shard(name: str) -> bool:
 
 def _hidden(part: str) -> bool:
     return part.startswith(".") or part == "__MACOSX"
+
+
+class NotRegular(OSError):
+    """An input that is not a regular file; str(e) is the reason (``not a regular file (a FIFO)``)."""
+
+
+def _what(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"))
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+def _regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise NotRegular(f"not a regular file ({_what(mode)})")
+
+
+def open_regular(path: str | Path) -> IO[bytes]:
+    """``open(path, "rb")`` for a regular file (or a link to one); NotRegular for anything else.
+
+    Checked by name first (opening a socket fails with a less useful error), then again on
+    the open file, opened non-blocking: a FIFO swapped in between returns at once instead of
+    waiting for a writer.
+    """
+    _regular(os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        _regular(os.fstat(fd).st_mode)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _stat(path: str) -> tuple[int, int]:
@@ -112,6 +148,9 @@ def open_source(data: str, fmt: str = "auto") -> Source:
         raise ConfigError(f"--data {data}: no such file or folder; give a folder of images, a .zip, "
                           ".npy/.npz or .jsonl[.gz] shards")
     p = p.resolve()
+    if not (p.is_dir() or p.is_file()):
+        raise ConfigError(f"--data {data}: not a regular file or folder ({_what(p.stat().st_mode)}); give a folder "
+                          "of images, a .zip, .npy/.npz or .jsonl[.gz] shards")
     name = p.name.lower()
     if fmt == "auto":
         if p.is_dir():
@@ -219,7 +258,7 @@ def _zip_source(p: Path, data: str, fmt: str) -> Source:
 
 def _open_shard(ref: ShardRef, stack: ExitStack) -> IO[bytes]:
     if ref.member is None:
-        raw: IO[bytes] = stack.enter_context(open(ref.path, "rb"))
+        raw: IO[bytes] = stack.enter_context(open_regular(ref.path))
         gz_name = ref.path
     else:
         zf = stack.enter_context(zipfile.ZipFile(ref.path))
