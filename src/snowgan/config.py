@@ -17,11 +17,12 @@ part of a run's identity, so it never blocks a resume.
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError, did_you_mean
+from .files import json_text
 from .registries import FAMILIES, LOSSES, MODES, OPTIMIZERS
 from .sizes import parse_image_size
 
@@ -318,7 +319,7 @@ class Config:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+        return json_text(self.to_dict(), indent=2, sort_keys=False)
 
     @classmethod
     def from_dict(cls, d: dict) -> "Config":
@@ -399,6 +400,8 @@ def coerce(name: str, value: Any) -> Any:
             out = str(value)
     except (TypeError, ValueError):
         raise ConfigError(f"--{name}: {value!r} is not a valid {base.__name__}") from None
+    if base is float and not math.isfinite(out):  # nan passes every `x < least` check downstream
+        raise ConfigError(f"--{name}: {value!r} is not a finite number")
     choices = f.metadata.get("choices")
     if choices is not None and out not in choices:
         raise ConfigError(f"--{name}: {out!r} is not one of {', '.join(map(str, choices))}"

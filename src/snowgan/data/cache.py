@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, Optional
 
 import numpy as np
 
+from ..files import json_text
 from .prepared import PreparedDataset
 from .sources import PREPARED_MARK
 
@@ -68,7 +69,7 @@ class NpyWriter:
 
 def write_json(path: Path, obj: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False), encoding="utf-8")
+    tmp.write_text(json_text(obj, indent=1, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, path)
 
 

@@ -13,7 +13,6 @@ features are cached on disk by dataset fingerprint (``<cache>/metrics/``).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from ..data.prepared import PreparedDataset
 from ..runfolder import RunFolder
 from ..sample import generate_images, latents
 from . import collapse
-from ..files import read_jsonl
+from ..files import json_text, read_jsonl
 from .plot import plot_metrics
 from .suite import MAX_REAL, MetricSuite, parse_metric_names
 from .weights import cache_root
@@ -125,7 +124,7 @@ class MetricTracker:
             record["collapse_warning"] = warning
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json_text(record) + "\n")
         plot_metrics(self.path, self.run_dir / "metrics.png", self.best_key)
         return values
 

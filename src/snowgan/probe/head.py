@@ -22,6 +22,7 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.nn import functional as F
 
+from ..files import json_text
 from ..tensorfile import save_tensors
 from ..config import ConfigError
 
@@ -181,7 +182,7 @@ def save_head(folder: Path, head: LinearHead, info: dict, backbone_blocks: Optio
     save_tensors(tensors, str(folder / "head.safetensors"), metadata={"format": f"snowgan-probe-{HEAD_FORMAT}"})
     info = {"format": HEAD_FORMAT, "n_features": int(head.mean.numel()),
             "n_outputs": int(head.linear.out_features), **info}
-    (folder / "head.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    (folder / "head.json").write_text(json_text(info, indent=2), encoding="utf-8")
     return folder
 
 

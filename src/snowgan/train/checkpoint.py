@@ -34,7 +34,7 @@ import torch
 from safetensors.torch import load as load_tensor_bytes
 
 from ..diskspace import write_errno
-from ..files import sha256_file
+from ..files import json_text, sha256_file
 from ..runfolder import RunFolder
 from ..tensorfile import save_tensors
 from .nested import flatten_state, unflatten_state
@@ -93,12 +93,12 @@ def _write_files(tmp: Path, model: dict[str, torch.Tensor], tensors: dict[str, t
     tmp.mkdir(parents=True)
     save_tensors(model, str(tmp / "model.safetensors"), metadata={"format": str(FORMAT)})
     save_tensors(tensors, str(tmp / "state.safetensors"))
-    (tmp / "state.json").write_text(json.dumps({"format": FORMAT, "state": skeleton}), encoding="utf-8")
+    (tmp / "state.json").write_text(json_text({"format": FORMAT, "state": skeleton}), encoding="utf-8")
     manifest = {"format": FORMAT, "files": {}}
     for name in FILES:
         _fsync_file(tmp / name)
         manifest["files"][name] = {"size": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)}
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    (tmp / "manifest.json").write_text(json_text(manifest, indent=1), encoding="utf-8")
     if milestone:  # marker inside the folder before the rename, so pruning can never race it
         (tmp / "MILESTONE").write_text("kept permanently\n", encoding="utf-8")
     _fsync_file(tmp / "manifest.json")

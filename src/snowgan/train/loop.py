@@ -10,7 +10,6 @@ in real images shown to D (kimg), as in the progressive-GAN/StyleGAN papers.
 
 from __future__ import annotations
 
-import json
 import random
 import signal
 import time
@@ -25,6 +24,7 @@ from ..data.classes import check_conditional, conditional_by_default, describe_c
 from ..data.dataset import Batches
 from ..data.load import load_dataset
 from ..data.prepared import change_note
+from ..files import json_text
 from ..models.registry import build_networks
 from ..progress import Progress
 from ..report.grid import save_grid
@@ -161,7 +161,7 @@ class Trainer:
         note = change_note(before, info) if before else None  # e.g. photos added to the same folder
         if note:
             self.log(note)
-        self.files.dataset.write_text(json.dumps(info, indent=2), encoding="utf-8")
+        self.files.dataset.write_text(json_text(info, indent=2), encoding="utf-8")
         if ds.skipped:
             with open(self.files.skipped, "w", encoding="utf-8") as f:
                 for name, reason in ds.skipped:
@@ -214,7 +214,7 @@ class Trainer:
 
         def write() -> None:
             save_grid(imgs, path, nrow=self.grid_cols)
-            append_line(self.files.sample_index, json.dumps(entry))
+            append_line(self.files.sample_index, json_text(entry))
 
         self.optional_write("sample grid", path, write)
         if self.tb is not None and path.is_file():
@@ -410,7 +410,7 @@ class Trainer:
         if not self.main:
             return
         stats = self.files.stats
-        self.optional_write("stats line", stats, lambda: append_line(stats, json.dumps(line)))
+        self.optional_write("stats line", stats, lambda: append_line(stats, json_text(line)))
         if self.tb is not None:
             self.optional_write("TensorBoard scalars", self.files.tensorboard,
                                 lambda: (self.tb.scalars(line), self.tb.new_metrics()))

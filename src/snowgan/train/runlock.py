@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import ConfigError
+from ..files import json_text
 from ..runfolder import RunFolder
 
 LOCK_NAME = RunFolder.lock_name  # train.lock
@@ -108,7 +109,7 @@ class RunLock:
         try:
             os.lseek(fd, 0, os.SEEK_SET)
             os.ftruncate(fd, 0)
-            os.write(fd, (json.dumps(record) + "\n").encode("utf-8"))
+            os.write(fd, (json_text(record) + "\n").encode("utf-8"))
         except OSError:  # a full disk: the lock still holds; the first checkpoint will say what is wrong
             pass
         return cls(run_dir, fd)
