@@ -10,11 +10,15 @@ only in its text (``I/O error: No space left on device (os error 28)``).
 from __future__ import annotations
 
 import errno
+import os
 import re
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
+
+from .errors import ConfigError
 
 # The errnos that mean "this place cannot take the bytes", each with the words users know.
 REASONS: dict[int, str] = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system",
@@ -83,6 +87,46 @@ def describe(code: int, path: Path, needed: Optional[int] = None) -> str:
     """'PATH: no space left on device (1.2 MiB free, about 3.4 MiB needed)'."""
     size = f", about {human_bytes(needed)} needed" if needed else ""
     return f"{path}: {REASONS.get(code, 'write failed')} ({human_bytes(free_bytes(path))} free{size})"
+
+
+@contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Name ``path`` in a write failure raised inside that names no file.
+
+    Pillow, NumPy, ``Path.write_text`` and safetensors report a full disk without the file
+    (open succeeds, the write fails), and a message built from that names the working folder
+    and its disk's free space instead of the place that filled up. Re-raised as
+    ``OSError(errno, reason, path)``, so every catcher (cli.main, training) reads the right place.
+    """
+    try:
+        yield
+    except Exception as e:
+        code = write_errno(e)
+        if code is None or getattr(e, "filename", None):
+            raise
+        raise OSError(code, os.strerror(code), str(path)) from e
+
+
+def reserve(path: str | Path) -> None:
+    """Allocate every block of the (sparse) file at ``path`` now, where the platform can.
+
+    Why: a memory-mapped file that meets a full disk while its pages are written kills the
+    process with SIGBUS, no message; allocated up front, a full disk is an OSError here instead.
+    """
+    if not hasattr(os, "posix_fallocate"):  # macOS, Windows
+        return
+    with open(path, "r+b") as f:
+        os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+
+
+def check_room(where: str | Path, needed: int, what: str, flag: str) -> None:
+    """ConfigError, before any work, when the file system holding ``where`` has less free space than
+    ``needed`` bytes (an estimate of ``what``): better one line now than a full disk half-way."""
+    free = free_bytes(where)
+    if free is not None and needed > free:
+        raise ConfigError(f"{flag} {where}: about {human_bytes(needed)} to write ({what}), but its disk has "
+                          f"{human_bytes(free)} free; ask for fewer, free some space, or give an {flag} on a "
+                          f"larger disk")
 
 
 def what_to_do(code: int, flag: str = "--runs_dir") -> str:

@@ -29,13 +29,11 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from PIL import Image
-
 from . import __version__
 from .config import Config, ConfigError
 from .files import sha256_file
 from .models.registry import build_networks
-from .report.grid import save_grid
+from .report.grid import save_grid, save_picture
 from .sample import generate_images, latents
 from .tensorfile import save_tensors
 
@@ -129,9 +127,8 @@ def write_samples(G: nn.Module, out: Path, seed: int) -> list[str]:
     folder.mkdir(exist_ok=True)
     files = []
     for i in range(N_SAMPLE_FILES):
-        arr = images[i].transpose(1, 2, 0)
         name = f"samples/seed{seed + i:06d}.png"
-        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out / name)
+        save_picture(images[i].transpose(1, 2, 0), out / name)
         files.append(name)
     save_grid(images[:GRID * GRID], folder / "grid.png", nrow=GRID)
     return files

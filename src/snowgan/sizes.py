@@ -6,6 +6,7 @@ from .errors import ConfigError
 
 MAX_BASE = 8
 MIN_BASE = 3
+MAX_SIDE = 4096  # pixels per side; 1024 is the largest any recipe trains at
 
 
 def split_size(h: int, w: int) -> tuple[int, int, int]:
@@ -58,6 +59,8 @@ def parse_image_size(text: str) -> tuple[int, int]:
         raise ConfigError(f"--image_size {text!r}: give a number (64) or HEIGHTxWIDTH (96x160)") from None
     if h < 1 or w < 1:  # echo what was typed, not a parsed "0x0"
         raise ConfigError(f"--image_size {text}: a size must be positive, e.g. 32, 64, 128 or 96x160")
+    if max(h, w) > MAX_SIDE:
+        raise ConfigError(f"--image_size {text}: each side at most {MAX_SIDE} (snowgan's bound against typos)")
     split_size(h, w)  # validates base*2^k
     return h, w
 

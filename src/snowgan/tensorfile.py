@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from .diskspace import writing
+
 
 def _default_mode() -> int:
     """0o666 minus the process umask (read without changing it for other threads)."""
@@ -33,5 +35,6 @@ def _default_mode() -> int:
 def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path,
                  metadata: dict[str, str] | None = None) -> None:
     """Write ``tensors`` to ``path`` as safetensors, with umask-respecting permissions."""
-    save_file(tensors, str(path), metadata=metadata)
+    with writing(path):  # safetensors' own I/O errors name no file
+        save_file(tensors, str(path), metadata=metadata)
     os.chmod(path, _default_mode())

@@ -7,19 +7,58 @@ vs --grad_accum, --conditional vs --arch). Checks that need the world outside th
 
 from __future__ import annotations
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, flat_fields
 from .errors import did_you_mean
 from .registries import CONDITIONAL_FAMILIES
 from .sizes import parse_grid, parse_image_size
+
+# Every number a flag can ask for, bounded: (least, most). The most is far above any real use,
+# and low enough that a typo (a few zeros too many) is one line here rather than memory or disk
+# exhausted minutes later. Sizes that multiply (a grid's pixels, the bytes generate writes
+# against the free space) are checked where they are known: commands/generate.py, media.py.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "n_samples": (1, 1_000_000),       # generate writes in batches; evaluate holds them all (FID's standard: 50k)
+    "builtin_count": (1, 1_000_000),   # drawn and cached as uint8: 12 GiB at 64 px
+    "metrics_samples": (1, 50_000),    # generated images per in-training metric check
+    "grid_size": (1, 1_024),           # images in each sample grid during training
+    "frames": (2, 10_000),             # video frames, held in memory (5.5 minutes at 30 fps)
+    "keyframes": (1, 1_000),
+    "fps": (1, 240),                   # beyond what any screen shows
+    "project_steps": (1, 100_000),
+    "perceptual_weight": (0, 1_000),   # 1 is the default; 0 = pixels only
+    "latent_dim": (1, 4_096),
+    "g_width": (1, 4_096), "d_width": (1, 4_096), "max_width": (1, 4_096),
+    "blocks_per_stage": (1, 16),
+    "batch_size": (1, 8_192),
+    "grad_accum": (1, 8_192),
+    "gen_steps": (1, 1_000), "disc_steps": (1, 1_000),
+    "reg_interval": (1, 1_000),
+    "workers": (0, 256),
+}
+
+
+def _number(x: float, commas: str = "") -> str:
+    return f"{x:{commas}}" if isinstance(x, int) else f"{x:g}"
+
+
+def check_bounds(cfg: Config) -> None:
+    """ConfigError naming the first flag in BOUNDS outside its range (None = unset passes)."""
+    values = flat_fields(cfg)
+    for name, (least, most) in BOUNDS.items():
+        value = values[name]
+        if value is None or least <= value <= most:
+            continue
+        if value < least:
+            raise ConfigError(f"--{name} {_number(value)}: must be at least {_number(least)}")
+        raise ConfigError(f"--{name} {_number(value)}: at most {_number(most, ',')} (snowgan's bound against typos; "
+                          f"docs/training.md lists them)")
 
 
 def validate(cfg: Config) -> None:
     """Cross-field checks; raises ConfigError with what to do."""
     parse_image_size(cfg.data.image_size)
+    check_bounds(cfg)
     t = cfg.train
-    for name in ("gen_steps", "disc_steps", "batch_size", "grad_accum", "reg_interval"):
-        if getattr(t, name) < 1:
-            raise ConfigError(f"--{name} must be at least 1")
     if t.batch_size % t.grad_accum:
         raise ConfigError(f"--batch_size {t.batch_size} is not divisible by --grad_accum {t.grad_accum}")
     for name in ("gen_lr", "disc_lr"):
@@ -36,8 +75,6 @@ def validate(cfg: Config) -> None:
     if cfg.model.per_logit_loss and cfg.model.arch != "projected":
         raise ConfigError(f"--per_logit_loss is for --arch projected (its heads score patches); "
                           f"--arch {cfg.model.arch} scores whole images: drop the flag")
-    if cfg.model.latent_dim < 1:
-        raise ConfigError("--latent_dim must be at least 1")
     if not 0 <= cfg.aug.aug_p <= 1:
         raise ConfigError("--aug_p must be in [0, 1]")
     for name in ("log_every", "sample_every", "checkpoint_every"):
@@ -55,14 +92,8 @@ def validate(cfg: Config) -> None:
     if c.truncation is not None and not c.truncation > 0:
         raise ConfigError(f"--truncation {c.truncation:g}: must be positive (latent values with |z| above it "
                           "are redrawn; 0.5 to 2 is usual)")
-    if c.n_samples is not None and c.n_samples < 1:
-        raise ConfigError(f"--n_samples {c.n_samples}: must be at least 1")
     if c.grid is not None:
         parse_grid(c.grid)
     if c.checkpoint not in ("auto", "best", "latest") and not c.checkpoint.isdigit():
         raise ConfigError(f"--checkpoint {c.checkpoint!r}: give auto, best, latest or a step number"
                           f"{did_you_mean(c.checkpoint, ['auto', 'best', 'latest'])}")
-    if c.fps < 1:
-        raise ConfigError(f"--fps {c.fps}: must be at least 1")
-    if c.frames < 2:
-        raise ConfigError(f"--frames {c.frames}: a video needs at least 2")

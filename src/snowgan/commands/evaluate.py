@@ -13,7 +13,6 @@ against precomputed statistics (--ref; a differing protocol or weights is warned
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -22,6 +21,8 @@ import numpy as np
 import torch
 
 from ..config import Config, ConfigError
+from ..diskspace import writing
+from ..files import json_text
 from ..flags import DATA_SOURCE_FIELDS, overlay
 from ..data.classes import proportional_classes
 from ..data.prepared import PreparedDataset
@@ -164,7 +165,8 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
         print(f"warning: {warning}")
     target = out_path or run_dir / "metrics.json"  # the run folder's copy is snowgan's own output
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    with writing(target):
+        tmp.write_text(json_text(result, indent=2) + "\n", encoding="utf-8")
     tmp.replace(target)
     print(f"wrote {target}")
     return 0

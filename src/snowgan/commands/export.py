@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -10,6 +9,8 @@ from typing import Any
 
 from .. import __version__, export
 from ..config import Config
+from ..diskspace import writing
+from ..files import json_text
 from ..modelcard import collect_run_facts, render_model_card
 from ..runfolder import RunFolder
 from ..runs import find_run
@@ -47,10 +48,12 @@ def main(cfg: Config, explicit: set[str]) -> int:
     }
     facts = collect_run_facts(run_dir, loaded.step)
     card = render_model_card(loaded.cfg, record, facts, has_reals=reals.is_file())
-    (out / "README.md").write_text(card, encoding="utf-8")
+    with writing(out / "README.md"):
+        (out / "README.md").write_text(card, encoding="utf-8")
     # config.json last: a folder is loadable only once every file it vouches for is in place.
-    (out / "config.json").write_text(json.dumps({**loaded.cfg.to_dict(), "export": record}, indent=2),
-                                     encoding="utf-8")
+    with writing(out / "config.json"):
+        (out / "config.json").write_text(json_text({**loaded.cfg.to_dict(), "export": record}, indent=2),
+                                         encoding="utf-8")
     print(f"wrote {out}: config.json, {export.WEIGHTS['generator']}, {export.WEIGHTS['discriminator']}, README.md, "
           f"{len(samples)} samples + grid")
     print(f"generate with: snowgan --mode generate --model {out} --n_samples 10")

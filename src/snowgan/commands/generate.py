@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ..config import Config, ConfigError
+from ..diskspace import check_room, reserve, writing
 from ..sizes import parse_grid
 from ..export import load_generator
-from ..report.grid import save_grid
+from ..report.grid import check_grid_fits, save_grid, save_picture
 from ..runs import find_run
 from ..sample import generate_images, latents, parse_classes
 from ..text import article, plural
@@ -53,28 +53,47 @@ def _grid_path(value: Optional[str], force: bool) -> Optional[Path]:
     return out
 
 
-def _size(images: np.ndarray) -> str:
-    """'32x32 px' for uint8 images (N, C, H, W): the size the run was trained at."""
-    return f"{images.shape[-2]}x{images.shape[-1]} px"
+BATCH = 64  # images per generator call and per write: memory holds one batch whatever --n_samples asks for
+
+
+def _size(hw: tuple[int, int]) -> str:
+    """'32x32 px': the size the run was trained at."""
+    return f"{hw[0]}x{hw[1]} px"
+
+
+def _load(cfg: Config, device: torch.device) -> tuple[torch.nn.Module, int, str, Path]:
+    """(EMA generator, its image channels, a description, the folder outputs go under) of --model or --run."""
+    if cfg.cmd.model:
+        from ..export import read_model_config
+
+        G = load_generator(cfg.cmd.model, device=device)
+        return G, read_model_config(cfg.cmd.model)[0].data.channels, f"model {cfg.cmd.model}", Path(cfg.cmd.model)
+    run_dir = find_run(cfg.run.runs_dir, cfg.run.run, need_checkpoint=True)
+    loaded = load_run(run_dir, cfg.cmd.checkpoint, device)
+    return loaded.G, loaded.cfg.data.channels, (f"run {run_dir.name}, {loaded.why} {loaded.path.name} "
+                                                f"(step {loaded.step}, {loaded.kimg:.1f} kimg)"), run_dir
+
+
+def _render(G: torch.nn.Module, device: torch.device, z_of, classes: Optional[torch.Tensor], n: int
+            ) -> Iterator[tuple[int, np.ndarray]]:
+    """(index of the first image, uint8 (B, C, H, W)) for images 0..n-1, BATCH at a time."""
+    for i in range(0, n, BATCH):
+        j = min(n, i + BATCH)
+        yield i, generate_images(G, z_of(i, j), device, labels=None if classes is None else classes[i:j])
 
 
 def main(cfg: Config, explicit: set[str]) -> int:
     """`snowgan --mode generate`: N images (PNG files or one .npy) or one grid, from the EMA generator."""
     device = device_for(cfg)
-    if cfg.cmd.model:
-        G = load_generator(cfg.cmd.model, device=device)
-        source, out_root = f"model {cfg.cmd.model}", Path(cfg.cmd.model)
-    else:
-        run_dir = find_run(cfg.run.runs_dir, cfg.run.run, need_checkpoint=True)
-        loaded = load_run(run_dir, cfg.cmd.checkpoint, device)
-        G, out_root = loaded.G, run_dir
-        source = f"run {run_dir.name}, {loaded.why} {loaded.path.name} (step {loaded.step}, {loaded.kimg:.1f} kimg)"
+    G, channels, source, out_root = _load(cfg, device)
     print(f"generating from {source}, EMA generator, seed {cfg.run.seed}")
+    hw = tuple(G.image_size)
     n = cfg.cmd.n_samples
     rows = cols = None
     grid_out = None
     if cfg.cmd.grid:
         rows, cols = parse_grid(cfg.cmd.grid)
+        check_grid_fits(rows, cols, *hw)
         n = rows * cols
         grid_out = _grid_path(cfg.cmd.out, cfg.cmd.force)
     names: list[str] = list(getattr(G, "class_names", []))
@@ -100,6 +119,9 @@ def main(cfg: Config, explicit: set[str]) -> int:
         elif names:
             classes = torch.arange(n) % len(names)
         print(f"rendering {n} latents from {cfg.cmd.latents}")
+
+        def z_of(i: int, j: int) -> torch.Tensor:
+            return z[i:j]
     else:
         if wanted and rows is not None:  # a grid: row r shows class wanted[r mod len]
             classes = torch.tensor([wanted[(i // cols) % len(wanted)] for i in range(n)])
@@ -108,33 +130,51 @@ def main(cfg: Config, explicit: set[str]) -> int:
             seeds = seeds * len(wanted)
         elif names:  # a conditional model and no --class: every class in turn
             classes = torch.arange(n) % len(names)
-        # One seed per image (seed, seed+1, ...) so any single image can be regenerated alone.
-        z = torch.cat([latents(1, G.latent_dim, s, cfg.cmd.truncation) for s in seeds])
+        n = len(seeds)
+
+        def z_of(i: int, j: int) -> torch.Tensor:
+            # One seed per image (seed, seed+1, ...) so any single image can be regenerated alone.
+            return torch.cat([latents(1, G.latent_dim, s, cfg.cmd.truncation) for s in seeds[i:j]])
     if classes is not None:
         print("classes: " + ", ".join(names[i] for i in dict.fromkeys(classes.tolist())))
-    images = generate_images(G, z, device, labels=classes)
-    n = len(images)
+    batches = _render(G, device, z_of, classes, n)
     if rows is not None:
         out = grid_out
         if out is None:
             out = _out_dir(cfg, out_root, None, False) / f"grid-{rows}x{cols}.png"
         labels = [str(s) for s in seeds] if cfg.cmd.label_seeds else None
-        save_grid(images, out, nrow=cols, labels=labels)
-        print(f"wrote {article(f'{rows}x{cols}')} {rows}x{cols} grid of {_size(images)} images to {out}")
+        with writing(out):
+            save_grid(np.concatenate([b for _, b in batches]), out, nrow=cols, labels=labels)
+        print(f"wrote {article(f'{rows}x{cols}')} {rows}x{cols} grid of {_size(hw)} images to {out}")
         return 0
+    npy = cfg.cmd.format == "npy"
+    image_bytes = channels * hw[0] * hw[1]
+    # Checked against the folder --out names before it exists; PNGs are usually smaller than this.
+    check_room(Path(cfg.cmd.out) if cfg.cmd.out else out_root, n * (image_bytes + (8 if classes is not None else 0)),
+               f"{plural(n, 'image')} of {_size(hw)}, uncompressed", "--out")
     out_dir = _out_dir(cfg, out_root, cfg.cmd.out, cfg.cmd.force)
-    if cfg.cmd.format == "npy":
+    if npy:
+        from numpy.lib.format import open_memmap
+
         path = out_dir / "samples.npy"
-        np.save(path, images.transpose(0, 2, 3, 1))  # (N, H, W, C) uint8, the common layout
+        with writing(path):
+            # (N, H, W, C) uint8, the common layout, filled batch by batch through the page cache.
+            array = open_memmap(path, mode="w+", dtype=np.uint8, shape=(n, hw[0], hw[1], channels))
+            reserve(path)
+            for i, images in batches:
+                array[i:i + len(images)] = images.transpose(0, 2, 3, 1)
+            array.flush()
+            del array
         if classes is not None:
-            np.save(out_dir / "labels.npy", classes.numpy())  # int64 (N,): the class of each image
-        print(f"wrote {plural(n, 'image')} of {_size(images)} as {path} (uint8, N x H x W x C)"
+            with writing(out_dir / "labels.npy"):
+                np.save(out_dir / "labels.npy", classes.numpy())  # int64 (N,): the class of each image
+        print(f"wrote {plural(n, 'image')} of {_size(hw)} as {path} (uint8, N x H x W x C)"
               + (" and their classes as labels.npy" if classes is not None else ""))
         return 0
-    for i, img in enumerate(images):
-        arr = img.transpose(1, 2, 0)
-        prefix = f"{names[int(classes[i])]}-" if classes is not None else ""
-        name = f"{prefix}latent{i:06d}.png" if cfg.cmd.latents else f"{prefix}seed{seeds[i]:06d}.png"
-        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out_dir / name)
-    print(f"wrote {plural(n, 'image')} of {_size(images)} to {out_dir}")
+    for i0, images in batches:
+        for i, img in enumerate(images, i0):
+            prefix = f"{names[int(classes[i])]}-" if classes is not None else ""
+            name = f"{prefix}latent{i:06d}.png" if cfg.cmd.latents else f"{prefix}seed{seeds[i]:06d}.png"
+            save_picture(img.transpose(1, 2, 0), out_dir / name)
+    print(f"wrote {plural(n, 'image')} of {_size(hw)} to {out_dir}")
     return 0

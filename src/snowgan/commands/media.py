@@ -17,16 +17,17 @@ from ..runfolder import RunFolder
 from ..sizes import parse_grid
 from .common import device_for
 from ..flags import DATA_SOURCE_FIELDS, overlay
-from ..report.grid import save_grid
+from ..report.grid import save_grid, save_picture
 from ..report.media import MEDIA_DIR, REPORT_DIR, next_numbered
 from ..report.video import MAX_GIF_FPS, write_gif, write_mp4
 from ..text import plural
+from ..validation import BOUNDS
 
 PROGRESS_FPS = 8  # progress videos when --fps is not given: a few grids per second reads well
 PROGRESS_MAX_FRAMES = 300  # ... and at most this many grids unless --frames is given
 
 VIDEO_EXTS = ("gif", "mp4")
-MAX_MP4_FPS = 240  # H.264 has no real limit; far above what screens show is a typo more often than a wish
+MAX_MP4_FPS = BOUNDS["fps"][1]  # H.264 has no real limit; far above what screens show is a typo
 
 
 # ---- shared helpers ------------------------------------------------------------------------
@@ -169,10 +170,8 @@ def _average_n(cfg: Config, explicit: set[str]) -> int:
 
 
 def _save_picture(image: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
+    save_picture(image, path)
 
 
 # ---- the commands ------------------------------------------------------------------------------
@@ -180,7 +179,7 @@ def _save_picture(image: np.ndarray, path: Path) -> None:
 def interpolate_main(cfg: Config, explicit: set[str]) -> int:
     """Looping GIF + MP4 through --keyframes latents (or a --walk), one image or a --grid of them;
     with --grid (keyframes) also a still PNG whose rows each move between two latents."""
-    from ..report.render import interpolation_frames, pair_images
+    from ..report.render import check_video_fits, interpolation_frames, pair_images
 
     spec = _spec(cfg)
     _check_video_flags(cfg, cfg.cmd.fps, _written_exts(cfg, VIDEO_EXTS))  # flags first, then the run
@@ -208,6 +207,7 @@ def interpolate_main(cfg: Config, explicit: set[str]) -> int:
         raise ConfigError("--mode interpolate takes one --class (within it) or two (between them)")
     else:
         _one_class(cfg, loaded)  # --class: every frame of that class
+    check_video_fits(spec, loaded.cfg.image_hw)
     frames = interpolation_frames(loaded.G, spec, device, cfg.run.progress, class_weights=weights)
     _write_video(frames, paths, cfg.cmd.fps)
     if spec.grid and not spec.walk:
@@ -281,7 +281,7 @@ def report_main(cfg: Config, explicit: set[str]) -> int:
     from ..train.checkpoint import pick_checkpoint
     from ..report.html import write_report
     from ..report.plots import plot_stats
-    from ..report.render import average_picture, interpolation_frames
+    from ..report.render import average_picture, check_video_fits, interpolation_frames
     from ..report.runfiles import sample_grids
 
     run_dir = _find_run(cfg, need_checkpoint=False)
@@ -304,6 +304,7 @@ def report_main(cfg: Config, explicit: set[str]) -> int:
         if need_video or need_avg:
             loaded, device = _load(cfg, run_dir)
             if need_video:
+                check_video_fits(spec, loaded.cfg.image_hw)
                 _write_video(interpolation_frames(loaded.G, spec, device, cfg.run.progress),
                              [video, video.with_suffix(".mp4")], cfg.cmd.fps)
             if need_avg:

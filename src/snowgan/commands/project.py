@@ -8,13 +8,14 @@ optimisation.gif + .mp4, projection.json (the figures). See snowgan/project.py f
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..config import Config, ConfigError
+from ..diskspace import writing
+from ..files import json_text
 from ..sample import parse_classes
 from .common import check_out, device_for
 
@@ -52,27 +53,23 @@ def _out_dir(cfg: Config, root: Path, name: str) -> Path:
 
 def write_outputs(result, out: Path, info: dict) -> dict[str, Path]:
     """Every file of a projection into the folder out; returns {kind: path}."""
-    from PIL import Image
-
     from ..latentfile import save_latents
     from ..project import side_by_side
+    from ..report.grid import save_picture
     from ..report.video import write_gif, write_mp4
 
-    def png(a: np.ndarray, name: str) -> Path:
-        arr = a.transpose(1, 2, 0)
-        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out / name)
-        return out / name
-
-    paths = {"target": png(result.target, "target.png"), "reconstruction": png(result.image, "reconstruction.png")}
-    Image.fromarray(side_by_side([result.target, result.frames[0], result.image])).save(out / "side-by-side.png")
-    paths["side_by_side"] = out / "side-by-side.png"
+    paths = {"target": save_picture(result.target.transpose(1, 2, 0), out / "target.png"),
+             "reconstruction": save_picture(result.image.transpose(1, 2, 0), out / "reconstruction.png"),
+             "side_by_side": save_picture(side_by_side([result.target, result.frames[0], result.image]),
+                                          out / "side-by-side.png")}
     save_latents(result.z, out / "latent.safetensors", {k: str(v) for k, v in info.items()})
     paths["latent"] = out / "latent.safetensors"
     # The video shows the photo beside each snapshot, so the optimisation reads without a caption.
     frames = np.stack([side_by_side([result.target, f]) for f in result.frames])
     paths["gif"] = write_gif(frames, out / "optimisation.gif", VIDEO_FPS)
     paths["mp4"] = write_mp4(frames, out / "optimisation.mp4", VIDEO_FPS)
-    (out / "projection.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    with writing(out / "projection.json"):
+        (out / "projection.json").write_text(json_text(info, indent=2) + "\n", encoding="utf-8")
     paths["json"] = out / "projection.json"
     return paths
 
@@ -88,8 +85,6 @@ def main(cfg: Config, explicit: set[str]) -> int:
     photo = Path(cfg.cmd.image).expanduser()
     if not photo.is_file():
         raise ConfigError(f"--image {photo}: no such file")
-    if cfg.cmd.project_steps < 1:
-        raise ConfigError("--project_steps must be at least 1")
     G, model_cfg, desc, root, device = load_model(cfg)
     try:
         target = load_photo(photo.read_bytes(), model_cfg)

@@ -32,8 +32,7 @@ def write_builtin_folder(cfg: Config, out: Path) -> tuple[int, list[str]]:
 
     Refuses a non-empty folder unless --force, and then replaces only the files it writes.
     """
-    from PIL import Image
-
+    from ..report.grid import save_picture
     from .synthetic import builtin_dataset
 
     if out.exists() and not out.is_dir():
@@ -47,9 +46,8 @@ def write_builtin_folder(cfg: Config, out: Path) -> tuple[int, list[str]]:
     start = int(cfg.data.builtin_start)
     rows = [("file", "label")]
     for j in progress_iter(range(len(ds)), len(ds), "write PNGs", "img", cfg.run.progress):
-        arr = np.asarray(ds.images[j]).transpose(1, 2, 0)  # (H, W, C)
         name = image_name(start + j)
-        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out / name)
+        save_picture(np.asarray(ds.images[j]).transpose(1, 2, 0), out / name)
         rows.append((name, ds.class_names[int(ds.labels[j])]))
     # labels.csv last: once it exists, every image it names is in place.
     with open(out / LABELS_FILE, "w", newline="", encoding="utf-8") as f:

@@ -13,12 +13,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from ..progress import Progress
 from ..sample import to_uint8
 from .average import average_generated, average_real, side_by_side
-from .grid import enlarge_cells, make_grid
+from .grid import check_grid_fits, enlarge_cells, enlarge_factor, make_grid, saved_grid_hw
 from .interpolate import keyframe_latents, keyframe_loop, latent_walk, pair_rows
 from .video import MIN_SIDE, enlarge
+
+# The most pixels (frames x height x width) an interpolation video may hold: its frames are
+# rendered and kept in memory (three copies on the way: images, enlarged cells, frames), so
+# this is about 0.8 GB each; 120 frames of a 1024 px model are half of it.
+MAX_VIDEO_PIXELS = 1 << 28
 
 
 @dataclass
@@ -68,6 +74,22 @@ def path_latents(spec: InterpolationSpec, latent_dim: int) -> torch.Tensor:
         keys = torch.cat([spec.start[:n].to(keys), keys[:spec.keyframes - n]]) if n < spec.keyframes else spec.start
     keys = keys.reshape(paths, -1, latent_dim).transpose(0, 1)  # (K, paths, D)
     return keyframe_loop(keys, spec.frames)
+
+
+def check_video_fits(spec: InterpolationSpec, hw: tuple[int, int]) -> None:
+    """ConfigError naming --frames (and --grid) when the video ``spec`` asks of h x w images would
+    not fit MAX_VIDEO_PIXELS; checked before anything is rendered."""
+    h, w = hw
+    if spec.grid is not None:
+        check_grid_fits(*spec.grid, h, w)
+        fh, fw = saved_grid_hw(*spec.grid, h, w)
+    else:
+        k = enlarge_factor(h, w, MIN_SIDE)
+        fh, fw = h * k, w * k
+    if spec.frames * fh * fw > MAX_VIDEO_PIXELS:
+        raise ConfigError(f"--frames {spec.frames} of {fw}x{fh} px are {spec.frames * fh * fw:,} pixels to hold, "
+                          f"more than snowgan's bound of {MAX_VIDEO_PIXELS:,}; give fewer --frames"
+                          + (" or a smaller --grid" if spec.grid else ""))
 
 
 def interpolation_frames(G: nn.Module, spec: InterpolationSpec, device: torch.device | str,

@@ -15,6 +15,9 @@ from typing import Sequence, Union
 import numpy as np
 from PIL import Image
 
+from ..diskspace import writing
+from .grid import enlarge_factor
+
 # Generated images are often 32-64 px: enlarged (nearest) to at least this many pixels on the
 # shorter side they stay visible on a web page and survive H.264's 4:2:0 chroma subsampling.
 MIN_SIDE = 128
@@ -54,7 +57,7 @@ def _frame(frames: Frames, i: int, hw: tuple[int, int]) -> np.ndarray:
 def enlarge(frames: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
     """Nearest-neighbour enlarge an array (..., H, W, 3) by the smallest whole factor reaching ``min_side``."""
     h, w = frames.shape[-3:-1]
-    k = max(1, -(-min_side // min(h, w)))
+    k = enlarge_factor(h, w, min_side)
     return frames if k == 1 else frames.repeat(k, axis=-3).repeat(k, axis=-2)
 
 
@@ -109,8 +112,9 @@ def write_gif(frames: Frames, path: str | Path, fps: float) -> Path:
     images = [Image.fromarray(_frame(frames, i, hw)).quantize(palette=palette, dither=Image.Dither.NONE)
               for i in range(n)]
     tmp = _temp_path(path)
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], loop=0,
-                   duration=gif_delays_ms(len(images), fps), disposal=1)
+    with writing(path):
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], loop=0,
+                       duration=gif_delays_ms(len(images), fps), disposal=1)
     os.replace(tmp, path)
     return path
 
@@ -131,11 +135,12 @@ def write_mp4(frames: Frames, path: str | Path, fps: float, crf: int = 18) -> Pa
         str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
         quality=None, macro_block_size=2, ffmpeg_log_level="error",
         output_params=["-crf", str(crf), "-movflags", "+faststart"])
-    writer.send(None)  # start ffmpeg
-    try:
-        for i in range(n):  # one frame at a time: a lazy sequence stays lazy
-            writer.send(np.ascontiguousarray(pad_even(_frame(frames, i, hw))))
-    finally:
-        writer.close()
+    with writing(path):
+        writer.send(None)  # start ffmpeg
+        try:
+            for i in range(n):  # one frame at a time: a lazy sequence stays lazy
+                writer.send(np.ascontiguousarray(pad_even(_frame(frames, i, hw))))
+        finally:
+            writer.close()
     os.replace(tmp, path)
     return path

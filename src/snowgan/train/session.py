@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..config import IDENTITY_FIELDS, Config, ConfigError, flat_fields
-from ..diskspace import describe, write_errno
+from ..diskspace import describe, write_errno, writing
 from ..flags import SELECTORS, overlay
 from ..runfolder import RunFolder
 from ..runs import find_by_name, find_run, new_run_dir, run_name
@@ -81,7 +81,8 @@ def write_config(run_dir: Path, cfg: Config) -> None:
     """RUN/config.json, replaced whole: a full disk mid-write must not leave a run without its settings."""
     tmp = run_dir / "config.json.tmp"
     try:
-        tmp.write_text(cfg.to_json(), encoding="utf-8")
+        with writing(RunFolder(run_dir).config):
+            tmp.write_text(cfg.to_json(), encoding="utf-8")
         os.replace(tmp, RunFolder(run_dir).config)
     except BaseException:
         tmp.unlink(missing_ok=True)
