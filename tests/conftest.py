@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -111,6 +113,34 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty working folder with its own dataset cache."""
     monkeypatch.setenv("SNOWGAN_CACHE", str(tmp_path / "cache"))
     return tmp_path
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 8 MiB tmpfs (needs root: skipped elsewhere, where the injected-ENOSPC tests still run)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def fill_disk(disk: Path, leave: int) -> Path:
+    """Fill the disk holding ``disk``, then give back ``leave`` bytes; returns the filler file."""
+    filler = disk / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 16))
+                f.flush()
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+    os.truncate(filler, max(0, filler.stat().st_size - leave))
+    return filler
 
 
 def write_image_folder(folder: Path, n: int = 12, size: int = 20, seed: int = 0) -> Path:

@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import cli_env, run_cli, write_image_folder
+from conftest import cli_env, fill_disk, run_cli, write_image_folder
 from snowgan.commands import train as command
 from snowgan.flags import parse_args
 from snowgan.train import checkpoint as ckpt
@@ -218,41 +218,13 @@ def test_full_disk_at_a_sample_grid_is_said_once_and_training_goes_on(
     assert [p.name for p in ckpt.checkpoint_dirs(run)][-1] == "step-00000012"
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 8 MiB tmpfs (needs root: skipped elsewhere; the injected-ENOSPC tests above still run)."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=True)
-
-
-def _fill(disk: Path, leave: int) -> Path:
-    """Fill the disk, then give back `leave` bytes."""
-    filler = disk / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * (1 << 16))
-                f.flush()
-        except OSError as e:
-            assert e.errno == errno.ENOSPC
-    os.truncate(filler, max(0, filler.stat().st_size - leave))
-    return filler
-
-
 @pytest.mark.slow
 def test_a_real_full_disk_stops_at_the_checkpoint_and_resumes_after_space_is_freed(workdir: Path,
                                                                                   small_disk: Path) -> None:
     args = ["--mode", "train", *FAST, "--runs_dir", small_disk / "runs", "--checkpoint_every", "2", "--name", "t"]
     run_cli(*args, "--steps", "2", cwd=workdir)
     run = _run_dir(small_disk / "runs", "t")
-    filler = _fill(small_disk, leave=48 << 10)  # room for log lines, not for a checkpoint
+    filler = fill_disk(small_disk, leave=48 << 10)  # room for log lines, not for a checkpoint
     p = run_cli(*args, "--steps", "4", cwd=workdir, check=False)
     assert p.returncode == 3, p.stdout + p.stderr
     # The real error, from safetensors' Rust writer: "... (os error 28)", recognised and said plainly.
