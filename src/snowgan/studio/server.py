@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import errno
-import json
 import math
 import socket
 import sys
@@ -134,8 +133,9 @@ class StudioHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, obj: dict, status: int = 200) -> None:
-        # allow_nan=False: a bare NaN would break the page's JSON.parse; replies say None instead
-        self._send(status, json.dumps(obj, allow_nan=False).encode(), "application/json")
+        from ..files import json_text  # strict: a bare NaN would break the page's JSON.parse
+
+        self._send(status, json_text(obj).encode(), "application/json")
 
     def _error(self, status: int, message: str) -> None:
         """{"error": message} with status; a client that has gone away is nobody to tell."""
