@@ -235,3 +235,40 @@ def test_every_loss_has_its_defaults_in_the_torch_free_table() -> None:
     for name in LOSSES:
         assert loss_class(name).defaults is LOSS_DEFAULTS[name]
         assert parse_args(["--loss", name])[0].train.disc_lr == LOSS_DEFAULTS[name]["disc_lr"]
+
+
+def _entry(help_text: str, flag: str) -> str:
+    """One flag's help entry, its lines joined with single spaces."""
+    return " ".join(help_text[help_text.index(f"\n  --{flag} "):].split("\n  --")[1].split())
+
+
+def test_train_help_says_what_a_data_run_gets_read_from_the_recipe_file(in_tmp: Path) -> None:
+    """Issue 42: help quoted the schema's dcgan / wgan-gp / batch 64 / a grid every 500, while a --data run
+    trains the photos recipe with planned intervals; --name claimed that re-using a name resumes a run."""
+    from conftest import run_cli
+    from snowgan.config import coerce
+    from snowgan.flags import data_recipe, tomllib
+    from snowgan.helptext import _value_text
+    from snowgan.train.plan import INTERVAL_FIELDS
+
+    out = run_cli("train", "--help", cwd=in_tmp).stdout
+    recipe = data_recipe()
+    table = tomllib.loads((SRC / "recipes" / f"{recipe}.toml").read_text())
+    quoted = 0
+    for section in table.values():
+        for name, value in section.items():
+            _, f, _ = FIELDS[name]
+            if coerce(name, value) == f.default:
+                assert "with --data" not in _entry(out, name), name  # nothing to say where the two agree
+                continue
+            assert f"with --data: the {recipe} recipe's {_value_text(coerce(name, value))})" in _entry(out, name)
+            quoted += 1
+    assert quoted >= 10  # arch, loss, batch_size, augment, the learning rates ...
+    assert "(default: dcgan; with --data: the" in _entry(out, "arch")
+    planned = {n for n, (_, f, _) in FIELDS.items() if f.metadata.get("planned")}
+    assert planned == set(INTERVAL_FIELDS)  # the fields help calls planned are the ones train/plan.py plans
+    for name in INTERVAL_FIELDS:
+        assert "(default: planned from the run's length unless given;" in _entry(out, name), name
+    name = _entry(out, "name")
+    assert "resumes" not in name and "without --name every run gets a new numbered folder" in name
+    assert "with --data" not in run_cli("generate", "--help", cwd=in_tmp).stdout  # it reads a run's own settings

@@ -30,7 +30,7 @@ __all__ = ["Config", "ConfigError", "FIELDS", "SECTIONS", "IDENTITY_FIELDS"]
 
 
 def _f(default: Any, help: str, choices: Optional[list] = None, mode_defaults: Optional[dict] = None,
-       topic: Optional[str] = None, shown_default: Optional[str] = None, **kw: Any) -> Any:
+       topic: Optional[str] = None, shown_default: Optional[str] = None, planned: bool = False, **kw: Any) -> Any:
     """A field: its default, help text, allowed values, and defaults that differ per --mode.
 
     mode_defaults: {mode: value} used when the running command is that mode and no recipe,
@@ -39,6 +39,8 @@ def _f(default: Any, help: str, choices: Optional[list] = None, mode_defaults: O
     section's name; it groups ``--help`` and decides which commands show (and read) the flag.
     shown_default: what ``--help`` says the default is, where the stored one is None but means
     something (``--epochs``: the length used when no --kimg/--steps is given).
+    planned: a new run that is not given the field gets a value that follows its length
+    (train/plan.py's INTERVAL_FIELDS; ``--help`` says so rather than quote the stored default).
     """
     meta: dict[str, Any] = {"help": help}
     if choices is not None:
@@ -49,6 +51,8 @@ def _f(default: Any, help: str, choices: Optional[list] = None, mode_defaults: O
         meta["topic"] = topic
     if shown_default is not None:
         meta["shown_default"] = shown_default
+    if planned:
+        meta["planned"] = True
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta, **kw)
@@ -59,8 +63,9 @@ class RunConfig:
     """Which command, which run folder, which device."""
 
     mode: str = _f("train", "what to do (the same as `snowgan COMMAND`)", choices=list(MODES), topic="general")
-    name: Optional[str] = _f(None, "run name; re-using the name of an existing run resumes it", topic="start",
-                             shown_default="the recipe's name, else the --arch")
+    name: Optional[str] = _f(None, "run name (runs/NNNNN-NAME); a --name you give that an existing run has "
+                                   "continues that run, and without --name every run gets a new numbered folder",
+                             topic="start", shown_default="the recipe's name, else the --arch")
     runs_dir: str = _f("runs", "folder holding the numbered run folders", topic="general")
     resume: Optional[str] = _f(None, "resume this run (folder path, number or name)", topic="start")
     run: Optional[str] = _f(None, "the run to use: folder path, number or name", topic="pick",
@@ -210,9 +215,9 @@ class AugConfig:
 class LogConfig:
     """What the run folder receives and how often (counted in iterations)."""
 
-    log_every: int = _f(50, "iterations between stats lines")
-    sample_every: int = _f(500, "iterations between sample grids")
-    checkpoint_every: int = _f(1000, "iterations between checkpoints")
+    log_every: int = _f(50, "iterations between stats lines", planned=True)
+    sample_every: int = _f(500, "iterations between sample grids", planned=True)
+    checkpoint_every: int = _f(1000, "iterations between checkpoints", planned=True)
     keep_checkpoints: int = _f(3, "recent checkpoints kept (best and milestones are never pruned)")
     milestone_every: int = _f(0, "also keep a permanent snapshot every this many iterations (0 = off)")
     grid_size: int = _f(64, "images in each fixed-latent sample grid")

@@ -212,7 +212,18 @@ def data_default_recipe(typed: dict[str, Any], file_values: Optional[dict] = Non
                            for k in section}
     if chosen & MODEL_CHOICES:
         return None
+    return data_recipe()
+
+
+def data_recipe() -> str:
+    """The recipe of a `train --data` run that chooses no model: photos, or photos-dcgan without Lite0's weights."""
     return DATA_RECIPE if lite0_installed() else DATA_RECIPE_WITHOUT_WEIGHTS
+
+
+def recipe_values(name: str) -> dict[str, Any]:
+    """A shipped recipe's settings, typed by the schema: {field name: value} (what --help quotes from it)."""
+    cfg = Config()
+    return {k: getattr(getattr(cfg, FIELDS[k][0]), k) for k in apply_values(cfg, load_recipe(name), f"recipe {name}")}
 
 
 def lite0_installed() -> bool:

@@ -15,6 +15,7 @@ command module reads is in one of its topics, so that note is never wrong.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shutil
 import textwrap
 from dataclasses import dataclass
@@ -61,9 +62,12 @@ _TRAINING = ("start", "data", "size", "model", "train", "aug", "log", "metrics",
 COMMANDS: dict[str, Command] = {
     "train": Command(
         "train a GAN on a folder of images (no --data: the built-in mountains)",
-        "Train a generator on your images. Each run gets a numbered folder runs/NNNNN-NAME with its settings, "
-        "log.txt, stats, sample grids, checkpoints and report.html (which reloads itself while training "
-        "runs). Re-using a --name, or --resume, continues a run exactly where it stopped.",
+        "Train a generator on your images. Each run gets a new numbered folder runs/NNNNN-NAME with its "
+        "settings, log.txt, stats, sample grids, checkpoints and report.html (which reloads itself while "
+        "training runs); --resume RUN, or a --name you give that an existing run has, continues that run "
+        "exactly where it stopped. A --data run that names no --recipe, --arch or --loss trains the photos "
+        "recipe (photos-dcgan without the pretrained weights) for 20 minutes: the defaults below say "
+        "'with --data' where that differs.",
         _TRAINING,
         ("snowgan train --data photos/ --image_size 64 --name photos",
          "snowgan train --recipe demo",
@@ -192,19 +196,58 @@ def _value_text(value: Any) -> str:
     return str(value) if value != "" else "none"
 
 
+PLANNED = "planned from the run's length unless given"
+
+
 def default_text(name: str, mode: Optional[str] = None) -> Optional[str]:
     """What --help says the default is: once, the real one (None when nothing useful can be said).
 
     Loss-dependent defaults list each loss's value; per-mode defaults show only the mode's
     own value when a mode is given, else every distinct value with the modes that use it.
+    Training help adds what a ``--data`` run gets instead (``with_data``): that run trains a
+    recipe, and help that quoted only the schema told a photo folder's user the wrong model.
     """
+    text = _schema_default_text(name, mode)
+    extra = with_data(name) if mode in (None, "train") else None
+    if extra is None:
+        return text
+    return f"{text}; {extra}" if text else extra
+
+
+def with_data(name: str) -> Optional[str]:
+    """'with --data: the photos recipe's 16' when the recipe a --data run trains (flags.data_recipe) sets
+    the field to another value than the schema's; read from the recipe file, so help follows it."""
+    from .flags import data_recipe
+
+    recipe = data_recipe()
+    value = _recipe_values(recipe).get(name)
+    if value is None or value == _stored_default(name):
+        return None
+    return f"with --data: the {recipe} recipe's {_value_text(value)}"
+
+
+def _stored_default(name: str) -> Any:
+    _, f, _ = FIELDS[name]
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
+@functools.lru_cache(maxsize=None)
+def _recipe_values(recipe: str) -> dict[str, Any]:
+    from .flags import recipe_values
+
+    return recipe_values(recipe)
+
+
+def _schema_default_text(name: str, mode: Optional[str]) -> Optional[str]:
     from .flags import loss_defaults
     from .registries import LOSSES
 
     _, f, _ = FIELDS[name]
     if "shown_default" in f.metadata:
         return f.metadata["shown_default"]
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    default = _stored_default(name)
+    if f.metadata.get("planned"):  # train/plan.py: every new run but a progressive one of fixed length
+        return f"{PLANNED}; {_value_text(default)} for an --arch progan run of a fixed length"
     per_loss = {loss: loss_defaults(loss) for loss in LOSSES}
     if any(name in d for d in per_loss.values()):
         by_value: dict[str, list[str]] = {}
