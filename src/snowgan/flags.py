@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Optional
 
 from .config import FIELDS, Config, ConfigError, apply_values, base_type, coerce
-from .errors import did_you_mean
+from .errors import check_path, did_you_mean
 from .validation import validate
 
 if sys.version_info >= (3, 11):
@@ -100,9 +100,8 @@ def recipe_names() -> list[str]:
 
 
 def load_toml(path: str | Path, what: str) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{what} {p} does not exist")
+    """A TOML file a flag names (what: '--config'), parsed; ConfigError, one line, when missing or invalid."""
+    p = check_path(what.lstrip("-"), str(path), "file", "a TOML file of settings")
     try:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .config import ConfigError
+from .errors import did_you_mean, did_you_mean_path
 from .runfolder import RunFolder
 
 _RUN_RE = re.compile(r"^(\d{5})-(.+)$")
@@ -127,4 +128,6 @@ def find_run(runs_dir: str | Path, spec: Optional[str], need_checkpoint: bool = 
     if named:
         return named[-1]
     there = f"the runs there: {_listing(runs)}" if runs else "there are no runs there yet"
-    raise ConfigError(f"run {spec!r} not found in {root}/ (as a folder, a run number or a name); {there}")
+    hint = (did_you_mean(spec, sorted({run_name(r) for r in runs} | {r.name for r in runs}))
+            or did_you_mean_path(spec, lambda q: RunFolder(q).config.is_file()))
+    raise ConfigError(f"run {spec!r} not found in {root}/ as a folder, a run number or a name{hint} ({there})")
