@@ -56,7 +56,7 @@ def test_choices_come_from_the_registries() -> None:
 def test_resolved_configs_of_seed_commands_and_recipes_are_unchanged() -> None:
     """Recorded before the core refactor (tests/data/resolved_configs.json): same values, field by field.
 
-    Fields added since (r2_gamma, blocks_per_stage, schedule, tensorboard, new_data) must be at their defaults, which
+    Fields added since (r2_gamma, blocks_per_stage, schedule, tensorboard, new_data, verbose) must be at their defaults, which
     keep behaviour as before.
     """
     import json
@@ -66,6 +66,7 @@ def test_resolved_configs_of_seed_commands_and_recipes_are_unchanged() -> None:
              "model": {"r2_gamma": 0.0, "blocks_per_stage": 1, "conditional": False, "class_names": "",
                        "backbone_size": 0, "per_logit_loss": False},
              "log": {"tensorboard": False},
+             "run": {"verbose": False},
              "cmd": {"new_data": False, "classes": None, "image": None, "latents": None, "project_steps": 200,
                      "perceptual_weight": 1.0, "host": "127.0.0.1", "port": 8765}}
     for case, entry in recorded.items():

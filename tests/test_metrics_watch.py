@@ -65,14 +65,17 @@ def test_quality_watch_measures_kid_keeps_best_and_prints_its_cost(tmp_path: Pat
     out = RunOutputs(cfg, data, tmp_path / "run", CPU, main=True, world=1, log=logged.append, iterations=500)
     assert out.every == 100 and out.measure_due(100) and not out.measure_due(150)
     assert out.tracker.names == ["fid", "kid", "diversity"] and out.tracker.best_key == "kid"
-    assert "best checkpoint by kid" in logged[0] and "quality watch" in logged[0]
-    assert "protocol tf1-299" in logged[1] and "4 of 4 real images" in logged[1]
+    # printed: what is measured and why it matters; the details go to log.txt (a plain callable gets both)
+    assert logged[0] == "metrics: KID and FID every 100 iterations, best checkpoint by kid"
+    assert "best checkpoint by kid" in logged[1] and "quality watch" in logged[1]
+    assert "protocol tf1-299" in logged[2] and "4 of 4 real images" in logged[2]
 
     saved: list[int] = []
     out.measure(100, 1.6, BankGenerator(scenes(3, 16, seed=31)), lambda: saved.append(100))
     assert saved == [100]  # the first KID is the best so far
-    line = logged[-2] if logged[-1].startswith("best") else logged[-1]
+    line = next(x for x in logged if x.startswith("metrics at step 100"))
     assert "kid " in line and "fid " in line and "check took" in line and "of the run's time" in line
+    assert any(x.startswith("check at step 100 (1.6 kimg): KID ") and "the best so far" in x for x in logged)
     record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
     assert np.isfinite(record["kid"]) and record["best_metric"] == "kid"
     assert "3 generated vs 4 of 4 real images" in record["protocol"]["kid"]

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli, run_cli_here
+from snowgan.text import number
 from snowgan.train import plan
 
 TINY = ["--image_size", "16", "--batch_size", "8", "--g_width", "8", "--d_width", "8", "--progress", "lines",
@@ -40,6 +41,26 @@ def test_kimg_for_a_time_budget_and_the_data_default() -> None:
     assert plan.default_minutes(own_data=False, given=set()) is None  # the built-in data keeps 25 epochs
 
 
+def test_fit_minutes_fits_the_checks_and_the_outputs_inside_the_time_asked() -> None:
+    """Issue 42: --minutes 2 took 3 min 22 s, the KID checks on top of the training time. Now the
+    time left when the length is fixed is split, and what is planned adds up to what was asked."""
+    # 2 minutes, 10 s gone, a first check of 35 s: over a quarter of the 110 s left, so no check
+    short = plan.fit_minutes(2, elapsed_s=10, first_check_s=35, check_s=16, max_checks=5)
+    assert short.checks == 0 and short.checks_s == 0
+    assert short.eta_s() == pytest.approx(110) and short.train_s == pytest.approx(110 * (1 - plan.OUTPUT_SHARE))
+    # 20 minutes: all five checks fit (35 + 4 x 16 = 99 s of 1190 s)
+    long = plan.fit_minutes(20, elapsed_s=10, first_check_s=35, check_s=16, max_checks=5)
+    assert long.checks == 5 and long.checks_s == 99 and long.eta_s() == pytest.approx(1190)
+    # 5 minutes: as many as fit in CHECK_SHARE of the 290 s left (35 + 2 x 16 = 67 <= 72.5)
+    mid = plan.fit_minutes(5, elapsed_s=10, first_check_s=35, check_s=16, max_checks=5)
+    assert mid.checks == 3 and mid.checks_s <= plan.CHECK_SHARE * 290
+    # a given --metrics_every keeps its checks and pays for them out of the training time
+    given = plan.fit_minutes(2, elapsed_s=10, first_check_s=35, check_s=16, max_checks=0, fixed_checks=3)
+    assert given.checks == 3 and given.train_s == pytest.approx(110 - 67 - 110 * plan.OUTPUT_SHARE)
+    # the time already spent counts: a start-up that ate the budget leaves no training time, never less
+    assert plan.fit_minutes(1, elapsed_s=90, first_check_s=0, check_s=0, max_checks=0).train_s == 0
+
+
 def _folder(root: Path, n: int = 24) -> Path:
     rng = np.random.default_rng(0)
     root.mkdir()
@@ -58,8 +79,7 @@ def test_minutes_fixes_the_length_from_the_speed_and_resume_keeps_it(tmp_path: P
     kimg, log = saved["train"]["kimg"], saved["log"]
     assert saved["train"]["minutes"] == 0.05 and kimg > 0
     line = next(x for x in p.stdout.splitlines() if x.startswith("plan: "))
-    assert float(re.match(r"plan: ([\d.]+) kimg = ", line).group(1)) == kimg and "img/s (measured" in line
-    assert "about 3 s of training" in line
+    assert line.startswith("plan: 3 s in all, ends about ") and f"({number(kimg)} kimg, " in line
     stats = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
     iterations = stats[-1]["step"]
     assert stats[-1]["kimg"] >= kimg and iterations == -(-int(kimg * 1000) // 8)  # trained to the planned length
@@ -92,7 +112,8 @@ def test_run_plan_sets_the_default_length_then_fixes_it_from_the_speed() -> None
                        save_config=lambda: saved.append(cfg.to_dict()))
     assert run.start(new_run=True, own_data=True)  # a --data run with no length: it measures first
     assert cfg.train.minutes == plan.DEFAULT_MINUTES and saved[-1]["train"]["minutes"] == plan.DEFAULT_MINUTES
-    total, iterations = run.fix_length(seconds=2.0, images=80)  # 40 img/s for 20 minutes
+    total, iterations, checks = run.fix_length(seconds=2.0, images=80)  # 40 img/s for 20 minutes
+    assert checks == -1  # no budget given: the watch keeps its own number
     assert cfg.train.kimg == 48 and saved[-1]["train"]["kimg"] == 48
     assert total == 48_000 and iterations == 3000  # 16 images per iteration (two D batches of 8)
     planned = plan.intervals(3000, {"sample_every"})

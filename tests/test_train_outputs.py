@@ -33,7 +33,8 @@ def test_metrics_keep_best_write_report_and_leave_training_unchanged(workdir: Pa
     assert (best / "manifest.json").is_file()
     best_step = read_checkpoint(best).state["counters"]["step"]
     assert best_step == min(records, key=lambda r: r["swd"])["step"]
-    assert "best swd so far" in p.stdout
+    assert "best swd so far" in (measured / "log.txt").read_text()  # a detail: log.txt (and --verbose)
+    assert "check at step 4 (0.2 kimg): SWD " in p.stdout  # printed: the check in plain words
 
     # A barely trained generator repeats itself: the collapse signal fires, in the log and the stats.
     assert "WARNING: possible mode collapse" in p.stdout
@@ -71,7 +72,8 @@ def test_default_collapse_watch_measures_diversity_and_can_be_turned_off(workdir
     p = run_cli("--mode", "train", *TINY, *fast, "--steps", "60", "--name", "watched", cwd=workdir)
     run_cli_here("--mode", "train", *TINY, *fast, "--steps", "60", "--metrics_every", "0", "--name", "off", cwd=workdir)
     watched, off = _run_dir(workdir, "watched"), _run_dir(workdir, "off")
-    assert "collapse watch; --metrics_every 0 turns it off" in p.stdout
+    assert "collapse watch; --metrics_every 0 turns it off" in (watched / "log.txt").read_text()
+    assert "metrics: a collapse check every 50 iterations" in p.stdout
     records = _lines(watched / "metrics.jsonl")
     assert [r["step"] for r in records] == [50, 60]
     assert all(0 < r["diversity"] and 0 <= r["dup_rate"] <= 1 for r in records)

@@ -81,6 +81,8 @@ class RunConfig:
     progress: str = _f("auto", "progress display (auto: a bar on a terminal, else a line every 10 s; none: "
                        "no progress, and training prints nothing: RUN/log.txt still has every line)",
                        choices=["auto", "bar", "lines", "none"], topic="general")
+    verbose: bool = _f(False, "also print the details RUN/log.txt keeps: the device's kernels, each metric's "
+                              "protocol and every value a check measures", topic="general")
 
 
 @dataclass

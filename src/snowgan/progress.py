@@ -36,8 +36,14 @@ class Progress:
     """
 
     def __init__(self, total: Optional[float], desc: str, unit: str = "it", mode: str = "auto",
-                 every_s: float = 10.0, initial: float = 0, sink: Optional[Callable[[str], None]] = None) -> None:
+                 every_s: float = 10.0, initial: float = 0, sink: Optional[Callable[[str], None]] = None,
+                 own_eta: bool = False) -> None:
+        """own_eta: the bar shows this class's ETA (the rate without ``exclude``d time, plus
+        ``extra_eta_s``) instead of tqdm's, which counts a pause as slow work and jumps after it."""
         self.total, self.desc, self.unit, self.mode = total, desc, unit, mode
+        self.own_eta = own_eta
+        self.extra_eta_s = 0.0  # work still to come that the count does not measure (metric checks)
+        self._excluded_s = 0.0  # time that did not advance the count (exclude)
         self.n = initial
         self.every_s = every_s
         self.sink = sink
@@ -50,8 +56,9 @@ class Progress:
         if use_bar(mode):
             from tqdm import tqdm
 
+            fmt = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]" if own_eta else None
             self._bar = tqdm(total=total, desc=desc, unit=unit, initial=initial,
-                             dynamic_ncols=True, file=sys.stderr)
+                             dynamic_ncols=True, file=sys.stderr, bar_format=fmt)
 
     def update(self, n: float = 1) -> None:
         self.n += n
@@ -69,9 +76,25 @@ class Progress:
             self._bar.total = total
             self._bar.refresh()
 
+    def exclude(self, seconds: float) -> None:
+        """Time that did not advance the count (a metric check): kept out of the rate, so the ETA holds."""
+        self._excluded_s += seconds
+        if self._bar is not None:
+            self._bar.unpause()
+
+    def eta(self) -> Optional[float]:
+        """Seconds left: the count still to go at the rate so far (excluded time left out), plus extra_eta_s."""
+        elapsed = time.time() - self._t0 - self._excluded_s
+        rate = (self.n - self._n0) / elapsed if elapsed > 0 else 0.0
+        if not self.total or rate <= 0:
+            return None
+        return max(0.0, self.total - self.n) / rate + self.extra_eta_s
+
     def _refresh_bar_postfix(self) -> None:
         if self._bar is not None:
-            self._bar.set_postfix_str(" · ".join(p for p in (self.status, self.postfix) if p), refresh=False)
+            eta = self.eta() if self.own_eta else None
+            parts = (self.status, f"eta {_fmt_time(eta)}" if eta is not None else "", self.postfix)
+            self._bar.set_postfix_str(" · ".join(p for p in parts if p), refresh=False)
 
     def set_status(self, text: str) -> None:
         """Where the work is, e.g. 'step 120/2,000 · epoch 3.40 · 36.0/80.0 kimg' (cheap: no redraw)."""
@@ -84,15 +107,15 @@ class Progress:
 
     def line(self) -> str:
         """The plain progress line: status (or count), percent, rate, ETA, postfix."""
-        elapsed = time.time() - self._t0
+        elapsed = time.time() - self._t0 - self._excluded_s
         rate = (self.n - self._n0) / elapsed if elapsed > 0 else 0.0
         where = self.status or (f"{self.n:,.0f}" + (f"/{self.total:,.0f}" if self.total else "") + f" {self.unit}")
         parts = [where]
         if self.total:
             parts.append(f"{100 * self.n / self.total:.0f}%")
         parts.append(f"{number(rate)} {self.unit}/s")
-        if self.total and rate > 0:
-            parts.append(f"eta {_fmt_time((self.total - self.n) / rate)}")
+        if (eta := self.eta()) is not None:
+            parts.append(f"eta {_fmt_time(eta)}")
         if self.postfix:
             parts.append(self.postfix)
         return f"{self.desc}: " + " · ".join(parts)

@@ -23,7 +23,7 @@ from ..train import distributed as dist_util
 from ..train.loop import Trainer
 from ..train.run_state import TrainingFailed
 from ..train.memory import is_out_of_memory, oom_advice, release_cached
-from ..train.session import Session, open_session
+from ..train.session import RunLog, Session, open_session
 from .common import device_for, warnings_as_notes
 
 _FAILED = "\0failed:"  # rank 0's marker, in place of the run folder, when it could not open the run
@@ -179,4 +179,4 @@ def _open_session_all_ranks(cfg: Config, explicit: set[str], info: dist_util.Dis
     run_dir = Path(shared)
     saved = RunFolder(run_dir).load_config()
     resuming = RunFolder(run_dir).checkpoints.is_dir()
-    return Session(saved, run_dir, resuming, lambda msg: None)
+    return Session(saved, run_dir, resuming, RunLog(None, quiet=True))

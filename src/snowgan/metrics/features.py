@@ -55,6 +55,13 @@ def subset_indices(n_total: int, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng([seed, 1234]).choice(n_total, n, replace=False))
 
 
+def cache_path(cache_dir: Path, key: dict) -> tuple[Path, str]:
+    """(the file cached_array keeps the array for ``key`` in, the key's canonical JSON)."""
+    name = "-".join(str(key[k]) for k in ("fingerprint", "metric") if k in key)
+    text = json.dumps(key, sort_keys=True)
+    return cache_dir / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.npz", text
+
+
 def cached_array(cache_dir: Path, key: dict, compute: Callable[[], np.ndarray]) -> np.ndarray:
     """Load the array stored for `key` under cache_dir, or compute and store it.
 
@@ -63,9 +70,7 @@ def cached_array(cache_dir: Path, key: dict, compute: Callable[[], np.ndarray]) 
     changed protocol never reads stale numbers. Files hold plain arrays only
     (np.load without pickle).
     """
-    name = "-".join(str(key[k]) for k in ("fingerprint", "metric") if k in key)
-    text = json.dumps(key, sort_keys=True)
-    path = cache_dir / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.npz"
+    path, text = cache_path(cache_dir, key)
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as f:
@@ -96,6 +101,17 @@ def real_features(net: FIDInceptionV3, images: np.ndarray, fingerprint: str, wei
 
     if cache_dir is None or not fingerprint:
         return compute()
-    key = {"fingerprint": fingerprint, "metric": "inception", "n": int(len(images)), "subset": subset,
-           "shape": list(images.shape[1:]), "weights": weights_key, "version": 1}
-    return cached_array(cache_dir, key, compute)
+    return cached_array(cache_dir, _real_key(images, fingerprint, weights_key, subset), compute)
+
+
+def _real_key(images: np.ndarray, fingerprint: str, weights_key: str, subset: str) -> dict:
+    return {"fingerprint": fingerprint, "metric": "inception", "n": int(len(images)), "subset": subset,
+            "shape": list(images.shape[1:]), "weights": weights_key, "version": 1}
+
+
+def real_features_cached(images: np.ndarray, fingerprint: str, weights_key: str, cache_dir: Optional[Path],
+                         subset: str = "all") -> bool:
+    """Whether real_features would read these features from the disk cache instead of computing them."""
+    if cache_dir is None or not fingerprint:
+        return False
+    return cache_path(cache_dir, _real_key(images, fingerprint, weights_key, subset))[0].is_file()

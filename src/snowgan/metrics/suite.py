@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from ..config import ConfigError
 from .collapse import collapse_signals
-from .features import float_images, inception_features, real_features, subset_indices
+from .features import float_images, inception_features, real_features, real_features_cached, subset_indices
 from .fid import fid_from_features
 from .kid import kid_from_features
 from .prdc import DC_K, PR_K, density_coverage, precision_recall
@@ -126,14 +126,35 @@ class MetricSuite:
             self._by_size[key] = resize_uint8(pool, hw)
         return self._by_size[key]
 
+    def _real_subset_tag(self, hw: tuple[int, int]) -> str:
+        return f"{self.real_subset}-" + ("native" if hw == tuple(self.real.shape[-2:]) else f"{hw[0]}x{hw[1]}")
+
     def _real_inception(self, hw: tuple[int, int]) -> np.ndarray:
         key = ("inception", hw)
         if key not in self._by_size:
-            size_tag = "native" if hw == tuple(self.real.shape[-2:]) else f"{hw[0]}x{hw[1]}"
             self._by_size[key] = real_features(
                 self._net, self._real_at(hw), self.fingerprint, self.weights.cache_key, self.cache_dir,
-                self.device, self.progress, subset=f"{self.real_subset}-{size_tag}")
+                self.device, self.progress, subset=self._real_subset_tag(hw))
         return self._by_size[key]
+
+    def real_images_to_embed(self, hw: tuple[int, int]) -> int:
+        """Real images whose Inception features the next measurement at size hw must still compute
+        (0 when they are in memory or in the disk cache, or when no Inception metric is measured)."""
+        if self._net is None or ("inception", hw) in self._by_size:
+            return 0
+        cached = real_features_cached(self._real_at(hw), self.fingerprint, self.weights.cache_key, self.cache_dir,
+                                      self._real_subset_tag(hw))
+        return 0 if cached else len(self.real)
+
+    def embed_seconds(self, images: np.ndarray) -> float:
+        """Seconds per image of the Inception features here, timed on ``images`` (uint8 (N, C, H, W),
+        a few suffice) after one warm-up call; 0 when no Inception metric is measured."""
+        if self._net is None:
+            return 0.0
+        inception_features(self._net, images[:2], self.device, progress="none")  # kernels chosen, weights paged in
+        t0 = time.perf_counter()
+        inception_features(self._net, images, self.device, progress="none")
+        return (time.perf_counter() - t0) / len(images)
 
     def _equal_subset(self, n: int) -> np.ndarray:
         return subset_indices(len(self.real), n, self.seed + 1)

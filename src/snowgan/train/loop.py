@@ -41,6 +41,7 @@ from .ema import ema_beta
 from .session import Session, write_config
 from .statsline import stats_line, status_text
 from .step import GANSteps, prepare_networks
+from . import outputs as outputs_mod
 from .outputs import RunOutputs, uses_own_data
 from .run_state import RunState
 from . import plan
@@ -48,8 +49,14 @@ from .techniques import Techniques, start_warnings
 from .writes import OptionalWrites, append_line
 
 
+SHORT_RUN_MINUTES = 10  # a --data run shorter than this ends with a note on what more time gives
+
+
 class Trainer:
     def __init__(self, session: Session, info: Optional[dist_util.DistInfo] = None) -> None:
+        self.t_start = time.time()  # --minutes counts wall time from here, data preparation included
+        self.check_s = 0.0  # what one metric check costs (measured when a --minutes run plans, then at each check)
+        self.plan_fixed_here = False  # a --minutes run whose length this session fixed (its time is the user's ask)
         self.s = session
         self.dist = info or dist_util.DistInfo()
         self.main = self.dist.is_main
@@ -64,7 +71,8 @@ class Trainer:
             threads += f", {kept}"
         set_deterministic(cfg.run.deterministic)
         self.log(f"run {self.run_dir} ({'resuming' if session.resuming else 'new'})")
-        self.log(f"device {self.device}, precision {self.precision.name} ({self.precision.why}), {threads}")
+        self.log(f"device: {self.device}, {self.precision.name}")
+        self.log.detail(f"device {self.device}, precision {self.precision.name} ({self.precision.why}), {threads}")
 
         if self.dist.enabled and not self.main:
             dist_util.barrier(self.dist.world)  # let rank 0 prepare (and cache) the data first
@@ -172,17 +180,45 @@ class Trainer:
 
     # ---- the plan: length and intervals not given (train/plan.py) ----------------------
     def _plan_length(self, seconds: float, images: int) -> tuple[int, Optional[int]]:
-        """Fix a --minutes run's length from the speed measured and tell the parts that follow it;
-        returns (total images, total iterations or None under a progressive schedule)."""
-        total, iterations = self.plan.fix_length(seconds, images)
+        """Fix a --minutes run's length from the speed measured, the time already spent and what its
+        metric checks cost (plan.fit_minutes), and tell the parts that follow it; returns (total
+        images, total iterations or None under a progressive schedule)."""
+        budget, costs, quality = self._time_budget(images / seconds)
+        total, iterations, checks = self.plan.fix_length(seconds, images, budget)
         self.tech.set_run_length(total)
-        checks = self.outputs.set_iterations(iterations)
+        self.outputs.set_iterations(iterations, None if costs.every is not None else checks, quality)
+        self.check_s = costs.each_s
+        self.plan_fixed_here = True
         if self.main:
             t = self.cfg.train
             every = {k: getattr(self.cfg.log, k) for k in plan.INTERVAL_FIELDS}
-            self.log(plan.plan_line(t.kimg, iterations, every, t.minutes, images / seconds, checks))
+            self.log(plan.plan_line(t.kimg, iterations, every, t.minutes, images / seconds, budget, costs.what))
             self._check_free_space(total)
         return total, (None if self.tech.schedule is not None else iterations)
+
+    def _time_budget(self, rate: float):
+        """(plan.TimeBudget, the CheckCosts it paid for, whether KID/FID is measured) for the time left.
+
+        The automatic watch makes as many KID/FID checks as fit; when not even one does, the cheap
+        collapse watch takes its place. A given --metrics_every keeps its checks and pays for them."""
+        minutes = self.cfg.train.minutes
+        quality = True
+        costs = self.outputs.check_costs(self.steps.G_ema)
+        # The count follows the length, which follows the count: settle it on the length without checks.
+        guess = plan.fit_minutes(minutes, time.time() - self.t_start, 0.0, 0.0, 0)
+        iterations = self.plan.iterations(int(guess.train_s * rate))
+        if costs.every is not None:
+            fixed = iterations // costs.every + 1 if costs.every > 0 else 0
+            return plan.fit_minutes(minutes, time.time() - self.t_start, costs.first_s, costs.each_s, 0,
+                                    fixed), costs, quality
+        most = min(costs.max_checks, outputs_mod.most_checks(iterations))
+        budget = plan.fit_minutes(minutes, time.time() - self.t_start, costs.first_s, costs.each_s, most)
+        if budget.checks == 0 and costs.what == "KID/FID check":
+            quality = False
+            costs = self.outputs.check_costs(self.steps.G_ema, quality=False)
+            most = min(costs.max_checks, outputs_mod.most_checks(iterations))
+            budget = plan.fit_minutes(minutes, time.time() - self.t_start, costs.first_s, costs.each_s, most)
+        return budget, costs, quality
 
     def _done(self, total_images: int) -> bool:
         if self.cfg.train.steps is not None:
@@ -292,7 +328,7 @@ class Trainer:
         log_every, sample_every = cfg.log.log_every, cfg.log.sample_every
         bar = Progress(None if self.measuring else total, f"train {self.run_dir.name}", unit="img",
                        mode=cfg.run.progress if self.main else "none", initial=c["images_seen"],
-                       sink=self._to_log_file if self.main else None)
+                       sink=self._to_log_file if self.main else None, own_eta=True)
         total_steps = cfg.train.steps if cfg.train.steps is not None else (
             None if self.tech.schedule is not None or self.measuring else self.plan.iterations(total))
         probe = plan.SpeedProbe(c["step"]) if self.measuring else None
@@ -364,10 +400,15 @@ class Trainer:
                     self.write_samples()
                     self.outputs.refresh_report(live=True)
                 if self.outputs.measure_due(step, last=self._done(total)):
+                    t_check = time.time()
                     if self.outputs.measure(step, c["images_seen"] / 1000, self.steps.G_ema,
                                             self.run_state.save_best):
                         self.stop_reason = "the mode-collapse signal fired (--stop_on_collapse)"
                     self.run_state.stop_if_best_failed()
+                    self.check_s = time.time() - t_check
+                    bar.exclude(self.check_s)  # a check is not training: the rate (and ETA) must not sag
+                if total_steps is not None:
+                    bar.extra_eta_s = self.outputs.checks_after(step, total_steps) * self.check_s
                 if step % cfg.log.checkpoint_every == 0:
                     milestone = cfg.log.milestone_every > 0 and step % cfg.log.milestone_every == 0
                     self.run_state.save_checkpoint(milestone=milestone)
@@ -393,8 +434,15 @@ class Trainer:
             self.log(f"stopped at step {c['step']} ({c['images_seen'] / 1000:.1f} kimg); checkpoint saved. "
                      f"Resume with: snowgan train --resume {self.run_dir}{see}")
             return 128 + int(self.stop_signal or signal.SIGTERM)
-        self.log(f"done: {plural(c['step'], 'step')}, {number(c['images_seen'] / 1000)} kimg in {duration(c['time_s'])}; "
-                 f"samples in {self.run_dir / 'samples'}; generate with: snowgan generate --run {run_ref}{see}")
+        wall = time.time() - self.t_start
+        asked = f" (asked for {duration(cfg.train.minutes * 60)})" if self.plan_fixed_here else ""
+        self.log(f"done: {plural(c['step'], 'step')}, {number(c['images_seen'] / 1000)} kimg in {duration(wall)}"
+                 f"{asked}; samples in {self.run_dir / 'samples'}; generate with: snowgan generate --run {run_ref}{see}")
+        if self.main and self.plan_fixed_here and uses_own_data(cfg) and cfg.train.minutes < SHORT_RUN_MINUTES:
+            self.log(f"note: {duration(cfg.train.minutes * 60)} is a first look: expect shapes and colours, not "
+                     f"detail. Photos at 64 px become recognisable in about {plan.DEFAULT_MINUTES:g} minutes on a CPU "
+                     f"(the default); to go on from here: snowgan train --resume {run_ref} --kimg "
+                     f"{number(4 * c['images_seen'] / 1000)}")
         return 0
 
     def _to_log_file(self, line: str) -> None:

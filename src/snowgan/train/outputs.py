@@ -44,25 +44,56 @@ WATCH_SAMPLES = 256  # images per automatic check: pairwise distances well under
 WATCH_REAL = 1000
 
 
+# A check whose diversity is below this share of the run's highest says so (a trend, before the
+# collapse threshold's absolute warning).
+DIVERSITY_FALL = 0.7
+
 # A live report is rebuilt at a sample interval only if this long has passed since the last
 # rebuild (the last one of a run always happens). The plots cost ~0.7 s even for a tiny run: at a
 # grid every few seconds that doubled a short run's time, for a page that reloads every 20 s.
 REPORT_EVERY_S = 15.0
 
 
-def watch_every(iterations: int) -> int:
-    """Iterations between automatic collapse checks: about ten per run, none before iteration 50."""
-    return max(50, iterations // 10)
+COLLAPSE_CHECKS = 10  # automatic collapse checks per run
+QUALITY_CHECKS_CPU = 5  # automatic KID/FID checks per run on a CPU (COLLAPSE_CHECKS on a GPU)
 
 
-def quality_every(iterations: int, device: torch.device) -> int:
-    """Iterations between automatic KID/FID checks: ten per run on a GPU, five on a CPU.
+def watch_every(iterations: int, checks: int = COLLAPSE_CHECKS) -> int:
+    """Iterations between automatic checks: ``checks`` per run counting the one at the end (so none
+    falls a few iterations before it), none before iteration 50."""
+    return max(50, -(-iterations // max(1, checks)))
+
+
+def most_checks(iterations: int) -> int:
+    """The most automatic checks a run of ``iterations`` makes (none before iteration 50, at least 50 apart)."""
+    return 0 if iterations < 50 else iterations // 50
+
+
+def quality_checks(device: torch.device) -> int:
+    """Automatic KID/FID checks per run: ten on a GPU, five on a CPU.
 
     Inception sees 299x299 inputs whatever the training size, so on a CPU one check of
     WATCH_SAMPLES images costs 10-60 s (docs/metrics.md has the figures); five checks
-    keep that a small share of a CPU run while still choosing a best checkpoint.
+    keep that a small share of a CPU run while still choosing a best checkpoint. A --minutes
+    run makes fewer when they would not fit (plan.fit_minutes).
     """
-    return watch_every(iterations) if device.type == "cuda" else max(50, iterations // 5)
+    return COLLAPSE_CHECKS if device.type == "cuda" else QUALITY_CHECKS_CPU
+
+
+def quality_every(iterations: int, device: torch.device) -> int:
+    """Iterations between automatic KID/FID checks (quality_checks per run)."""
+    return watch_every(iterations, quality_checks(device))
+
+
+@dataclass
+class CheckCosts:
+    """What a run's metric checks will cost, measured when a --minutes run fixes its length."""
+
+    first_s: float          # the first check (it may compute the real images' features)
+    each_s: float           # every later one
+    max_checks: int         # the most the automatic watch makes (0: nothing is measured)
+    every: Optional[int]    # a given --metrics_every (its checks are paid for, not cut), else None
+    what: str               # "KID/FID check", "collapse check"
 
 
 @dataclass
@@ -73,6 +104,7 @@ class WatchPlan:
     every: int
     max_real: int
     note: str
+    quality: bool = False   # KID/FID (else the weight-free collapse watch)
 
 
 def uses_own_data(cfg: Config) -> bool:
@@ -80,7 +112,8 @@ def uses_own_data(cfg: Config) -> bool:
     return bool(cfg.data.data) and cfg.data.data_format != "builtin"
 
 
-def watch_plan(cfg: Config, iterations: int, device: torch.device) -> WatchPlan:
+def watch_plan(cfg: Config, iterations: int, device: torch.device, checks: Optional[int] = None,
+               quality: bool = True) -> WatchPlan:
     """The default measurement of a run (--metrics_every -1), decided once at start.
 
     A --data run with the FID Inception weights at hand (no download) gets the *quality
@@ -88,6 +121,8 @@ def watch_plan(cfg: Config, iterations: int, device: torch.device) -> WatchPlan:
     signals on WATCH_SAMPLES images against up to WATCH_REAL real ones. Otherwise — the
     built-in dataset, whose reals are drawn, or no weights — the *collapse watch* of the
     weight-free diversity signals, as before; a --data run without weights says why.
+    checks: how many checks the run makes (default: quality_checks / COLLAPSE_CHECKS); quality False
+    chooses the collapse watch even where KID/FID could be measured (a short --minutes run).
     """
     from ..metrics.suite import MAX_REAL
     from ..metrics.weights import INSTALL_HINT, weights_available
@@ -96,18 +131,23 @@ def watch_plan(cfg: Config, iterations: int, device: torch.device) -> WatchPlan:
     m = cfg.metrics
     m.metrics_samples = min(WATCH_SAMPLES, m.metrics_samples)
     off = "--metrics_every 0 turns it off"
-    if uses_own_data(cfg) and weights_available(m.inception_weights):
+    can_measure = uses_own_data(cfg) and weights_available(m.inception_weights)
+    if can_measure and quality:
         m.metrics = "fid,kid,diversity"
         if m.best_metric not in ("fid", "kid"):
             m.best_metric = "auto"  # -> kid
-        return WatchPlan(cfg, quality_every(iterations, device), WATCH_REAL,
-                         f"quality watch: the run uses --data and the FID Inception weights are here; {off}")
+        n = quality_checks(device) if checks is None else checks
+        return WatchPlan(cfg, watch_every(iterations, n), WATCH_REAL,
+                         f"quality watch: the run uses --data and the FID Inception weights are here; {off}", True)
     m.metrics, m.best_metric = "diversity", "auto"
     note = f"collapse watch; {off}"
-    if uses_own_data(cfg):
+    if can_measure:
+        note += ". No KID/FID during the run: a check would take too large a share of --minutes; " \
+                "snowgan evaluate measures it afterwards"
+    elif uses_own_data(cfg):
         note += (f". No KID/FID and no best checkpoint: no FID Inception weights on this machine "
                  f"({INSTALL_HINT}, or --inception_weights PATH)")
-    return WatchPlan(cfg, watch_every(iterations), MAX_REAL, note)
+    return WatchPlan(cfg, watch_every(iterations, COLLAPSE_CHECKS if checks is None else checks), MAX_REAL, note)
 
 
 class RunOutputs:
@@ -128,8 +168,11 @@ class RunOutputs:
         self.cfg, self.run_dir, self.device = cfg, Path(run_dir), device
         self.files = RunFolder(self.run_dir)
         self.main, self.world, self.log = main, world, log
+        self.detail = getattr(log, "detail", log)  # session.RunLog: to log.txt (and --verbose); a plain callable gets all
+        self._diversity: list[tuple[int, float]] = []  # (step, diversity) of each check: the trend the verdict reads
         self.dataset = dataset
         self.every, self.tracker = 0, None
+        self._made: Optional[tuple] = None  # (what it measures, the MetricTracker made for it)
         if iterations is not None:
             self._plan_measurement(iterations)
         self.pending_warning: Optional[str] = None  # goes into the next stats line
@@ -139,34 +182,85 @@ class RunOutputs:
         self._metrics_s = 0.0  # wall time spent measuring, for the cost line
         self._last_report = -math.inf  # when the live report was last rebuilt (time.time())
 
-    def set_iterations(self, iterations: int) -> int:
-        """The run's length, once a --minutes run has measured its speed; returns the checks the run will make."""
-        self._plan_measurement(iterations)
-        return iterations // self.every + 1 if self.tracker is not None and self.every > 0 else 0
+    def set_iterations(self, iterations: int, checks: Optional[int] = None, quality: bool = True) -> int:
+        """The run's length, once a --minutes run has measured its speed, and for the automatic watch the
+        number of checks that fit (plan.fit_minutes; None: the default) and whether KID/FID is among
+        them; returns the checks the run will make."""
+        self._plan_measurement(iterations, checks, quality)
+        return self.checks_after(0, iterations)
 
-    def _plan_measurement(self, iterations: int) -> None:
+    def checks_after(self, step: int, iterations: int) -> int:
+        """Checks still to come after ``step`` in a run of ``iterations`` (the ETA counts them)."""
+        if self.tracker is None or self.every <= 0:
+            return 0
+        return iterations // self.every - step // self.every + (1 if iterations % self.every else 0)
+
+    def check_costs(self, G_ema: torch.nn.Module, quality: bool = True) -> CheckCosts:
+        """Time what one check will cost (rank 0; the others get zeros and take rank 0's plan): G on a few
+        fixed latents and, for KID/FID, the Inception features of its images, scaled to the check's
+        sample count; the first check also pays for the real images' features unless they are cached.
+        Costs a second or two, which the plan counts as time spent."""
+        every = int(self.cfg.metrics.metrics_every)
+        if every == 0 or not self.main:
+            return CheckCosts(0.0, 0.0, 0, None if every < 0 else every, "")
+        plan = watch_plan(self.cfg, 1, torch.device(self.device), quality=quality) if every < 0 else None
+        tracker = self._make_tracker(plan)
+        from ..sample import generate_images, latents
+
+        z = latents(16, G_ema.latent_dim, self.cfg.run.seed)
+        labels = torch.arange(16) % G_ema.num_classes if getattr(G_ema, "num_classes", 0) else None
+        was_training = G_ema.training
+        G_ema.eval()
+        with _isolated_rng():
+            generate_images(G_ema, z[:2], self.device, labels=None if labels is None else labels[:2])  # warm-up
+            t0 = time.perf_counter()
+            fake = generate_images(G_ema, z, self.device, labels=labels)
+            per_image = (time.perf_counter() - t0) / len(z) + tracker.suite.embed_seconds(fake)
+        G_ema.train(was_training)
+        # pixel signals, KID subsets, writing the line and the plot: about 10 % on top, and 0.2 s
+        each = 1.1 * per_image * tracker.n + 0.2
+        first = each + 1.1 * tracker.suite.embed_seconds(fake[:4]) * tracker.suite.real_images_to_embed(
+            tuple(fake.shape[-2:])) if tracker.suite.weights is not None else each
+        what = "KID/FID check" if tracker.suite.weights is not None else "collapse check"
+        max_checks = 0 if plan is None else quality_checks(torch.device(self.device)) if plan.quality \
+            else COLLAPSE_CHECKS
+        return CheckCosts(first, each, max_checks, None if plan is not None else every, what)
+
+    def _make_tracker(self, plan: Optional[WatchPlan]):
+        """The MetricTracker for --metrics_every N or the watch ``plan``, made once (loading Inception is slow)."""
+        from ..metrics.tracker import MetricTracker
+
+        cfg = plan.cfg if plan is not None else self.cfg
+        key = (cfg.metrics.metrics, cfg.metrics.best_metric, cfg.metrics.metrics_samples)
+        if self._made is None or self._made[0] != key:
+            kwargs = {"max_real": plan.max_real} if plan is not None else {}
+            self._made = (key, MetricTracker(cfg, self.dataset, self.run_dir, self.device, **kwargs))
+        return self._made[1]
+
+    def _plan_measurement(self, iterations: int, checks: Optional[int] = None, quality: bool = True) -> None:
         """--metrics_every N, or the automatic watch sized to the run (watch_plan), and its log lines."""
         cfg, log, main = self.cfg, self.log, self.main
         self.every = int(cfg.metrics.metrics_every)
         watch = self.every < 0
-        plan = watch_plan(cfg, iterations, torch.device(self.device)) if watch else None
+        plan = watch_plan(cfg, iterations, torch.device(self.device), checks, quality) if watch else None
         if plan is not None:
-            cfg, self.every = plan.cfg, plan.every
+            cfg, self.every = plan.cfg, (plan.every if checks != 0 else 0)
         if self.every > 0 and main and not (watch and iterations < self.every):
-            from ..metrics.tracker import MetricTracker
-
-            kwargs = {"max_real": plan.max_real} if plan is not None else {}
-            self.tracker = MetricTracker(cfg, self.dataset, self.run_dir, self.device, **kwargs)
+            self.tracker = self._make_tracker(plan)
             best = f"; best checkpoint by {self.tracker.best_key}" if self.tracker.best_key else ""
             what = f" ({plan.note})" if plan is not None else ""
-            log(f"metrics: {','.join(self.tracker.names)} on {self.tracker.n} samples "
-                f"every {self.every} iterations{best}{what}")
+            shown = "KID and FID" if self.tracker.suite.weights is not None else "a collapse check"
+            log(f"metrics: {shown} every {self.every} iterations{best.replace(';', ',')}")
+            self.detail(f"metrics: {','.join(self.tracker.names)} on {self.tracker.n} samples "
+                        f"every {self.every} iterations{best}{what}")
             weights = self.tracker.suite.weights
             if weights is not None:
-                log(f"metrics: {weights.protocol()}; {len(self.tracker.suite.real)} of {len(self.dataset)} real "
-                    f"images; the first check also computes their features (cached on disk for later runs)")
+                self.detail(f"metrics: {weights.protocol()}; {len(self.tracker.suite.real)} of {len(self.dataset)} "
+                            f"real images; the first check also computes their features (cached on disk for later "
+                            f"runs)")
         elif plan is not None and main and self.every > 0:
-            log(f"metrics: none in this short run ({iterations} iterations < {self.every}); {plan.note}")
+            log(f"metrics: none in this short run ({iterations} iterations < {self.every})")
+            self.detail(f"metrics: {plan.note}")
 
     def measure_due(self, step: int, last: bool = False) -> bool:
         """Every `every` iterations, and at the last one: the final model is the one a user gets."""
@@ -198,17 +292,39 @@ class RunOutputs:
             share = self._metrics_s / max(time.time() - self._t_start, 1e-9)
             shown = ", ".join(f"{k} {significant(v)}" for k, v in values.items()
                               if isinstance(v, (int, float)) and k != "time_metrics_s")
-            self.log(f"metrics at step {step} ({kimg:.1f} kimg): {shown} (check took {took:.1f} s; "
-                     f"metrics so far {share:.0%} of the run's time)")
-            if self.tracker.is_best(values) and save_best():  # False: the disk refused it (the loop stops)
-                self.log(f"best {self.tracker.best_key} so far ({significant(values[self.tracker.best_key])}): "
-                         f"saved {self.files.checkpoint('best')}")
+            self.detail(f"metrics at step {step} ({kimg:.1f} kimg): {shown} (check took {took:.1f} s; "
+                        f"metrics so far {share:.0%} of the run's time)")
+            best = self.tracker.is_best(values)
+            self.log(f"check at step {step} ({kimg:.1f} kimg): {self._verdict(step, values, best)}")
+            if best and save_best():  # False: the disk refused it (the loop stops)
+                self.detail(f"best {self.tracker.best_key} so far ({significant(values[self.tracker.best_key])}): "
+                            f"saved {self.files.checkpoint('best')}")
             warning = self.tracker.collapse_warning(values)
             if warning:
                 self.pending_warning = warning
                 self.log(f"WARNING: {warning}")
                 stop = bool(self.cfg.metrics.stop_on_collapse)
         return dist_util.any_rank(stop, self.device, self.world)
+
+    def _verdict(self, step: int, values: dict, best: bool) -> str:
+        """A check in plain words: the one number that picks the best checkpoint and whether it improved,
+        and how varied the samples are, with a fall from their peak named as a trend (issue 42: diversity
+        fell from 1.41 to 0.63 without a word because it stayed above the collapse threshold)."""
+        parts = []
+        key = self.tracker.best_key
+        if key is not None and values.get(key) is not None:
+            fid = f", FID {values['fid']:.0f}" if key == "kid" and values.get("fid") is not None else ""
+            parts.append(f"{key.upper()} {significant(values[key])}{fid}, "
+                         + ("the best so far" if best else "not better than the best so far"))
+        div = values.get("diversity")
+        if div is not None:
+            self._diversity.append((step, float(div)))
+            peak_step, peak = max(self._diversity, key=lambda p: p[1])
+            text = f"samples {div:.0%} as varied as the real images"
+            if div < DIVERSITY_FALL * peak:
+                text += f", down from {peak:.0%} at step {peak_step}: watch the grids for repeats"
+            parts.append(text)
+        return "; ".join(parts) or "measured (see log.txt)"
 
     def stats_fields(self) -> dict:
         """Extra fields for the next stats line (the collapse warning, once)."""

@@ -4,12 +4,15 @@ Two defaults the fixed numbers of the seed projects got wrong for a folder of on
 (issue 17): "25 epochs" is 60 WGAN-GP iterations on 800 photos and hours on a big folder, and
 "a grid every 500 iterations" is one grid in a short run and thousands in a long one.
 
-- **Length.** ``--minutes M`` trains for M minutes of training time on this machine; a ``--data``
-  run given no ``--kimg``/``--steps``/``--epochs``/``--minutes`` gets DEFAULT_MINUTES. The length
-  is fixed in images (kimg) after the first CALIBRATION_STEPS iterations, from their measured
-  speed, and written into the run's config.json: schedules decay over it, ``--resume`` continues
-  to it, and the run is reproducible from its config (a time limit checked at every step would
-  not be). The built-in dataset keeps the seed default of 25 epochs.
+- **Length.** ``--minutes M`` ends about M minutes of wall time after training starts, everything
+  included: preparing the data, the metric checks, grids, checkpoints and the report (issue 42: a
+  2-minute run used to take 3 min 22 s, half of it KID checks). A ``--data`` run given no
+  ``--kimg``/``--steps``/``--epochs``/``--minutes`` gets DEFAULT_MINUTES. The length is fixed in
+  images (kimg) after the first CALIBRATION_STEPS iterations (``fit_minutes``), from their
+  measured speed, the time already spent and the measured cost of a metric check, and written
+  into the run's config.json: schedules decay over it, ``--resume`` continues to it, and the run
+  is reproducible from its config (a time limit checked at every step would not be). The
+  built-in dataset keeps the seed default of 25 epochs.
 - **Intervals.** ``--log_every``, ``--sample_every`` and ``--checkpoint_every`` that no flag,
   recipe or ``--config`` set follow the run's length in iterations: about LOG_LINES stats
   lines, SAMPLE_GRIDS grids and CHECKPOINTS checkpoints per run, rounded to 1-2-5 numbers, no
@@ -24,6 +27,8 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..config import Config
@@ -87,6 +92,49 @@ def intervals(iterations: int, given: set[str]) -> dict[str, int]:
     return {k: v for k, v in out.items() if k not in given}
 
 
+# Of the time left when the length is fixed: at most this share goes to in-training metric checks
+# (the number of automatic checks is cut to fit; none when even one would not), and this share is
+# kept for grids, checkpoints, the report and the last check's writing, measured at about 3-6 %.
+CHECK_SHARE = 0.25
+OUTPUT_SHARE = 0.06
+
+
+@dataclass(frozen=True)
+class TimeBudget:
+    """How a --minutes run spends the wall time left when its length is fixed (fit_minutes)."""
+
+    train_s: float        # training iterations
+    checks: int           # metric checks in training (the last one at the end)
+    checks_s: float       # their cost
+    outputs_s: float      # grids, checkpoints, report
+
+    def eta_s(self) -> float:
+        return self.train_s + self.checks_s + self.outputs_s
+
+
+def fit_minutes(minutes: float, elapsed_s: float, first_check_s: float, check_s: float,
+                max_checks: int, fixed_checks: Optional[int] = None) -> TimeBudget:
+    """Split the wall time a --minutes run has left between training, checks and outputs.
+
+    elapsed_s: wall time already spent (start-up, data, the calibration iterations).
+    first_check_s / check_s: the measured cost of the first metric check (it may compute the real
+    images' features) and of each later one; 0 when the run measures nothing. max_checks: the
+    most the automatic watch would make. fixed_checks: the number a given --metrics_every makes
+    (kept, only paid for), else None: as many as fit in CHECK_SHARE of the time left, maybe 0.
+    """
+    left = max(0.0, minutes * 60.0 - elapsed_s)
+
+    def cost(n: int) -> float:
+        return 0.0 if n <= 0 else first_check_s + (n - 1) * check_s
+
+    if fixed_checks is not None:
+        checks = fixed_checks
+    else:
+        checks = max((n for n in range(max_checks + 1) if cost(n) <= CHECK_SHARE * left), default=0)
+    outputs = OUTPUT_SHARE * left
+    return TimeBudget(max(0.0, left - cost(checks) - outputs), checks, cost(checks), outputs)
+
+
 def kimg_for(minutes: float, seconds: float, images: int) -> float:
     """The length in kimg that fills ``minutes`` of training at the speed measured (``images`` in
     ``seconds``), rounded to 2 significant digits so the config reads as a choice, not a measurement."""
@@ -96,13 +144,14 @@ def kimg_for(minutes: float, seconds: float, images: int) -> float:
 
 
 def plan_line(kimg: float, iterations: int, every: dict[str, int], minutes: float, rate: float,
-              checks: int) -> str:
-    """One line for the log: the length, what will be written when, and the time it should take."""
-    extra = f", plus {plural(checks, 'metric check')}" if checks else ""
-    return (f"plan: {number(kimg)} kimg = {iterations:,} iterations at {number(rate)} img/s (measured over the "
-            f"first iterations), about {duration(minutes * 60)} of training{extra}; a grid every "
-            f"{every['sample_every']:,} iterations, a checkpoint every {every['checkpoint_every']:,} "
-            f"(--kimg or --minutes sets the length)")
+              budget: TimeBudget, check_what: str) -> str:
+    """One line for the log: the whole time asked for, how it is spent, and when the run ends."""
+    ends = time.strftime("%H:%M", time.localtime(time.time() + budget.eta_s()))
+    checks = (f", {plural(budget.checks, check_what)} (about {duration(budget.checks_s)})"
+              if budget.checks and check_what else "")
+    return (f"plan: {duration(minutes * 60)} in all, ends about {ends}: {duration(budget.train_s)} of training "
+            f"({number(kimg)} kimg, {iterations:,} iterations at {number(rate)} img/s){checks}; a grid every "
+            f"{every['sample_every']:,} iterations, a checkpoint every {every['checkpoint_every']:,}")
 
 
 class RunPlan:
@@ -162,20 +211,23 @@ class RunPlan:
             self.save_config()
         return measures_length(t)
 
-    def fix_length(self, seconds: float, images: int) -> tuple[int, int]:
-        """Fix a --minutes run's length from the speed measured (``images`` in ``seconds``) and set
-        the intervals not given to follow it; returns (total images, iterations)."""
+    def fix_length(self, seconds: float, images: int, budget: Optional[TimeBudget] = None) -> tuple[int, int, int]:
+        """Fix a --minutes run's length from the speed measured (``images`` in ``seconds``) and the
+        time ``budget`` leaves for training (rank 0's; None: all of --minutes), and set the intervals
+        not given to follow it; returns (total images, iterations, metric checks), the same on every rank."""
         values: dict = {}
         if self.dist.is_main:
-            values["kimg"] = kimg_for(self.cfg.train.minutes, seconds, images)
+            minutes = self.cfg.train.minutes if budget is None else budget.train_s / 60.0
+            values["kimg"] = kimg_for(minutes, seconds, images)
             values["log"] = intervals(self.iterations(int(math.ceil(values["kimg"] * 1000))), self.given)
+            values["checks"] = -1 if budget is None else budget.checks
         values = self._share(values)
         self.cfg.train.kimg = values["kimg"]
         self._set_intervals(values["log"])
         if self.dist.is_main:
             self.save_config()
         total = self.total_images()
-        return total, self.iterations(total)
+        return total, self.iterations(total), values["checks"]
 
     def _set_intervals(self, values: dict[str, int]) -> None:
         for k, v in values.items():

@@ -25,7 +25,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from ..config import IDENTITY_FIELDS, Config, ConfigError, flat_fields
 from ..diskspace import describe, write_errno, writing
@@ -40,7 +40,7 @@ class Session:
     cfg: Config
     run_dir: Path
     resuming: bool
-    log: Callable[[str], None]
+    log: "RunLog"
     lock: Optional[RunLock] = None  # held by the process that writes (rank 0); None on the others
     # A new run: the settings no recipe, --config or flag gave (length, intervals) are the
     # Trainer's to plan (train/plan.py). Settings given are in `given`.
@@ -53,28 +53,45 @@ class Session:
             self.lock.release()
 
 
-def _make_logger(run_dir: Path, quiet: bool) -> Callable[[str], None]:
-    """Print (unless quiet) and append to RUN/log.txt; a full disk loses log lines, never the run."""
-    log_path = RunFolder(run_dir).log
-    failed = False
+class RunLog:
+    """The run's voice: ``log(msg)`` prints (unless quiet) and appends to RUN/log.txt; ``log.detail(msg)``
+    only appends, and prints with --verbose. A full disk loses log lines, never the run.
 
-    def log(msg: str) -> None:
-        nonlocal failed
-        if not quiet:
+    What a person watching needs (the plan, each check's verdict, warnings, where things are) is
+    printed; what an engineer may want later (kernels, metric protocols, every value) is detail."""
+
+    def __init__(self, run_dir: Optional[Path], quiet: bool, verbose: bool = False) -> None:
+        """run_dir None: a log that keeps nothing (a torchrun rank other than 0, whose rank 0 logs)."""
+        self.path = RunFolder(run_dir).log if run_dir is not None else None
+        self.quiet, self.verbose = quiet, verbose
+        self._failed = False
+
+    def __call__(self, msg: str) -> None:
+        self._write(msg, show=not self.quiet)
+
+    def detail(self, msg: str) -> None:
+        self._write(msg, show=self.verbose and not self.quiet)
+
+    def _write(self, msg: str, show: bool) -> None:
+        if show:
             print(msg, flush=True)
+        if self.path is None:
+            return
         try:
-            with open(log_path, "a", encoding="utf-8") as f:
+            with open(self.path, "a", encoding="utf-8") as f:
                 f.write(msg + "\n")
         except OSError as e:
             code = write_errno(e)
             if code is None:
                 raise
-            if not failed:  # said once; the terminal still gets every line
-                failed = True
-                print(f"note: cannot append to {describe(code, log_path)}; log lines go to the terminal only",
+            if not self._failed:  # said once; the terminal still gets every line
+                self._failed = True
+                print(f"note: cannot append to {describe(code, self.path)}; log lines go to the terminal only",
                       file=sys.stderr, flush=True)
 
-    return log
+
+def _make_logger(run_dir: Path, cfg: Config) -> RunLog:
+    return RunLog(run_dir, cfg.run.progress == "none", cfg.run.verbose)
 
 
 def write_config(run_dir: Path, cfg: Config) -> None:
@@ -115,7 +132,7 @@ def open_session(cfg: Config, explicit: set[str]) -> Session:
             lock.release()
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
-        return Session(cfg, run_dir, False, _make_logger(run_dir, cfg.run.progress == "none"), lock,
+        return Session(cfg, run_dir, False, _make_logger(run_dir, cfg), lock,
                        plan=True, given=frozenset(explicit))
 
     lock = RunLock.acquire(existing)  # before anything in the folder changes
@@ -141,4 +158,4 @@ def _continue(cfg: Config, explicit: set[str], existing: Path, lock: RunLock) ->
     saved.run.name = run_name(existing)
     saved.run.resume = str(existing)
     write_config(existing, saved)
-    return Session(saved, existing, True, _make_logger(existing, saved.run.progress == "none"), lock)
+    return Session(saved, existing, True, _make_logger(existing, saved), lock)
