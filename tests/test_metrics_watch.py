@@ -110,3 +110,24 @@ def test_capped_real_set_still_checks_memorisation_against_the_whole_dataset() -
     outside = [i for i in range(40) if not any(np.array_equal(real[i], r) for r in suite.real)][:10]
     values, proto = suite.measure(real[outside])
     assert values["memorised"] == 1.0 and "memorisation vs 40 training images" in proto["diversity"]
+
+
+def test_a_check_names_a_falling_diversity_as_a_trend(tmp_path: Path) -> None:
+    """Issue 42: diversity fell from 1.41 to 0.63 over a run without a word, being above the collapse
+    threshold (0.5). A check now says so; the fall from early noise (diversity above 1) to a healthy
+    value is training, not collapse, and stays quiet."""
+    from types import SimpleNamespace
+
+    cfg = _cfg(tmp_path, "photos/", None)
+    cfg.metrics.metrics_every = 0
+    data = PreparedDataset(images=scenes(4, 16, seed=33), fingerprint="watch003")
+
+    def verdicts(series: list[float]) -> list[str]:
+        out = RunOutputs(cfg, data, tmp_path / "run", CPU, main=True, world=1, log=lambda m: None, iterations=500)
+        out.tracker = SimpleNamespace(best_key=None)
+        return [out._verdict(100 * (i + 1), {"diversity": d}, False) for i, d in enumerate(series)]
+
+    healthy = verdicts([1.3, 0.9, 0.8, 0.85])
+    assert healthy[1] == "samples 90% as varied as the real images" and not any("down from" in v for v in healthy)
+    assert verdicts([1.41, 0.9, 0.63])[-1].endswith("down from 141% at step 100: watch the grids for repeats")
+    assert "down from 95% at step 200" in verdicts([0.8, 0.95, 0.6])[-1]

@@ -177,8 +177,8 @@ class TrainConfig:
                                  shown_default="25 for the built-in dataset when no other length is given")
     kimg: Optional[float] = _f(None, "training length in thousands of real images shown")
     steps: Optional[int] = _f(None, "training length in iterations (overrides --kimg/--epochs)")
-    minutes: Optional[float] = _f(None, "training length in minutes of training steps on this machine (grids, "
-                                        "checkpoints and metric checks come on top), fixed in kimg from the speed "
+    minutes: Optional[float] = _f(None, "training length in minutes of wall time on this machine, data preparation, "
+                                        "metric checks, grids and checkpoints included; fixed in kimg from the speed "
                                         "of the first iterations",
                                   shown_default="20 for a --data run given no other length")
     ema_kimg: float = _f(10.0, "half-life of the generator EMA in thousands of images")

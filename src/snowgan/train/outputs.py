@@ -44,8 +44,8 @@ WATCH_SAMPLES = 256  # images per automatic check: pairwise distances well under
 WATCH_REAL = 1000
 
 
-# A check whose diversity is below this share of the run's highest says so (a trend, before the
-# collapse threshold's absolute warning).
+# A check whose diversity is below this share of the run's highest (counted at most as the real
+# images' own) says so: a trend, before the collapse threshold's absolute warning.
 DIVERSITY_FALL = 0.7
 
 # A live report is rebuilt at a sample interval only if this long has passed since the last
@@ -321,7 +321,9 @@ class RunOutputs:
             self._diversity.append((step, float(div)))
             peak_step, peak = max(self._diversity, key=lambda p: p[1])
             text = f"samples {div:.0%} as varied as the real images"
-            if div < DIVERSITY_FALL * peak:
+            # Early samples are noise, more varied than any photo (diversity above 1): a fall from there is
+            # training, not collapse, so the peak counts at most as the real images' own variety.
+            if div < DIVERSITY_FALL * min(peak, 1.0):
                 text += f", down from {peak:.0%} at step {peak_step}: watch the grids for repeats"
             parts.append(text)
         return "; ".join(parts) or "measured (see log.txt)"
