@@ -205,7 +205,7 @@ def test_conditional_training_grid_generate_and_export(workdir: Path) -> None:
     p = run_cli_here("--mode", "average", "--class", "snowy", "--n_samples", "8", cwd=workdir)
     assert "class snowy" in p.stdout and "beside 8 real" in p.stdout  # the 8 snowy images of 32
     p = run_cli_here("--mode", "evaluate", "--metrics", "swd", "--n_samples", "16", cwd=workdir)
-    result = json.loads((run / "metrics.json").read_text())
+    result = json.loads((run / "evaluations" / "00001-seed0.json").read_text())
     assert list(result["per_class"]) == ["desert", "green", "snowy", "rocky"]
     assert "4 generated vs 4 of 8 real images" in result["per_class"]["snowy"]["swd"]["protocol"]
     assert result["per_class"]["snowy"]["swd"]["value"] > 0 and "class snowy:" in p.stdout
@@ -375,7 +375,7 @@ def test_the_data_default_trains_on_the_folder_classes(workdir: Path, tmp_path: 
     assert [f.name for f in (workdir / "g").iterdir()] == ["red-seed000000.png"]
     run_cli_here("--mode", "evaluate", "--run", "auto", "--data", folder, "--metrics", "swd", "--n_samples", "20",
                  cwd=workdir, env=env)
-    result = json.loads((_run(workdir, "auto") / "metrics.json").read_text())
+    result = json.loads((_run(workdir, "auto") / "evaluations" / "00001-seed0.json").read_text())
     assert "classes in the real set's proportions" in result["latents"]  # 8 blue : 12 red, not 10 : 10
     assert "20 generated vs" in result["metrics"]["swd"]["protocol"] and list(result["per_class"]) == ["blue", "red"]
     # Resuming keeps what the run was; asking for nothing else changes nothing.

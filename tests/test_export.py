@@ -26,7 +26,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
     work = tmp_path_factory.mktemp("export")
     run_cli("--mode", "train", *TINY, "--steps", "4", "--disc_lr", "0.0001", "--name", "tiny", cwd=work)
     run = work / "runs" / "00001-tiny"
-    # metrics.json from the real evaluate command, so the card's metrics come from the run.
+    # An evaluation from the real evaluate command, so the card's metrics come from the run.
     run_cli("--mode", "evaluate", "--run", "tiny", "--metrics", "swd", "--n_samples", "16", cwd=work)
     p = run_cli_here("--mode", "export", "--run", "tiny", "--out", work / "model", "--license", "apache-2.0", cwd=work)
     assert "step 4" in p.stdout
@@ -108,8 +108,9 @@ def test_model_card_front_matter_is_yaml_and_states_the_run(exported: tuple[Path
     assert "n_critic" in body and "Batch size: 8" in body and "latent size 100" in body
     assert "built-in mountains: 64 images at 16x16" in body  # from dataset.json
     assert "4 iterations" in body
-    swd = json.loads((run / "metrics.json").read_text())["metrics"]["swd"]["value"]
-    assert "From `snowgan --mode evaluate` (metrics.json) on step-00000004 (step 4), 16 generated images" in body
+    swd = json.loads((run / "evaluations" / "00001-seed0.json").read_text())["metrics"]["swd"]["value"]
+    assert ("From `snowgan --mode evaluate` (evaluations/00001-seed0.json) on step-00000004 (step 4), 16 generated "
+            "images (seed 0)") in body
     assert f"| swd | {swd:.4g} | SWD x1e3" in body
     assert "snowgan --mode generate --model" in body and "snowgan.load_generator" in body
     assert "![generated samples](samples/grid.png)" in body

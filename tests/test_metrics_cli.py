@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +33,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]
     return work, weights, env
 
 
-def test_evaluate_all_metrics_writes_metrics_json_with_protocols(trained) -> None:
+def test_evaluate_all_metrics_writes_an_evaluation_with_protocols(trained) -> None:
     work, weights, env = trained
     p = run_cli("--mode", "evaluate", "--metrics", "fid,kid,pr,dc,swd,diversity", "--n_samples", "6",
                 "--inception_weights", weights, "--progress", "none", cwd=work, env=env)
     for name in ("fid", "kid", "precision", "recall", "density", "coverage", "swd", "diversity", "protocol:"):
         assert name in p.stdout
-    result = json.loads((work / "runs" / "00001-tiny" / "metrics.json").read_text())
+    result = json.loads((work / "runs" / "00001-tiny" / "evaluations" / "00001-seed0.json").read_text())
     assert result["run"] == "00001-tiny" and result["n_samples"] == 6 and result["seed"] == 0
     assert result["real_set"]["n_images"] == 8 and result["real_set"]["fingerprint"]
     assert result["weights"]["standard"] is False and len(result["weights"]["sha256"]) == 64
@@ -113,3 +114,40 @@ def test_features_of_run_samples(trained, tmp_path: Path) -> None:
                  "--inception_weights", weights, cwd=work, env=env)
     rows = csv.read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["sample-00000", "sample-00001", "sample-00002"]
+
+
+def test_every_evaluation_is_kept_listed_and_the_newest_is_read(trained, tmp_path: Path) -> None:
+    """Issue 42 item 5: a second `evaluate --seed 1` replaced metrics.json. Now each call is a new numbered file
+    with its settings; --list shows them all; the report, and the model card of export, read the newest; a run
+    folder from before (its metrics.json) still reads, as the oldest."""
+    work, _, env = trained
+    run = work / "runs" / "00001-tiny"
+    shutil.copytree(run, tmp_path / "runs" / "00001-tiny", ignore=shutil.ignore_patterns("evaluations"))
+    run = tmp_path / "runs" / "00001-tiny"
+    old = {"run": "00001-tiny", "checkpoint": "step-00000002", "step": 2, "n_samples": 4, "seed": 9,
+           "time": "2024-01-01T00:00:00", "metrics": {"swd": {"value": 123.0, "protocol": "older snowgan"}}}
+    (run / "metrics.json").write_text(json.dumps(old))  # what evaluate wrote before
+    first = run_cli("evaluate", "--metrics", "swd", "--n_samples", "8", cwd=tmp_path, env=env)
+    assert "evaluations/00001-seed0.json (earlier evaluations kept: 1;" in first.stdout
+    kept = (run / "evaluations" / "00001-seed0.json").read_bytes()
+    run_cli_here("evaluate", "--metrics", "swd,diversity", "--n_samples", "6", "--seed", "1", cwd=tmp_path, env=env)
+    assert sorted(p.name for p in (run / "evaluations").iterdir()) == ["00001-seed0.json", "00002-seed1.json"]
+    assert (run / "evaluations" / "00001-seed0.json").read_bytes() == kept  # nothing overwritten
+    assert json.loads((run / "metrics.json").read_text()) == old
+    second = json.loads((run / "evaluations" / "00002-seed1.json").read_text())
+    assert second["seed"] == 1 and second["n_samples"] == 6 and second["checkpoint"] == "step-00000002"
+    assert second["settings"] == {"checkpoint": "auto", "metrics": ["swd", "diversity"], "n_samples": 6, "seed": 1,
+                                  "data": None, "device": "cpu"}
+    assert second["metrics"]["swd"]["protocol"] and second["metrics"]["diversity"]["protocol"]
+    listed = run_cli_here("evaluate", "--list", cwd=tmp_path, env=env).stdout.splitlines()
+    assert listed[0] == "evaluations of run 00001-tiny, oldest first:" and len(listed) == 4
+    assert listed[1] == "  metrics.json: 2024-01-01T00:00:00, step-00000002 (step 2), 4 samples, seed 9: swd 123"
+    assert listed[2].startswith("  evaluations/00001-seed0.json: ") and ", 8 samples, seed 0: swd " in listed[2]
+    assert ", 6 samples, seed 1: swd " in listed[3] and ", diversity " in listed[3]
+    run_cli_here("export", "--out", tmp_path / "model", cwd=tmp_path, env=env)
+    assert "(evaluations/00002-seed1.json) on step-00000002 (step 2), 6 generated images (seed 1)" in \
+        (tmp_path / "model" / "README.md").read_text()
+    run_cli_here("report", "--frames", "4", "--keyframes", "2", "--n_samples", "4", cwd=tmp_path, env=env)
+    page = (run / "report.html").read_text()
+    section = page[page.index("<section id=evaluations>"):].split("</section>")[0]
+    assert [f in section for f in ("metrics.json", "00001-seed0.json", "00002-seed1.json")] == [True] * 3

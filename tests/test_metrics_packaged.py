@@ -132,7 +132,7 @@ def test_evaluate_and_features_work_offline_with_the_packaged_weights(cache, tmp
     p = run_cli("--mode", "evaluate", "--metrics", "fid,kid,pr,dc", "--n_samples", "6", "--progress", "none",
                 cwd=tmp_path, env=env)
     assert "kid" in p.stdout and "std over subsets" in p.stdout and "protocol tf1-299" in p.stdout
-    result = json.loads((tmp_path / "runs" / "00001-tiny" / "metrics.json").read_text())
+    result = json.loads((tmp_path / "runs" / "00001-tiny" / "evaluations" / "00001-seed0.json").read_text())
     assert result["weights"]["standard"] is True and result["weights"]["sha256"] == FID_HELPER_SHA256
     assert set(result["metrics"]) == {"fid", "kid", "precision", "recall", "density", "coverage"}
     assert all(np.isfinite(e["value"]) for e in result["metrics"].values())

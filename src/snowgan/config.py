@@ -253,6 +253,9 @@ class CommandConfig:
     format: str = _f("png", "output format for generated images", choices=["png", "npy"], topic="output")
     out: Optional[str] = _f(None, "output file or folder", topic="output")
     force: bool = _f(False, "allow overwriting --out", topic="output")
+    # (A field named like the builtin: no annotation in this class may say `list`, it would read this.)
+    list: bool = _f(False, "evaluate: list the run's evaluations, each with its settings and numbers, instead "
+                           "of measuring", topic="evaluations")
     truncation: Optional[float] = _f(None, "resample latent values with |z| above this", topic="output")
     checkpoint: str = _f("auto", "which checkpoint: auto (best, else latest), best, latest, or a step", topic="pick")
     grid: Optional[str] = _f(None, "write one ROWSxCOLS grid image instead of single files", topic="output")

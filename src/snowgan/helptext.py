@@ -35,6 +35,7 @@ TOPICS: dict[str, str] = {
     "aug": "Augmentation (for small datasets)",
     "log": "What the run folder receives, and how often",
     "metrics": "Metrics",
+    "evaluations": "Earlier evaluations",
     "output": "Images and files written",
     "video": "Videos",
     "features": "Inception features and FID statistics",
@@ -110,9 +111,11 @@ COMMANDS: dict[str, Command] = {
     "evaluate": Command(
         "FID, KID, precision/recall, SWD and collapse signals of a run",
         "Measure --n_samples generated images (1000 unless given) against the run's dataset (or --data) and "
-        "write metrics.json with the protocol beside every number.",
-        ("pick", "output", "metrics", "data", "general"),
-        ("snowgan evaluate", "snowgan evaluate --run photos --metrics fid,kid,pr --n_samples 2000")),
+        "write a new RUN/evaluations/NNNNN-seedS.json with the settings and the protocol beside every "
+        "number; earlier evaluations are kept (--list shows them all).",
+        ("pick", "output", "metrics", "evaluations", "data", "general"),
+        ("snowgan evaluate", "snowgan evaluate --run photos --metrics fid,kid,pr --n_samples 2000",
+         "snowgan evaluate --list")),
     "features": Command(
         "Inception features of samples or a folder; FID statistics",
         "Compute Inception pool3 features of a run's samples or of --images DIR: a CSV (--out), FID "

@@ -3,8 +3,8 @@
 YAML front matter (license, tags, pipeline_tag, library_name: the Hugging Face Hub's
 metadata keys), then: description with sample images, intended uses & limitations,
 training data (from the run's dataset.json), training procedure (from the resolved
-config), model details, metrics (from metrics.jsonl / metrics.json when the run has
-them), ethical considerations, how to use (commands and the Python API), provenance.
+config), model details, metrics (from metrics.jsonl and the newest evaluation when the run
+has them), ethical considerations, how to use (commands and the Python API), provenance.
 
 Everything here is read from files the run wrote; nothing is invented. A fact the run
 does not record is said to be unknown rather than guessed.
@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
+from . import evaluations
 from .config import Config
 from .runfolder import RunFolder
 
@@ -39,18 +40,15 @@ def _numbers(d: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
-def _evaluation(raw: dict) -> Optional[dict[str, Any]]:
-    """The parts of an `--mode evaluate` metrics.json the card shows; None if it has no metrics."""
-    entries = raw.get("metrics")
-    if not isinstance(entries, dict):
-        return None
-    values = {k: float(e["value"]) for k, e in entries.items()
-              if isinstance(e, dict) and isinstance(e.get("value"), (int, float)) and math.isfinite(e["value"])}
+def _evaluation(path: Path, raw: dict, run_dir: Path) -> Optional[dict[str, Any]]:
+    """The parts of an `--mode evaluate` record the card shows; None if it has no metrics."""
+    values = evaluations.values(raw)
     if not values:
         return None
     real = raw.get("real_set") if isinstance(raw.get("real_set"), dict) else {}
-    return {"values": values, "protocol": {k: str(entries[k].get("protocol", "")) for k in values},
+    return {"values": values, "protocol": {k: str(raw["metrics"][k].get("protocol", "")) for k in values},
             "checkpoint": raw.get("checkpoint"), "step": raw.get("step"), "n_samples": raw.get("n_samples"),
+            "seed": raw.get("seed"), "file": Path(path).relative_to(run_dir).as_posix(),
             "real_set": real.get("description") or real.get("source")}
 
 
@@ -84,13 +82,9 @@ def collect_run_facts(run_dir: Path, step: int) -> dict[str, Any]:
             best = {"value": v, "step": at}
         facts["metrics"] = {"step": rec["step"], "values": values, "protocol": rec.get("protocol"),
                             "best_metric": key, "best": best}
-    ev = run_dir / "metrics.json"
-    if ev.is_file():
-        try:
-            raw = json.loads(ev.read_text(encoding="utf-8"))
-            facts["evaluation"] = _evaluation(raw) if isinstance(raw, dict) else None
-        except ValueError:
-            pass
+    found = evaluations.newest(run_dir, step)  # of the exported checkpoint when it has one
+    if found is not None:
+        facts["evaluation"] = _evaluation(*found, run_dir)
     return facts
 
 
@@ -209,8 +203,9 @@ def _metrics(facts: dict) -> list[str]:
         if lines:
             lines.append("")
         where = f"{ev.get('checkpoint') or 'a checkpoint'} (step {ev.get('step', '?')})"
-        lines += [f"From `snowgan --mode evaluate` (metrics.json) on {where}, {ev.get('n_samples', '?')} "
-                  f"generated images against {ev.get('real_set') or 'the real set'}:", "",
+        lines += [f"From `snowgan --mode evaluate` ({ev.get('file', 'metrics.json')}) on {where}, "
+                  f"{ev.get('n_samples', '?')} generated images (seed {ev.get('seed', '?')}) against "
+                  f"{ev.get('real_set') or 'the real set'}:", "",
                   "| metric | value | protocol |", "|---|---|---|"]
         lines += [f"| {k} | {_fmt(v)} | {ev['protocol'].get(k, '')} |" for k, v in sorted(ev["values"].items())]
     if not lines:

@@ -1,6 +1,7 @@
 """The files of one run folder, named in one place.
 
-A training run writes (all under runs/NNNNN-name/):
+docs/outputs.md draws the whole layout as a tree (a test checks it against a real run); in short,
+everything about a run is under runs/NNNNN-name/, one copy of each, in a named folder per kind:
 
     config.json         the resolved settings (train/session.py); --resume and every reader start here
     dataset.json        what the data was: source, counts, skipped images (train/loop.py)
@@ -9,10 +10,19 @@ A training run writes (all under runs/NNNNN-name/):
     stats.jsonl         one line of losses / rates per --log_every (train/loop.py)
     metrics.jsonl       one line per metric check (metrics/tracker.py)
     report.html         the report, rebuilt at each sample interval (report/html.py)
+    train.lock          only while a process trains the run (train/runlock.py)
     samples/            step-NNNNNNNN.png grids, reals.png, index.jsonl (what each grid is)
     checkpoints/        step-NNNNNNNN/, best/ (train/checkpoint.py owns what is inside one)
+    plots/              the report's curves (report/plots.py)
+    generated/          snowgan generate: NNNNN-seedS/, one folder per call
+    media/              interpolate, average, progress and the report's videos: KIND-NNNNN.*
+    evaluations/        snowgan evaluate: NNNNN-seedS.json, one file per call
+    projections/        snowgan project: NNNNN-PHOTO/, one folder per call
+    export/             snowgan export without --out; probe-head/: snowgan probe without --out
     tensorboard/        event files with --tensorboard
-    train.lock          held while a process trains the run (train/runlock.py)
+
+Older snowgan wrote an evaluation to metrics.json and the report's videos to report/; both
+are still read (``evaluation_files``, report/media.newest), never written.
 
 Every module that reads or writes one of these asks a RunFolder for its path, so a renamed
 file is one line here. Readers that must survive a live run's half-written files are in
@@ -89,6 +99,10 @@ class RunFolder:
     def reals_grid(self) -> Path:
         return self.samples / "reals.png"
 
+    @property
+    def reals_augmented_grid(self) -> Path:
+        return self.samples / "reals-augmented.png"
+
     def sample_grid(self, step: int) -> Path:
         return self.samples / f"step-{step:08d}.png"
 
@@ -107,6 +121,49 @@ class RunFolder:
     @property
     def tensorboard(self) -> Path:
         return self.path / "tensorboard"
+
+    @property
+    def plots(self) -> Path:
+        return self.path / "plots"
+
+    # ---- what the commands write (each call a new numbered name: nothing made before is replaced) ----
+    @property
+    def generated(self) -> Path:
+        return self.path / "generated"
+
+    @property
+    def media(self) -> Path:
+        return self.path / "media"
+
+    @property
+    def evaluations(self) -> Path:
+        return self.path / "evaluations"
+
+    @property
+    def projections(self) -> Path:
+        return self.path / "projections"
+
+    @property
+    def export(self) -> Path:
+        return self.path / "export"
+
+    @property
+    def probe_head(self) -> Path:
+        return self.path / "probe-head"
+
+    # ---- written by older snowgan: read, never written ----
+    @property
+    def old_evaluation(self) -> Path:
+        return self.path / "metrics.json"
+
+    @property
+    def old_report_media(self) -> Path:
+        return self.path / "report"
+
+    def evaluation_files(self) -> list[Path]:
+        """Every evaluation of the run, oldest first: an older snowgan's metrics.json, then evaluations/."""
+        numbered = sorted(self.evaluations.glob("[0-9][0-9][0-9][0-9][0-9]-*.json")) if self.evaluations.is_dir() else []
+        return ([self.old_evaluation] if self.old_evaluation.is_file() else []) + numbered
 
     def checkpoint_folder(self) -> Optional[Path]:
         """checkpoints/ when it is a folder, None when missing; ConfigError when something else has its name."""
@@ -145,3 +202,22 @@ class RunFolder:
 
     def read_metrics(self) -> list[dict]:
         return read_jsonl(self.metrics)
+
+
+def claim_numbered(folder: Path, label: str, suffix: str = "") -> Path:
+    """Create ``folder/NNNNN-label`` + suffix with the next free number and return it: a folder when
+    suffix is "", else an empty file for the caller to replace. Created exclusively (mkdir, open 'x'),
+    so two commands at once never share a number and nothing that exists is reused."""
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 1 + max((int(p.name[:5]) for p in folder.iterdir() if p.name[:5].isdigit()), default=0)
+    while True:
+        path = folder / f"{n:05d}-{label}{suffix}"
+        try:
+            if suffix:
+                with open(path, "x"):
+                    pass
+            else:
+                path.mkdir()
+            return path
+        except FileExistsError:  # another command took this number
+            n += 1

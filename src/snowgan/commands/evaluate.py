@@ -2,7 +2,8 @@
 
 evaluate: generate --n_samples images (default 1000) from a run's EMA generator with
 the fixed seed --seed, measure them against the run's dataset (or --data), print a
-table and write metrics.json into the run folder with the protocol beside every number.
+table and write a new RUN/evaluations/NNNNN-seedS.json (or --out) with the settings and the
+protocol beside every number; earlier evaluations stay (``--list`` prints them, evaluations.py).
 
 features: Inception pool3 features (2048 values per image) of a run's samples or of a
 folder of images -> CSV (--out), FID statistics (--stats, the .npz layout pytorch-fid
@@ -34,6 +35,7 @@ from ..metrics.suite import MetricSuite, parse_metric_names
 from ..metrics.tracker import metrics_cache_dir
 from ..metrics.inception import PROTOCOL_NAME
 from ..metrics.weights import STANDARD_FILES, load_inception, resolve_weights
+from ..runfolder import RunFolder, claim_numbered
 from ..text import significant
 
 DEFAULT_N_SAMPLES = 1000  # features of a run's samples when --n_samples is not given
@@ -122,6 +124,8 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
     """`snowgan --mode evaluate --run RUN [--data PATH] [--metrics ...] [--n_samples N]`."""
     from ..train.device import pick_device
 
+    if cfg.cmd.list:
+        return _list(cfg)
     device = pick_device(cfg.run.device)
     out_path = _check_out(cfg.cmd.out, cfg.cmd.force, "out")
     names = parse_metric_names(cfg.metrics.metrics, device, cfg.metrics.inception_weights)
@@ -154,6 +158,8 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
             "describe": suite.weights.describe(), "protocol": PROTOCOL_NAME,
             "converted_from": None if suite.weights.converted_from is None else str(suite.weights.converted_from)},
         "metrics": entries, "collapse_warning": warning, "time_metrics_s": round(values["time_metrics_s"], 2),
+        "settings": {"checkpoint": cfg.cmd.checkpoint, "metrics": names, "n_samples": n, "seed": cfg.run.seed,
+                     "data": cfg.data.data if "data" in explicit else None, "device": str(device)},
     }
     if per_class:
         result["per_class"] = per_class
@@ -163,12 +169,37 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
         print(format_table(class_entries))
     if warning:
         print(f"warning: {warning}")
-    target = out_path or run_dir / "metrics.json"  # the run folder's copy is snowgan's own output
+    # A new numbered file per call: a second evaluation (another --seed, --n_samples, checkpoint) keeps the first.
+    target = out_path or claim_numbered(RunFolder(run_dir).evaluations, f"seed{cfg.run.seed}", ".json")
     tmp = target.with_name(target.name + ".tmp")
-    with writing(target):
-        tmp.write_text(json_text(result, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(target)
-    print(f"wrote {target}")
+    try:
+        with writing(target):
+            tmp.write_text(json_text(result, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        if out_path is None:
+            target.unlink(missing_ok=True)  # the number claimed for it
+        raise
+    earlier = len(RunFolder(run_dir).evaluation_files()) - 1 if out_path is None else 0
+    print(f"wrote {target}" + (f" (earlier evaluations kept: {earlier}; snowgan evaluate --list shows them)"
+                               if earlier else ""))
+    return 0
+
+
+def _list(cfg: Config) -> int:
+    """`snowgan evaluate --list`: every evaluation of the run, oldest first, with its settings and numbers."""
+    from ..evaluations import one_line, read_all
+    from ..runs import find_run
+
+    run_dir = find_run(cfg.run.runs_dir, cfg.run.run, need_checkpoint=True, note=lambda m: print(m, file=sys.stderr))
+    found = read_all(run_dir)
+    if not found:
+        print(f"run {run_dir.name} has no evaluations yet; make one with: snowgan evaluate --run {run_dir.name}")
+        return 0
+    print(f"evaluations of run {run_dir.name}, oldest first:")
+    for path, raw in found:
+        print(f"  {one_line(path, raw, run_dir)}")
     return 0
 
 

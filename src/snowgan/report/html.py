@@ -159,10 +159,13 @@ def _samples(run_dir: Path, image_size: Optional[str], best_metric: str, **_) ->
                 figs.append(_figure(best_grid.path, run_dir,
                                     f"Best checkpoint: step {best} by {esc(best_metric)}; samples from "
                                     f"{esc(grid_label(best_grid, image_size))}"))
-    reals = RunFolder(run_dir).reals_grid
-    if reals.is_file():
-        figs.append(_figure(reals, run_dir, "One real training batch after augmentation (what D sees): "
-                                            "augmentations visible here must not show up in the samples"))
+    folder = RunFolder(run_dir)
+    if folder.reals_grid.is_file():
+        figs.append(_figure(folder.reals_grid, run_dir, "Real training images, as the run reads them"))
+    if folder.reals_augmented_grid.is_file():
+        figs.append(_figure(folder.reals_augmented_grid, run_dir,
+                            "The same images augmented, as the discriminator sees them (the grey squares are "
+                            "cutout): augmentations visible here must not show up in the samples"))
     if not figs:
         return "<section id=samples><h2>Samples</h2><p class=muted>No sample grids yet.</p></section>"
     return f"<section id=samples><h2>Samples</h2>{''.join(figs)}</section>"
@@ -205,7 +208,7 @@ def _latent(run_dir: Path, run_ref: str, **_) -> str:
 
 
 def _plots(run_dir: Path, **_) -> str:
-    folder = run_dir / "plots"
+    folder = RunFolder(run_dir).plots
     from .plots import STATS_PANELS
 
     order = [p[0] for p in STATS_PANELS] + ["metrics"]
@@ -237,6 +240,27 @@ def _metrics(run_dir: Path, **_) -> str:
             f"{proto}</section>")
 
 
+def _evaluations(run_dir: Path, **_) -> str:
+    """Every `snowgan evaluate` of the run, oldest first: its settings and headline numbers (the files hold
+    the protocol beside each)."""
+    from .. import evaluations
+
+    found = evaluations.read_all(run_dir)
+    if not found:
+        return ""
+    names = list(dict.fromkeys(k for _, raw in found for k in evaluations.values(raw)))
+    cols = ["file", "time", "checkpoint", "step", "n_samples", "seed"]
+    head = "".join(f"<th>{esc(c)}</th>" for c in cols + names)
+    body = "".join(
+        "<tr>" + f"<td>{esc(path.relative_to(run_dir).as_posix())}</td>"
+        + "".join(f"<td>{_fmt(c, raw[c]) if c in raw else ''}</td>" for c in cols[1:])
+        + "".join(f"<td>{_fmt(k, v[k]) if k in v else ''}</td>" for k in names) + "</tr>"
+        for path, raw in found for v in [evaluations.values(raw)])
+    return (f"<section id=evaluations><h2>Evaluations</h2><p class=muted><code>snowgan evaluate</code>, every one "
+            f"kept, oldest first; each file holds its settings and the protocol beside each number.</p>"
+            f"<table><tr>{head}</tr>{body}</table></section>")
+
+
 def _config(run_dir: Path, cfg: Optional[dict], **_) -> str:
     if cfg is None:
         return ""
@@ -266,7 +290,8 @@ def _best_metric_name(run_dir: Path, cfg: Optional[dict]) -> str:
 
 SECTIONS: list[tuple[str, Callable[..., str]]] = [
     ("warnings", _warnings), ("summary", _summary), ("samples", _samples), ("progress", _progress),
-    ("latent", _latent), ("plots", _plots), ("metrics", _metrics), ("config", _config)]
+    ("latent", _latent), ("plots", _plots), ("metrics", _metrics), ("evaluations", _evaluations),
+    ("config", _config)]
 
 
 def render(run_dir: Path, live: bool = False) -> str:
