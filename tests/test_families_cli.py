@@ -50,7 +50,7 @@ def test_family_trains_on_two_ranks_then_interpolates_and_reports(workdir: Path,
         assert gif.n_frames > 1 and gif.size[0] >= 16
     # Flags the videos cannot use are refused before the report writes anything.
     bad = run_cli_here("--mode", "report", "--run", family, "--frames", "4", cwd=workdir, env=env, check=False)
-    assert bad.returncode == 2 and "--keyframes" in bad.stderr and not (run / "report").exists()
+    assert bad.returncode == 2 and "--keyframes" in bad.stderr and not (run / "media").exists()
     p = run_cli_here("--mode", "report", "--run", family, "--frames", "6", "--n_samples", "8", cwd=workdir, env=env)
     page = (run / "report.html").read_text()
-    assert "file://" in p.stdout and "id=samples" in page and (run / "report" / "interpolate.gif").is_file()
+    assert "file://" in p.stdout and "id=samples" in page and (run / "media" / "interpolate-00001.gif").is_file()

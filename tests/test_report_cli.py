@@ -97,17 +97,24 @@ def test_report_command_writes_an_offline_report_with_every_section(trained) -> 
     p = run_cli("--mode", "report", "--frames", "8", "--n_samples", "20", cwd=work, env=env)
     run = _run(work)
     assert "file://" in p.stdout
-    for f in ("report/progress.gif", "report/progress.mp4", "report/interpolate.gif", "report/interpolate.mp4",
-              "report/average.png", "plots/losses.png", "plots/scores.png", "report.html"):
+    # Its videos and average are in media/ beside the commands' own (made now, or reused when the
+    # commands above made them after the last checkpoint): one folder, no report/ of its own.
+    for pattern in ("progress-*.gif", "progress-*.mp4", "interpolate-*.gif", "interpolate-*.mp4", "average-*.png"):
+        assert list((run / "media").glob(pattern)), pattern
+    for f in ("plots/losses.png", "plots/scores.png", "report.html"):
         assert (run / f).is_file(), f
+    assert not (run / "report").exists()
     page = (run / "report.html").read_text()
     assert not re.search(r"https?://", page)
     for section in ("summary", "samples", "progress", "latent", "plots", "config"):
         assert f"id={section}" in page
-    # Up to date: a second call remakes nothing.
-    mtime = (run / "report" / "interpolate.gif").stat().st_mtime
+    # Up to date: a second call makes nothing new; --force makes each again, under the next number.
+    made = sorted(p.name for p in (run / "media").iterdir())
     run_cli_here("--mode", "report", "--frames", "8", cwd=work, env=env)
-    assert (run / "report" / "interpolate.gif").stat().st_mtime == mtime
+    assert sorted(p.name for p in (run / "media").iterdir()) == made
+    run_cli_here("--mode", "report", "--frames", "8", "--n_samples", "8", "--force", cwd=work, env=env)
+    new = sorted(set(p.name for p in (run / "media").iterdir()) - set(made))
+    assert [n.split("-0")[0] for n in new] == ["average", "interpolate", "interpolate", "progress", "progress"], new
 
 
 def test_report_on_a_run_without_checkpoints(trained) -> None:
@@ -116,6 +123,6 @@ def test_report_on_a_run_without_checkpoints(trained) -> None:
     shutil.copytree(_run(work), copy, ignore=shutil.ignore_patterns("checkpoints", "report", "media", "plots"))
     p = run_cli_here("--mode", "report", "--run", str(copy), cwd=work, env=env)
     assert "no valid checkpoint" in p.stdout
-    assert (copy / "report.html").is_file() and (copy / "report" / "progress.gif").is_file()
+    assert (copy / "report.html").is_file() and (copy / "media" / "progress-00001.gif").is_file()
     missing = run_cli_here("--mode", "average", "--run", str(copy), cwd=work, env=env, check=False)
     assert missing.returncode == 2 and "no valid checkpoint" in missing.stderr

@@ -16,7 +16,7 @@ import pytest
 from conftest import cli_env
 from snowgan.flags import parse_args
 from snowgan.runs import new_run_dir
-from snowgan.train.runlock import LOCK_NAME, RunLock, RunLocked
+from snowgan.train.runlock import LOCK_NAME, RunLock, RunLocked, stale_note
 from snowgan.train.session import open_session
 
 
@@ -46,7 +46,38 @@ def test_the_lock_dies_with_its_process(tmp_path: Path) -> None:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == holder.pid  # the stale record...
-    RunLock.acquire(tmp_path).release()  # ...is not a stale lock
+    with RunLock.acquire(tmp_path) as lock:  # ...is not a stale lock, and the next holder knows it was left behind
+        assert lock.stale is not None and lock.stale["pid"] == holder.pid
+        assert "killed" in stale_note(lock.stale, tmp_path) and str(holder.pid) in stale_note(lock.stale, tmp_path)
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_the_lock_file_goes_when_training_ends_and_a_late_opener_takes_the_new_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 42: train.lock stayed in a finished run. Deleting it must keep the lock's guarantee: a process
+    that opened the file just before it went, and locks that deleted file, must not hold a lock nobody sees."""
+    from snowgan.train import runlock
+
+    path = tmp_path / LOCK_NAME
+    first = RunLock.acquire(tmp_path)
+    early = os.open(path, os.O_RDWR)  # a second trainer opens the file just before the first lets go
+    first.release()
+    assert not path.exists()
+    real_open, opened = os.open, []
+
+    def racing_open(name, flags, mode=0o777):  # ...and its acquire gets that early descriptor first
+        opened.append(name)
+        return early if len(opened) == 1 else real_open(name, flags, mode)
+
+    monkeypatch.setattr(runlock.os, "open", racing_open)
+    second = RunLock.acquire(tmp_path)
+    assert len(opened) == 2 and path.exists() and second.stale is None  # it let the deleted file go
+    with pytest.raises(RunLocked):  # and a third trainer meets its lock on the file that is there
+        RunLock.acquire(tmp_path)
+    second.release()
+    path.write_text('{"pid": 1, "host": "h", "started": "then"}')  # left in a finished run by an older snowgan
+    with RunLock.acquire(tmp_path) as third:
+        assert third.stale is None  # not said to be a killed trainer's
 
 
 def test_new_runs_started_at_once_get_distinct_folders(tmp_path: Path) -> None:

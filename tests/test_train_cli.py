@@ -141,7 +141,8 @@ def test_kill_and_resume_is_bit_identical(workdir: Path) -> None:
     # The lock file still names the killed trainer, but its OS lock died with it: no stale lock.
     assert json.loads((killed / "train.lock").read_text())["pid"] == proc.pid
     p = run_cli_here("--mode", "train", "--name", "killed", "--steps", "16", cwd=workdir)
-    assert "resumed from" in p.stdout
+    assert "resumed from" in p.stdout and f"was last trained by pid {proc.pid} on" in p.stdout
+    assert not (killed / "train.lock").exists()  # gone once training ends
 
     a = _tensors(_run_dir(workdir, "straight") / "checkpoints" / "step-00000016")
     b = _tensors(killed / "checkpoints" / "step-00000016")

@@ -21,7 +21,7 @@ from .common import check_out
 def main(cfg: Config, explicit: set[str]) -> int:
     """`snowgan --mode export`: the chosen checkpoint of a run as a self-contained model folder."""
     run_dir = find_run(cfg.run.runs_dir, cfg.run.run, need_checkpoint=True)
-    out = Path(cfg.cmd.out).expanduser() if cfg.cmd.out else run_dir / "export"
+    out = Path(cfg.cmd.out).expanduser() if cfg.cmd.out else RunFolder(run_dir).export
     check_out(out, cfg.cmd.force, folder=True, what="exported model")
     loaded = load_run(run_dir, cfg.cmd.checkpoint, "cpu")
     out.mkdir(parents=True, exist_ok=True)  # only now: a failed load leaves no empty folder behind

@@ -13,6 +13,7 @@ from ..diskspace import check_room, reserve, writing
 from ..sizes import parse_grid
 from ..export import load_generator
 from ..report.grid import check_grid_fits, save_grid, save_picture
+from ..runfolder import RunFolder, claim_numbered
 from ..runs import find_run
 from ..sample import generate_images, latents, parse_classes
 from ..text import article, plural
@@ -26,12 +27,7 @@ def _out_dir(cfg: Config, run_dir: Path, explicit_out: Optional[str], force: boo
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         return out
-    root = Path(run_dir) / "generated"
-    root.mkdir(parents=True, exist_ok=True)
-    n = 1 + max((int(p.name[:5]) for p in root.iterdir() if p.name[:5].isdigit()), default=0)
-    out = root / f"{n:05d}-seed{cfg.run.seed}"
-    out.mkdir()
-    return out
+    return claim_numbered(RunFolder(run_dir).generated, f"seed{cfg.run.seed}")
 
 
 GRID_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")

@@ -2,7 +2,8 @@
 
 Each is ``fn(cfg, explicit) -> exit code``. Outputs go to ``RUN/media/KIND-NNNNN.*`` (a new
 number each call, so nothing made before is overwritten) or to ``--out``, which must not
-exist unless ``--force`` is given. ``--mode report`` keeps its own copies in ``RUN/report/``.
+exist unless ``--force`` is given. ``--mode report`` uses the newest of each kind there and
+adds one (the next number) only where none is newer than its inputs: one folder, one copy.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..sizes import parse_grid
 from .common import device_for
 from ..flags import DATA_SOURCE_FIELDS, overlay
 from ..report.grid import save_grid, save_picture
-from ..report.media import MEDIA_DIR, REPORT_DIR, next_numbered
+from ..report.media import newest, next_numbered
 from ..report.video import MAX_GIF_FPS, write_gif, write_mp4
 from ..text import plural
 from ..validation import BOUNDS
@@ -65,13 +66,18 @@ def _outputs(cfg: Config, run_dir: Path, kind: str, exts: Sequence[str]) -> list
     out = Path(cfg.cmd.out) if cfg.cmd.out is not None else None
     wanted = _written_exts(cfg, exts)
     if out is None or out.is_dir():
-        stem = next_numbered(out or run_dir / MEDIA_DIR, kind, exts)
-        return [stem.with_name(f"{stem.name}.{e}") for e in exts]
+        return _numbered(out or RunFolder(run_dir).media, kind, exts)
     paths = [out] if out.suffix else [out.with_name(f"{out.name}.{e}") for e in wanted]
     existing = [str(p) for p in paths if p.exists()]
     if existing and not cfg.cmd.force:
         raise ConfigError(f"--out: {', '.join(existing)} already exists; choose another path or add --force")
     return paths
+
+
+def _numbered(folder: Path, kind: str, exts: Sequence[str]) -> list[Path]:
+    """folder/KIND-NNNNN.EXT for each ext, one number for all (a GIF and its MP4 share it)."""
+    stem = next_numbered(folder, kind, exts)
+    return [stem.with_name(f"{stem.name}.{e}") for e in exts]
 
 
 def _write_video(frames, paths: list[Path], fps: int) -> None:
@@ -213,7 +219,7 @@ def interpolate_main(cfg: Config, explicit: set[str]) -> int:
     if spec.grid and not spec.walk:
         stem = paths[0].with_suffix("")
         pairs = (stem.with_name(stem.name + "-pairs.png") if cfg.cmd.out else
-                 next_numbered(run_dir / MEDIA_DIR, "interpolate-pairs", ("png",)).with_suffix(".png"))
+                 _numbered(RunFolder(run_dir).media, "interpolate-pairs", ("png",))[0])
         if pairs.exists() and not cfg.cmd.force:
             raise ConfigError(f"--out: {pairs} already exists; choose another path or add --force")
         save_grid(pair_images(loaded.G, spec, device, cfg.run.progress), pairs, nrow=spec.grid[1])
@@ -267,17 +273,18 @@ def progress_main(cfg: Config, explicit: set[str]) -> int:
     return 0
 
 
-def _stale(target: Path, sources: list[Path]) -> bool:
-    """True when target is missing or older than any source."""
-    if not target.is_file():
+def _stale(target: Optional[Path], sources: list[Path]) -> bool:
+    """True when target is None (none made yet) or older than any source."""
+    if target is None or not target.is_file():
         return True
     newest_source = max((p.stat().st_mtime for p in sources if p.exists()), default=0.0)
     return target.stat().st_mtime < newest_source
 
 
 def report_main(cfg: Config, explicit: set[str]) -> int:
-    """RUN/report.html: plots from the logs, plus (re)made videos and average in RUN/report/
-    when missing or older than their inputs (always with --force)."""
+    """RUN/report.html: plots from the logs, plus a progress video, an interpolation and an average image in
+    RUN/media/ (the next number) where the newest of that kind is missing or older than its inputs (with
+    --force: always)."""
     from ..train.checkpoint import pick_checkpoint
     from ..report.html import write_report
     from ..report.plots import plot_stats
@@ -287,33 +294,34 @@ def report_main(cfg: Config, explicit: set[str]) -> int:
     run_dir = _find_run(cfg, need_checkpoint=False)
     spec = _spec(cfg)  # bad --frames / --keyframes / --fps: refused before anything is written
     _check_video_flags(cfg, cfg.cmd.fps, ["gif"])
-    own = run_dir / REPORT_DIR
+    media = RunFolder(run_dir).media
     grids = sample_grids(run_dir)
-    if grids and (cfg.cmd.force or _stale(own / "progress.gif", [g.path for g in grids])):
-        paths = [own / f"progress.{e}" for e in VIDEO_EXTS]
-        _write_video(_progress_frames(cfg, explicit, run_dir), paths, _progress_fps(cfg, explicit, VIDEO_EXTS))
+    if grids and (cfg.cmd.force or _stale(newest(run_dir, "progress", "gif"), [g.path for g in grids])):
+        _write_video(_progress_frames(cfg, explicit, run_dir), _numbered(media, "progress", VIDEO_EXTS),
+                     _progress_fps(cfg, explicit, VIDEO_EXTS))
     try:
         ckpt, _ = pick_checkpoint(run_dir, cfg.cmd.checkpoint, warn=print)
     except ConfigError as e:
         ckpt = None
         print(f"note: {e}: the report has no interpolation or average image yet")
     if ckpt is not None:
-        video, avg = own / f"{_kind(spec)}.gif", own / "average.png"
         weights = [ckpt / "model.safetensors"]
-        need_video, need_avg = (cfg.cmd.force or _stale(p, weights) for p in (video, avg))
+        need_video, need_avg = (cfg.cmd.force or _stale(newest(run_dir, kind, ext), weights)
+                                for kind, ext in ((_kind(spec), "gif"), ("average", "png")))
         if need_video or need_avg:
             loaded, device = _load(cfg, run_dir)
             if need_video:
                 check_video_fits(spec, loaded.cfg.image_hw)
                 _write_video(interpolation_frames(loaded.G, spec, device, cfg.run.progress),
-                             [video, video.with_suffix(".mp4")], cfg.cmd.fps)
+                             _numbered(media, _kind(spec), VIDEO_EXTS), cfg.cmd.fps)
             if need_avg:
+                (avg,) = _numbered(media, "average", ("png",))
                 real = _real_images(loaded.cfg, cfg, explicit)
                 _save_picture(average_picture(loaded.G, _average_n(cfg, explicit), cfg.run.seed, device, real,
                                               loaded.cfg.data.mirror, cfg.cmd.truncation, cfg.run.progress), avg)
                 print(f"wrote {avg}")
     plots = plot_stats(run_dir)
     page = write_report(run_dir)
-    print(f"wrote {len(plots)} plots to {run_dir / 'plots'} and the report {page}")
+    print(f"wrote {len(plots)} plots to {RunFolder(run_dir).plots} and the report {page}")
     print(f"open it in a browser: file://{page.resolve()}")
     return 0

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..config import Config, ConfigError
+from ..runfolder import RunFolder
 from .common import check_out, device_for
 from ..probe.backbone import block_state, extract, load_backbone, random_discriminator, resolve_block, trainable_copy
 from ..probe.head import fit_frozen, finetune, load_head, predict, save_head, scores, trivial_scores
@@ -71,7 +72,7 @@ def probe_main(cfg: Config, explicit: set[str]) -> int:
     device = device_for(cfg)
     bb = load_backbone(cfg, device)
     block = resolve_block(bb.D, cfg.cmd.probe_block)
-    out = Path(cfg.cmd.out).expanduser() if cfg.cmd.out else bb.home / "probe-head"
+    out = Path(cfg.cmd.out).expanduser() if cfg.cmd.out else RunFolder(bb.home).probe_head
     check_out(out, cfg.cmd.force, folder=True, what="probe head")
     where = f"--labels {cfg.data.labels}" if cfg.data.labels else "the built-in dataset"
     data = load_probe_images(cfg, explicit, bb.cfg, need_labels=True,

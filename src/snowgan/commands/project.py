@@ -16,6 +16,7 @@ import torch
 from ..config import Config, ConfigError
 from ..diskspace import writing
 from ..files import json_text
+from ..runfolder import RunFolder, claim_numbered
 from ..sample import parse_classes
 from .common import check_out, device_for
 
@@ -42,11 +43,8 @@ def load_model(cfg: Config):
 def _out_dir(cfg: Config, root: Path, name: str) -> Path:
     out = check_out(cfg.cmd.out, cfg.cmd.force, folder=True, what="projection")
     if out is None:  # a new numbered folder each time, so nothing made before is overwritten
-        base = root / "projections"
-        base.mkdir(parents=True, exist_ok=True)
-        n = 1 + max((int(p.name[:5]) for p in base.iterdir() if p.name[:5].isdigit()), default=0)
         stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(name).stem)[:40] or "photo"
-        out = base / f"{n:05d}-{stem}"
+        return claim_numbered(RunFolder(root).projections, stem)
     out.mkdir(parents=True, exist_ok=True)
     return out
 

@@ -22,6 +22,7 @@ from ..train import checkpoint as ckpt
 from ..train import distributed as dist_util
 from ..train.loop import Trainer
 from ..train.run_state import TrainingFailed
+from ..train.runlock import stale_note
 from ..train.memory import is_out_of_memory, oom_advice, release_cached
 from ..train.session import RunLog, Session, open_session
 from .common import device_for, warnings_as_notes
@@ -78,6 +79,8 @@ def _train(cfg: Config, explicit: set[str], info: dist_util.DistInfo) -> int:
     if info.enabled and cfg.train.batch_size % info.world:
         raise ConfigError(f"--batch_size {cfg.train.batch_size} must be divisible by the {info.world} processes")
     session = _open_session_all_ranks(cfg, explicit, info)
+    if session.lock is not None and session.lock.stale:
+        session.log(stale_note(session.lock.stale, session.run_dir))
     try:
         return _train_in(session, info)
     finally:

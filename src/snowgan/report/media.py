@@ -1,9 +1,10 @@
 """Where pictures and videos of a run live, how new ones are named, and how the report embeds them.
 
-- ``RUN/media/KIND-NNNNN.{gif,mp4,png}``: made by ``--mode interpolate / average / progress``;
-  each call takes the next free number, so nothing made before is ever overwritten.
-- ``RUN/report/KIND.{gif,mp4,png}``: made by ``--mode report`` for the report and replaced
-  by it on every call (nobody else writes there).
+- ``RUN/media/KIND-NNNNN.{gif,mp4,png}``: made by ``--mode interpolate / average / progress``, and
+  by ``--mode report`` when the run has none of a kind that is newer than its inputs; each call
+  takes the next free number, so nothing made before is ever overwritten, and the report shows
+  the newest of each kind (one folder, one copy: the report once kept its own in ``RUN/report/``,
+  still read here for older run folders).
 - ``RUN/plots/*.png``: the training curves (plots.py), redrawn each time.
 """
 
@@ -15,8 +16,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 from urllib.parse import quote
 
-MEDIA_DIR = "media"
-REPORT_DIR = "report"
+from ..runfolder import RunFolder
+
 # Files up to this size are embedded in report.html as data: URIs (the report then works
 # when copied alone); bigger ones are linked by relative path, next to the report.
 EMBED_MAX_BYTES = 8 << 20
@@ -35,12 +36,12 @@ def next_numbered(folder: Path, kind: str, exts: Sequence[str]) -> Path:
 
 
 def newest(run_dir: Path, kind: str, ext: str) -> Optional[Path]:
-    """The newest (by modification time) ``media/KIND-NNNNN.EXT`` or ``report/KIND.EXT`` of a run."""
-    run_dir = Path(run_dir)
+    """The newest (by modification time) ``media/KIND-NNNNN.EXT`` of a run, or an older snowgan's ``report/KIND.EXT``."""
+    folder = RunFolder(run_dir)
     pattern = re.compile(rf"^{re.escape(kind)}-\d{{5}}\.{re.escape(ext)}$")
-    media = run_dir / MEDIA_DIR
+    media = folder.media
     found = [p for p in media.iterdir() if pattern.match(p.name)] if media.is_dir() else []
-    own = run_dir / REPORT_DIR / f"{kind}.{ext}"
+    own = folder.old_report_media / f"{kind}.{ext}"
     if own.is_file():
         found.append(own)
     return max(found, key=lambda p: (p.stat().st_mtime, p.name), default=None)

@@ -190,7 +190,7 @@ def plot_stats(run_dir: Path) -> list[Path]:
     """
     run_dir = Path(run_dir)
     folder = RunFolder(run_dir)
-    out_dir = run_dir / "plots"
+    out_dir = folder.plots
     stamp = out_dir / DRAWN_FROM
     inputs = _inputs(folder)
     if stamp.is_file() and stamp.read_text() == inputs:
