@@ -84,3 +84,32 @@ def test_default_collapse_watch_measures_diversity_and_can_be_turned_off(workdir
     a = load_file(str(watched / "checkpoints" / "step-00000060" / "model.safetensors"))
     b = load_file(str(off / "checkpoints" / "step-00000060" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_reals_png_shows_the_photos_as_they_are_and_the_augmented_view_apart(tmp_path: Path) -> None:
+    """Issue 42: samples/reals.png showed the augmented batch, cutout's grey squares cut into the
+    user's photos. Now it is the images as they are; the augmented view is its own labelled file."""
+    import numpy as np
+    from PIL import Image
+
+    colours = [(220, 30, 30), (30, 200, 40), (40, 60, 230), (240, 220, 20)]
+    data = tmp_path / "flat"
+    data.mkdir()
+    for i in range(16):
+        Image.new("RGB", (16, 16), colours[i % 4]).save(data / f"{i:02d}.png")
+    run_cli_here("train", "--data", str(data), "--recipe", "photos-dcgan", *TINY, "--steps", "1", "--name", "r",
+                 cwd=tmp_path, env={"SNOWGAN_CACHE": str(tmp_path / "cache")})
+    samples = tmp_path / "runs" / "00001-r" / "samples"
+
+    def colours_in(path: Path) -> set:
+        pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3)
+        return {tuple(int(v) for v in p) for p in np.unique(pixels, axis=0)}
+
+    clean, augmented = colours_in(samples / "reals.png"), colours_in(samples / "reals-augmented.png")
+    padding = colours_in(samples / "reals.png") - set(colours)
+    assert len(padding) <= 1  # the grid's gaps, one colour
+    assert set(colours) <= clean  # every photo as it is, nothing else
+    assert (128, 128, 128) in augmented and (128, 128, 128) not in clean  # cutout's grey squares
+    assert len(augmented - set(colours) - padding) > 4  # and colour jitter
+    page = (tmp_path / "runs" / "00001-r" / "report.html").read_text()
+    assert "Real training images, as the run reads them" in page and "the grey squares are cutout" in page

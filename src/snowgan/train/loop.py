@@ -257,13 +257,17 @@ class Trainer:
             self.optional_write("TensorBoard image", self.files.tensorboard, lambda: self.tb.image(path, step))
 
     def write_reals(self) -> None:
+        """samples/reals.png: training images as they are, the first picture of "my data" a person opens
+        (it used to be the augmented batch, whose cutout squares look like damaged photos);
+        samples/reals-augmented.png: the same batch as D sees it, when the run augments."""
         with torch.random.fork_rng(devices=[]):
             x = self.tech.real(self.batches.next(min(self.batch_size, 64))).images
             self.batches.pos = type(self.batches.pos)()  # peek only: rewind to the start
-            if self.augment is not None:
-                x = self.augment(x)
-        path = self.files.reals_grid
-        self.optional_write("grid of real images", path, lambda: save_grid(to_uint8(x), path))
+            augmented = self.augment(x) if self.augment is not None else None
+        for what, path, images in (("grid of real images", self.files.reals_grid, x),
+                                   ("grid of augmented real images", self.files.reals_augmented_grid, augmented)):
+            if images is not None:
+                self.optional_write(what, path, lambda p=path, im=images: save_grid(to_uint8(im), p))
 
     # ---- signals -----------------------------------------------------------------------
     def _install_signals(self) -> None:
