@@ -103,10 +103,6 @@ class RunFolder:
     def reals_augmented_grid(self) -> Path:
         return self.samples / "reals-augmented.png"
 
-    @property
-    def reals_augmented_grid(self) -> Path:
-        return self.samples / "reals-augmented.png"
-
     def sample_grid(self, step: int) -> Path:
         return self.samples / f"step-{step:08d}.png"
 
