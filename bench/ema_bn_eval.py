@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from torch import nn
 from torch.optim.swa_utils import update_bn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from resultfile import write_results  # noqa: E402
 
 from snowgan.config import Config  # noqa: E402
 from snowgan.data.load import load_dataset  # noqa: E402
@@ -87,8 +87,8 @@ def main() -> None:
         rows[name] = {"kid": values["kid"], "kid_std": values["kid_std"], "fid": values["fid"]}
         print(f"  {name:<24} KID {values['kid']:.4f} (sd {values['kid_std']:.4f})  FID {values['fid']:.1f}", flush=True)
     if a.json:
-        Path(a.json).write_text(json.dumps({"command": " ".join(sys.argv), "run": str(a.run),
-                                            "checkpoint": c.path.name, "results": rows}, indent=2) + "\n")
+        write_results(a.json, {"command": " ".join(sys.argv), "run": str(a.run), "checkpoint": c.path.name,
+                               "results": rows})
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from resultfile import write_results
+
 REPO = Path(__file__).resolve().parents[1]
 
 # name -> flags. "wgan-gp" is snowgan's default model (the seed write-up's); "houses" and
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {json.dumps(row[name])}", flush=True)
         results.append(row)
     if a.json:
-        Path(a.json).write_text(json.dumps({"command": " ".join(sys.argv), "results": results}, indent=2))
+        write_results(a.json, {"command": " ".join(sys.argv), "results": results})
     return 0
 
 

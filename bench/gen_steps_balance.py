@@ -30,6 +30,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from resultfile import write_results
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 # name -> flags. The seed command verbatim gets the default model (WGAN-GP, 5 critic steps);
@@ -100,8 +102,7 @@ def main() -> None:
     montage(grids, args.out / "balance.png")
     print(f"grids and montage in {args.out}/ (balance.png)")
     if args.json:
-        args.json.write_text(json.dumps({"image_size": args.image_size, "steps": args.steps, "variants": rows},
-                                        indent=2))
+        write_results(args.json, {"image_size": args.image_size, "steps": args.steps, "variants": rows})
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ time, against a large torch.matmul in the same dtype at the same thread count.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 from pathlib import Path
@@ -39,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_throughput import PEAK_DTYPE, PEAK_NAME, best_seconds, matmul_peak  # noqa: E402
+from resultfile import write_results  # noqa: E402
 
 
 def routes(x: torch.Tensor, w: torch.Tensor, groups: int) -> dict:
@@ -118,11 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             line.append(f"{name} {ms:.1f} ms ({100 * rows[-1]['fraction_of_peak']:.0f}%)")
         print(f"C{C} {H}x{H} groups {groups}: " + ", ".join(line), flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"torch": torch.__version__, "python": platform.python_version(),
-                                               "threads": torch.get_num_threads(), "peak_dtype": PEAK_NAME,
-                                               "matmul_peak_gflops": peak / 1e9, "batch": args.batch,
-                                               "group_size": args.group_size, "rows": rows}, indent=2),
-                                   encoding="utf-8")
+        write_results(args.json, {"torch": torch.__version__, "python": platform.python_version(),
+                                  "threads": torch.get_num_threads(), "peak_dtype": PEAK_NAME,
+                                  "matmul_peak_gflops": peak / 1e9, "batch": args.batch,
+                                  "group_size": args.group_size, "rows": rows})
     return 0
 
 

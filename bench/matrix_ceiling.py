@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import platform
 import statistics
@@ -51,6 +50,7 @@ from train_throughput import PEAK_DTYPE, PEAK_NAME, SnowganIteration, best_secon
 from train_throughput import CASES as TRAIN_CASES  # noqa: E402
 from projected_throughput import CASES as PROJECTED_CASES  # noqa: E402
 from r3gan_throughput import build_parser as r3gan_parser, snowgan_argv as r3gan_argv  # noqa: E402
+from resultfile import write_results  # noqa: E402
 
 from snowgan.train.device import configure_threads  # noqa: E402
 
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         info = {"torch": torch.__version__, "python": platform.python_version(), "threads": threads,
                 "peak_dtype": PEAK_NAME, "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
                 "results": results}
-        Path(args.json).write_text(json.dumps(info, indent=2), encoding="utf-8")
+        write_results(args.json, info)
     return 0
 
 

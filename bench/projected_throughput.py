@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import platform
 import statistics
@@ -44,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_throughput import PEAK_DTYPE, PEAK_NAME, SnowganIteration, count_flops, matmul_peak, spread, timed_block  # noqa: E402
 from plain_reference import plain_activations  # noqa: E402
+from resultfile import write_results  # noqa: E402
 
 from snowgan.augment import DiffAugment  # noqa: E402
 from snowgan.models import projected  # noqa: E402
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     results = [run_case(name, args, peaks) for name in args.cases.split(",") if name]
     info.update(peak_dtype=PEAK_NAME, matmul_peak_gflops=spread([x / 1e9 for x in peaks]), results=results)
     if args.json:
-        Path(args.json).write_text(json.dumps(info, indent=2), encoding="utf-8")
+        write_results(args.json, info)
     return 0
 
 

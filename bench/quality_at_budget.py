@@ -16,7 +16,6 @@ real-vs-real SWD of two disjoint halves of the data is printed as the noise floo
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_throughput import SnowganIteration  # noqa: E402
+from resultfile import write_results  # noqa: E402
 
 from snowgan.metrics.swd import swd  # noqa: E402
 from snowgan.sample import generate_images, latents  # noqa: E402
@@ -101,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in VARIANTS:
             print(f"median SWD {k}: {statistics.median(r[k]['swd'] for r in results):.1f}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"command": " ".join(sys.argv), "threads": threads,
-                                               "results": results}, indent=2), encoding="utf-8")
+        write_results(args.json, {"command": " ".join(sys.argv), "threads": threads, "results": results})
     return 0
 
 

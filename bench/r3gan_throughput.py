@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import platform
 import statistics
@@ -54,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_throughput import PEAK_DTYPE, PEAK_NAME, SnowganIteration, count_flops, matmul_peak, spread, timed_block  # noqa: E402
 from plain_reference import plain_activations  # noqa: E402
+from resultfile import write_results  # noqa: E402
 
 from snowgan.train.device import configure_threads  # noqa: E402
 
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(median) of the {PEAK_NAME} matmul peak measured beside it; counting only the reference's FLOPs "
           f"{100 * statistics.median(useful):.1f}%", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2), encoding="utf-8")
+        write_results(args.json, out)
     return 0
 
 

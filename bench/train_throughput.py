@@ -29,7 +29,6 @@ the CPU has bf16 matrix units, else in fp32 (what snowgan trains in there; PEAK_
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -43,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from plain_reference import PlainReference  # noqa: E402
+from resultfile import write_results  # noqa: E402
 
 from snowgan.flags import parse_args  # noqa: E402
 from snowgan.data.dataset import Batches  # noqa: E402
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     info.update(peak_dtype=PEAK_NAME, matmul_peak_gflops=spread([x / 1e9 for x in peaks]),
                 fp32_matmul_peak_gflops=fp32_peak / 1e9, results=results)
     if args.json:
-        Path(args.json).write_text(json.dumps(info, indent=2), encoding="utf-8")
+        write_results(args.json, info)
     return 0
 
 

@@ -67,3 +67,12 @@ def test_drop_class_costs_most_for_the_class_unlike_the_others(capsys) -> None:
            if line.startswith("  without ")}
     assert set(kid) == {"a", "b", "far"}
     assert kid["far"] > 5 * max(kid["a"], kid["b"])
+
+
+def test_a_bare_results_name_lands_in_bench_results_and_a_path_stays_as_given(tmp_path: Path, capsys) -> None:
+    bench = _load(BENCH / "resultfile.py")
+    assert bench.results_path("results-x.json") == BENCH / "results" / "results-x.json"
+    written = bench.write_results(tmp_path / "sub" / "r.json", {"a": 1})
+    assert written == tmp_path / "sub" / "r.json" and written.read_text(encoding="utf-8") == '{\n  "a": 1\n}\n'
+    assert str(written) in capsys.readouterr().out
+    assert not list(BENCH.glob("results-*.json")), "bench results go under bench/results/"
