@@ -68,7 +68,7 @@ def test_resolved_configs_of_seed_commands_and_recipes_are_unchanged() -> None:
              "log": {"tensorboard": False},
              "run": {"verbose": False},
              "cmd": {"new_data": False, "classes": None, "image": None, "latents": None, "project_steps": 200,
-                     "perceptual_weight": 1.0, "host": "127.0.0.1", "port": 8765}}
+                     "perceptual_weight": 1.0, "host": "127.0.0.1", "port": 8765, "list": False}}
     for case, entry in recorded.items():
         now = parse_args(entry["argv"])[0].to_dict()
         for sec, values in now.items():

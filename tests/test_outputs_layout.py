@@ -13,7 +13,7 @@ from conftest import run_cli, run_cli_here
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "outputs.md"
 TINY = ["--image_size", "16", "--builtin_count", "32", "--batch_size", "8", "--g_width", "8", "--d_width", "8",
-        "--loss", "nonsat", "--progress", "none", "--log_every", "2", "--sample_every", "3",
+        "--loss", "nonsat", "--augment", "translation", "--progress", "none", "--log_every", "2", "--sample_every", "3",
         "--metrics_every", "3", "--metrics", "swd,diversity", "--metrics_samples", "16"]
 
 # Placeholders of the tree, as regular expressions.
