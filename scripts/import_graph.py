@@ -1,10 +1,20 @@
-"""Import cycles and imports inside functions in src/snowgan (for docs/architecture.md).
+"""Import cycles, back-edges and imports inside functions in src/snowgan (for docs/architecture.md).
 
-    python scripts/import_graph.py            # cycles among module-level imports, counts
+    python scripts/import_graph.py            # cycles and back-edges among module-level imports, counts
     python scripts/import_graph.py --all      # cycles counting imports inside functions too
 
 Module-level imports are what Python executes at import time; an import inside a
 function hides a dependency from that picture, so both are reported.
+
+The layers of src/snowgan, lowest first (LAYERS below names every module's layer): foundations
+(errors, text, sizes, files, diskspace, progress, registries, tensorfile, latentfile) < settings
+and run folders (config, validation, flags, runfolder, runs, evaluations) < the GAN's parts
+(data, models, losses, metrics, pretrained, augment, optim, sample) < run outputs (report:
+grids, videos, plots, the report page; training writes them live) < training (train) < trained
+models (export, modelcard, project, studio, probe) < commands < the command line (cli, __main__,
+helptext, checks). A module imports its own layer and those below; an import of a higher layer
+is a back-edge. tests/test_import_graph.py keeps module-level cycles and back-edges at 0 and
+every module in exactly one layer.
 """
 
 from __future__ import annotations
@@ -12,8 +22,25 @@ from __future__ import annotations
 import ast
 import sys
 from pathlib import Path
+from typing import Iterable
 
 ROOT = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = "snowgan"
+
+# Lowest first. An entry is a module or a package (all of its modules) of src/snowgan; "__init__"
+# is the package itself. Written out, not inferred from the imports: the order is how the code is
+# meant to be read, and the graph is checked against it.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("foundations", ("__init__", "errors", "text", "sizes", "files", "diskspace", "progress", "registries",
+                     "tensorfile", "latentfile")),
+    ("settings and run folders", ("config", "validation", "flags", "runfolder", "runs", "evaluations")),
+    ("the GAN's parts", ("data", "models", "losses", "metrics", "pretrained", "augment", "optim", "sample")),
+    ("run outputs", ("report",)),
+    ("training", ("train",)),
+    ("trained models", ("export", "modelcard", "project", "studio", "probe")),
+    ("commands", ("commands",)),
+    ("command line", ("cli", "__main__", "helptext", "checks")),
+]
 
 
 def module_name(path: Path) -> str:
@@ -104,14 +131,53 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+def _entry(mod: str) -> str:
+    """A module's name as LAYERS writes it: "snowgan" -> "__init__", "snowgan.data.load" -> "data.load"."""
+    return "__init__" if mod == PACKAGE else mod.removeprefix(PACKAGE + ".")
+
+
+def layers_of(modules: Iterable[str]) -> tuple[dict[str, int], list[str]]:
+    """Each module's layer (an index into LAYERS), and what is wrong with LAYERS: a module in no
+    layer or in more than one (a new module must be placed), an entry that names no module."""
+    names = {_entry(m): m for m in modules}
+    found: dict[str, list[int]] = {m: [] for m in names}
+    problems = []
+    for i, (_, entries) in enumerate(LAYERS):
+        for e in entries:
+            hits = [n for n in names if n == e or (e != "__init__" and n.startswith(e + "."))]
+            found.update({n: found[n] + [i] for n in hits})
+            if not hits:
+                problems.append(f"{e}: in LAYERS but not a module of {PACKAGE}")
+    for n, where in sorted(found.items()):
+        if len(where) != 1:
+            problems.append(f"{n}: in {len(where)} layers ({', '.join(LAYERS[i][0] for i in where) or 'place it'})")
+    return {names[n]: where[0] for n, where in found.items() if len(where) == 1}, problems
+
+
+def back_edges(edges: dict[str, set[str]], layer: dict[str, int]) -> list[tuple[str, str]]:
+    """Imports from a lower layer into a higher one, sorted (modules without a layer are left to layers_of)."""
+    return sorted((a, b) for a, targets in edges.items() for b in targets
+                  if a in layer and b in layer and layer[a] < layer[b])
+
+
 def main() -> int:
     include_local = "--all" in sys.argv
     edges, local = graph(include_local)
     found = cycles(edges)
+    layer, problems = layers_of(edges)
+    module_level = graph(False)[0]
+    upward = back_edges(module_level, layer)
+    inside = sorted(set(back_edges(graph(True)[0], layer)) - set(upward))
     print(f"modules: {len(edges)}; imports inside functions: {local}; "
-          f"import cycles ({'all imports' if include_local else 'module level'}): {len(found)}")
+          f"import cycles ({'all imports' if include_local else 'module level'}): {len(found)}; "
+          f"back-edges: {len(upward)} (module level), {len(inside)} (inside functions only)")
     for c in found:
         print("  cycle:", " <-> ".join(c))
+    for kind, pairs in (("back-edge", upward), ("back-edge inside a function", inside)):
+        for a, b in pairs:
+            print(f"  {kind}: {a} ({LAYERS[layer[a]][0]}) -> {b} ({LAYERS[layer[b]][0]})")
+    for p in problems:
+        print("  layers:", p)
     return 0
 
 

