@@ -4,16 +4,18 @@ scripts/import_graph.py names the layers (LAYERS, lowest first: foundations < se
 folders < the GAN's parts < run outputs < training < trained models < commands < command line).
 A back-edge (train/loop.py importing checks.py, which imported train/plan.py: issue 40) reads as
 "the trainer depends on the command line"; this test keeps the count at 0 and makes a new module
-take a place in the order.
+take a place in the order. scripts/function_sizes.py, beside it, lists the largest functions.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "import_graph.py"
+sys.path.insert(0, str(SCRIPT.parent))  # scripts/function_sizes.py names modules as import_graph does
 
 
 def _script() -> ModuleType:
@@ -41,3 +43,15 @@ def test_a_back_edge_is_an_import_into_a_higher_layer_and_a_package_entry_places
     edges = {"snowgan.train.loop": {"snowgan.checks", "snowgan.errors"}, "snowgan.checks": {"snowgan.train.loop"}}
     assert graph.back_edges(edges, layer) == [("snowgan.train.loop", "snowgan.checks")]
     assert any("newmodule: in 0 layers" in p for p in graph.layers_of(["snowgan.newmodule"])[1])
+
+
+def test_function_sizes_count_each_def_from_its_first_to_its_last_line(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("function_sizes", SCRIPT.parent / "function_sizes.py")
+    sizes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sizes)  # type: ignore[union-attr]
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "m.py").write_text("def f():\n    def g():\n        pass\n    return g\n\n\n"
+                                           "class C:\n    def method(self):\n        return 1\n", encoding="utf-8")
+    found = sizes.sizes(tmp_path / "pkg")
+    assert [(s.lines, s.where) for s in found] == [(4, "m:f"), (2, "m:C.method"), (2, "m:f.g")]
+    assert found[0].path == "pkg/m.py:1"
