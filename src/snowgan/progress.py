@@ -82,10 +82,14 @@ class Progress:
         if self._bar is not None:
             self._bar.unpause()
 
-    def eta(self) -> Optional[float]:
-        """Seconds left: the count still to go at the rate so far (excluded time left out), plus extra_eta_s."""
-        elapsed = time.time() - self._t0 - self._excluded_s
-        rate = (self.n - self._n0) / elapsed if elapsed > 0 else 0.0
+    def rate(self, now: Optional[float] = None) -> float:
+        """Units per second so far, the excluded time left out (now: time.time() when not given)."""
+        elapsed = (time.time() if now is None else now) - self._t0 - self._excluded_s
+        return (self.n - self._n0) / elapsed if elapsed > 0 else 0.0
+
+    def eta(self, rate: Optional[float] = None) -> Optional[float]:
+        """Seconds left: the count still to go at ``rate`` (default: the rate so far), plus extra_eta_s."""
+        rate = self.rate() if rate is None else rate
         if not self.total or rate <= 0:
             return None
         return max(0.0, self.total - self.n) / rate + self.extra_eta_s
@@ -107,14 +111,13 @@ class Progress:
 
     def line(self) -> str:
         """The plain progress line: status (or count), percent, rate, ETA, postfix."""
-        elapsed = time.time() - self._t0 - self._excluded_s
-        rate = (self.n - self._n0) / elapsed if elapsed > 0 else 0.0
+        rate = self.rate()
         where = self.status or (f"{self.n:,.0f}" + (f"/{self.total:,.0f}" if self.total else "") + f" {self.unit}")
         parts = [where]
         if self.total:
             parts.append(f"{100 * self.n / self.total:.0f}%")
         parts.append(f"{number(rate)} {self.unit}/s")
-        if (eta := self.eta()) is not None:
+        if (eta := self.eta(rate)) is not None:
             parts.append(f"eta {_fmt_time(eta)}")
         if self.postfix:
             parts.append(self.postfix)
