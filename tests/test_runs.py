@@ -26,6 +26,9 @@ def test_a_command_inside_a_run_folder_uses_that_run(work: Path) -> None:
     run = work / "runs" / "00001-dcgan"
     proc = run_cli("generate", "--n_samples", "2", cwd=run, env={"SNOWGAN_CACHE": str(work / "cache")})
     assert "run 00001-dcgan" in proc.stdout  # the folder it stands in, not the newest run
+    # what was loaded, said once in words (not 'latest checkpoint (...) step-00000002 (step 2)')
+    assert "run 00001-dcgan, step 2 (0.1 kimg): the latest checkpoint" in proc.stdout
+    assert "step-0000" not in proc.stdout
     assert len(list((run / "generated").glob("*/*.png"))) == 2
     assert not (run / "runs").exists()
 

@@ -36,7 +36,6 @@ from ..metrics.tracker import metrics_cache_dir
 from ..metrics.inception import PROTOCOL_NAME
 from ..metrics.weights import STANDARD_FILES, load_inception, resolve_weights
 from ..runfolder import RunFolder, claim_numbered
-from ..text import significant
 
 DEFAULT_N_SAMPLES = 1000  # features of a run's samples when --n_samples is not given
 # Flags that choose the images, not how they are sized: --data may override these for evaluate.
@@ -134,8 +133,7 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
         raise ConfigError("--n_samples must be at least 2 for metrics")
     run_dir, loaded = _load_generator(cfg, device)
     dataset, source = _real_dataset(cfg, explicit, loaded.cfg)
-    print(f"evaluating run {run_dir.name}: {getattr(loaded, 'why', 'checkpoint')} {loaded.path.name} "
-          f"(step {loaded.step}, {significant(loaded.kimg, 3)} kimg), {n} samples with seed {cfg.run.seed}, "
+    print(f"evaluating {loaded.describe()}; {n} samples with seed {cfg.run.seed}, "
           f"real set: {dataset.description or source} ({len(dataset)} images); metrics: {', '.join(names)}",
           flush=True)
     suite = MetricSuite(names, dataset.images, dataset.fingerprint, device, cfg.metrics.inception_weights,

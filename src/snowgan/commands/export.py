@@ -25,8 +25,7 @@ def main(cfg: Config, explicit: set[str]) -> int:
     check_out(out, cfg.cmd.force, folder=True, what="exported model")
     loaded = load_run(run_dir, cfg.cmd.checkpoint, "cpu")
     out.mkdir(parents=True, exist_ok=True)  # only now: a failed load leaves no empty folder behind
-    print(f"exporting run {run_dir.name}, {loaded.why} {loaded.path.name} "
-          f"(step {loaded.step}, {loaded.kimg:.1f} kimg) to {out}")
+    print(f"exporting {loaded.describe()}, to {out}")
 
     files = {export.WEIGHTS["generator"]: export.save_weights(loaded.G, out / export.WEIGHTS["generator"], "generator (EMA)"),
              export.WEIGHTS["discriminator"]: export.save_weights(loaded.D, out / export.WEIGHTS["discriminator"], "discriminator")}

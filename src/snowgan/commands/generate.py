@@ -66,8 +66,7 @@ def _load(cfg: Config, device: torch.device) -> tuple[torch.nn.Module, int, str,
         return G, read_model_config(cfg.cmd.model)[0].data.channels, f"model {cfg.cmd.model}", Path(cfg.cmd.model)
     run_dir = find_run(cfg.run.runs_dir, cfg.run.run, need_checkpoint=True)
     loaded = load_run(run_dir, cfg.cmd.checkpoint, device)
-    return loaded.G, loaded.cfg.data.channels, (f"run {run_dir.name}, {loaded.why} {loaded.path.name} "
-                                                f"(step {loaded.step}, {loaded.kimg:.1f} kimg)"), run_dir
+    return loaded.G, loaded.cfg.data.channels, loaded.describe(), run_dir
 
 
 def _render(G: torch.nn.Module, device: torch.device, z_of, classes: Optional[torch.Tensor], n: int

@@ -103,8 +103,7 @@ def _load(cfg: Config, run_dir: Path):
 
     device = device_for(cfg)
     loaded = load_run(run_dir, cfg.cmd.checkpoint, device)
-    print(f"run {run_dir.name}: {getattr(loaded, 'why', 'checkpoint')} {loaded.path.name} "
-          f"(step {loaded.step}, {loaded.kimg:.1f} kimg), EMA generator, seed {cfg.run.seed}")
+    print(f"{loaded.describe()}; seed {cfg.run.seed}")
     return loaded, device
 
 

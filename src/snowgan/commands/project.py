@@ -36,7 +36,7 @@ def load_model(cfg: Config):
 
     run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
     loaded = load_run(run_dir, cfg.cmd.checkpoint, device)
-    desc = f"run {run_dir.name}, {getattr(loaded, 'why', 'checkpoint')} {loaded.path.name} (step {loaded.step})"
+    desc = loaded.describe()
     return loaded.G, loaded.cfg, desc, run_dir, device
 
 

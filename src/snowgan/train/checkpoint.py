@@ -321,10 +321,21 @@ class LoadedRun:
     kimg: float
     path: Path
 
+    def describe(self) -> str:
+        """What every command says it loaded, once: 'run 00003-photos, step 900 (14.4 kimg): the best
+        checkpoint by kid' (not the folder's name beside the reason that chose it, twice)."""
+        why = getattr(self, "why", "")
+        if why.startswith("best checkpoint (by "):
+            why = "the best checkpoint by " + why[len("best checkpoint (by "):].rstrip(")")
+        elif why.startswith("latest checkpoint"):
+            why = "the latest checkpoint" + (" (no metric chose a best)" if "no best" in why else "")
+        else:
+            why = "the checkpoint asked for"
+        return f"run {self.path.parent.parent.name}, step {self.step} ({self.kimg:.1f} kimg): {why}"
+
 
 def best_metric_of(run_dir: Path) -> str:
     """The metric that chose a run's best checkpoint, as its metrics.jsonl records it."""
-    from ..files import read_jsonl
 
     names = [r.get("best_metric") for r in RunFolder(run_dir).read_metrics()]
     return next((n for n in reversed(names) if isinstance(n, str)), "the tracked metric")
