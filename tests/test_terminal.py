@@ -61,8 +61,13 @@ def test_a_short_data_run_prints_a_few_plain_lines_and_ends_on_time(tmp_path: Pa
     # log.txt keeps what the screen leaves out
     log = (tmp_path / "runs" / "00001-photos" / "log.txt").read_text()
     assert "precision bf16" in log or "precision fp32" in log
-    # --minutes is wall time, checks included: generous bounds (the plan is fixed from the speed of a few
-    # iterations on a machine that may be busy); before issue 42 the checks came on top of the minutes
+    # --minutes is wall time, checks included. What the plan decided adds up to the time asked, checks
+    # and all (before issue 42 the checks came on top of the minutes)...
+    plan_line = next(x for x in out if x.startswith("plan: "))
+    m = re.search(r"in all, ends about \d\d:\d\d: (\d+) s of training .*?(?:\(about (\d+) s\))?; a grid", plan_line)
+    assert m and int(m.group(1)) + int(m.group(2) or 0) <= minutes * 60, plan_line
+    # ...and the run keeps to it within a generous bound: the length is fixed from the speed of its first
+    # iterations, and a test machine's load changes under it (docs/training.md shows an overrun it caused).
     done = next(x for x in out if x.startswith("done: "))
     took = float(re.search(r" in (\d+) s \(asked for 30 s\)", done).group(1))
-    assert 0.5 * minutes * 60 <= took <= 1.25 * minutes * 60 + 2, done
+    assert took <= 3 * minutes * 60 + 30, done
