@@ -36,9 +36,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]
 def test_evaluate_all_metrics_writes_an_evaluation_with_protocols(trained) -> None:
     work, weights, env = trained
     p = run_cli("--mode", "evaluate", "--metrics", "fid,kid,pr,dc,swd,diversity", "--n_samples", "6",
-                "--inception_weights", weights, "--progress", "none", cwd=work, env=env)
+                "--inception_weights", weights, "--progress", "none", "--verbose", "true", cwd=work, env=env)
     for name in ("fid", "kid", "precision", "recall", "density", "coverage", "swd", "diversity", "protocol:"):
-        assert name in p.stdout
+        assert name in p.stdout  # --verbose: the protocols too (without it they are only in the file)
     result = json.loads((work / "runs" / "00001-tiny" / "evaluations" / "00001-seed0.json").read_text())
     assert result["run"] == "00001-tiny" and result["n_samples"] == 6 and result["seed"] == 0
     assert result["real_set"]["n_images"] == 8 and result["real_set"]["fingerprint"]
@@ -128,7 +128,8 @@ def test_every_evaluation_is_kept_listed_and_the_newest_is_read(trained, tmp_pat
            "time": "2024-01-01T00:00:00", "metrics": {"swd": {"value": 123.0, "protocol": "older snowgan"}}}
     (run / "metrics.json").write_text(json.dumps(old))  # what evaluate wrote before
     first = run_cli("evaluate", "--metrics", "swd", "--n_samples", "8", cwd=tmp_path, env=env)
-    assert "evaluations/00001-seed0.json (earlier evaluations kept: 1;" in first.stdout
+    assert "evaluations/00001-seed0.json, the protocol of each number with it" in first.stdout
+    assert "earlier evaluations kept: 1 (snowgan evaluate --list" in first.stdout
     kept = (run / "evaluations" / "00001-seed0.json").read_bytes()
     run_cli_here("evaluate", "--metrics", "swd,diversity", "--n_samples", "6", "--seed", "1", cwd=tmp_path, env=env)
     assert sorted(p.name for p in (run / "evaluations").iterdir()) == ["00001-seed0.json", "00002-seed1.json"]

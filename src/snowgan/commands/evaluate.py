@@ -97,8 +97,9 @@ def _metric_entries(values: dict[str, float], proto: dict[str, str]) -> dict[str
     return out
 
 
-def format_table(entries: dict[str, dict]) -> str:
-    """Plain-text table: metric, value, then each protocol once."""
+def format_table(entries: dict[str, dict], protocols: bool = True) -> str:
+    """Plain-text table: metric, value, then (protocols) each protocol once. The command prints the
+    protocols only with --verbose: the evaluation's file keeps them, and train has said them already."""
     lines = [f"{'metric':<11} value"]
     for name, e in entries.items():
         v = f"{e['value']:.6g}"
@@ -110,6 +111,8 @@ def format_table(entries: dict[str, dict]) -> str:
             v += (f"  (near-duplicates {e['dup_rate']:.0%} vs real {e['dup_rate_real']:.0%}, "
                   f"memorised {e['memorised']:.0%})")
         lines.append(f"{name:<11} {v}")
+    if not protocols:
+        return "\n".join(lines)
     lines.append("protocol:")
     seen = set()
     for name, e in entries.items():
@@ -161,10 +164,10 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
     }
     if per_class:
         result["per_class"] = per_class
-    print(format_table(entries))
+    print(format_table(entries, cfg.run.verbose))
     for name, class_entries in per_class.items():
         print(f"class {name}:")
-        print(format_table(class_entries))
+        print(format_table(class_entries, cfg.run.verbose))
     if warning:
         print(f"warning: {warning}")
     # A new numbered file per call: a second evaluation (another --seed, --n_samples, checkpoint) keeps the first.
@@ -180,8 +183,8 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
             target.unlink(missing_ok=True)  # the number claimed for it
         raise
     earlier = len(RunFolder(run_dir).evaluation_files()) - 1 if out_path is None else 0
-    print(f"wrote {target}" + (f" (earlier evaluations kept: {earlier}; snowgan evaluate --list shows them)"
-                               if earlier else ""))
+    print(f"wrote {target}, the protocol of each number with it (--verbose prints them)"
+          + (f"; earlier evaluations kept: {earlier} (snowgan evaluate --list shows them)" if earlier else ""))
     return 0
 
 
