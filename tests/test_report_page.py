@@ -114,3 +114,24 @@ def test_progress_lines_read_at_a_glance(monkeypatch: pytest.MonkeyPatch) -> Non
 
     assert [plural(1, "step"), plural(2, "image"), f"{article('8x8')} 8x8 grid", f"{article('4x8')} 4x8 grid"] == \
         ["1 step", "2 images", "an 8x8 grid", "a 4x8 grid"]
+
+
+def _log(run: Path, lines: list[str]) -> None:
+    (run / "log.txt").write_text("".join(line + "\n" for line in lines))
+
+
+def test_only_a_warning_the_latest_check_still_gives_is_in_the_box(tmp_path: Path) -> None:
+    run = write_run_folder(tmp_path / "run")
+    low = "possible mode collapse: samples are 19% as varied as the real images (warn below 50%)"
+    _metrics(run, [{"step": 2, "kimg": 0.1, "diversity": 0.19, "collapse_warning": low},
+                   {"step": 4, "kimg": 0.2, "diversity": 0.9}])  # diversity recovered
+    _log(run, [f"WARNING: {low}", "check at step 4: diversity 0.9"])
+    page = write_report(run).read_text()
+    assert "class=warn" not in page  # no red box for a warning the run has left behind
+    assert "<details" in page and low in page.split("<details")[1]  # the history, folded away
+    _metrics(run, [{"step": 2, "kimg": 0.1, "diversity": 0.19, "collapse_warning": low},
+                   {"step": 4, "kimg": 0.2, "diversity": 0.9},
+                   {"step": 6, "kimg": 0.3, "diversity": 0.18, "collapse_warning": low.replace("19", "18")}])
+    box = _section(write_report(run).read_text(), "warnings")
+    assert "class=warn" in box and "18% as varied" in box.split("<details")[0]
+    assert "19% as varied" not in box.split("<details")[0]  # the latest state only

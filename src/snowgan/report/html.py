@@ -30,7 +30,7 @@ from PIL import Image
 from ..runfolder import RunFolder
 from .media import data_uri, newest, relative_url, src_for
 from .plots import better, flatten, metric_keys
-from .runfiles import best_step, numeric, sample_grids, warnings
+from .runfiles import best_step, current_warnings, numeric, sample_grids
 from .timeline import grid_label, pick
 
 CSP = ("default-src 'none'; img-src data: 'self' file:; media-src data: 'self' file:; "
@@ -113,11 +113,18 @@ def _thumb(path: Path) -> str:
 # ---- sections: each returns HTML or "" when it has nothing to show ------------------------
 
 def _warnings(run_dir: Path, **_) -> str:
-    items = warnings(run_dir)
-    if not items:
+    now, earlier = current_warnings(run_dir)
+    if not now and not earlier:
         return ""
-    lis = "".join(f"<li>{esc(w)}</li>" for w in items)
-    return f'<section id=warnings class=warn><h2>Warnings ({len(items)})</h2><ul>{lis}</ul></section>'
+    history = ""
+    if earlier:  # the past belongs folded away: a reader sees the run's state, not its diary
+        lis = "".join(f"<li>{esc(w)}</li>" for w in earlier)
+        history = (f"<details><summary>Earlier warnings ({len(earlier)}), no longer given by the latest check"
+                   f"</summary><ul>{lis}</ul></details>")
+    if not now:
+        return f"<section id=warnings>{history}</section>"
+    lis = "".join(f"<li>{esc(w)}</li>" for w in now)
+    return f'<section id=warnings class=warn><h2>Warning</h2><ul>{lis}</ul>{history}</section>'
 
 
 def _summary(run_dir: Path, stats: list[dict], **_) -> str:

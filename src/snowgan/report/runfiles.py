@@ -106,3 +106,22 @@ def warnings(run_dir: Path, limit: int = 50) -> list[str]:
     seen: set[str] = set()
     unique = [w for w in found if not (w in seen or seen.add(w))]
     return unique[-limit:]
+
+
+# Words of the collapse watch's warnings (metrics/collapse.py): each check gives them afresh, so a
+# later check that gives none has superseded them.
+_CHECK_WORDS = ("possible mode collapse", "possible memorisation")
+
+
+def current_warnings(run_dir: Path) -> tuple[list[str], list[str]]:
+    """(warnings that still hold, earlier ones) for the report: a collapse warning holds only while
+    the latest metrics check still gives it (issue 42: every past warning in a red box read as if the
+    run were still collapsing after diversity had recovered); any other warning keeps holding."""
+    found = warnings(run_dir)
+    checks = [r for r in RunFolder(run_dir).read_metrics() if "step" in r]
+    if not checks:  # no check has judged them yet: they all hold
+        return found, []
+    latest = checks[-1].get("collapse_warning")
+    now = [f"step {checks[-1]['step']}: {latest}"] if isinstance(latest, str) and latest else []
+    other = [w for w in found if not any(word in w.lower() for word in _CHECK_WORDS)]
+    return other + now, [w for w in found if w not in other]
