@@ -50,12 +50,12 @@ def test_best_checkpoint_names_its_metric_and_one_grid_is_shown_once(tmp_path: P
     _best(run, 6)  # the best checkpoint is the latest: its grid is the latest grid
     samples = _section(write_report(run).read_text(), "samples")
     assert samples.count("<img") == 2  # the latest (= best) grid once, and the reals
-    assert "also the best checkpoint (step 6, by swd (lower is better))" in samples
+    assert "also the best checkpoint (step 6, the lowest swd)" in samples  # no brackets inside brackets
     assert "the tracked metric" not in samples
     (run / "checkpoints" / "best").rename(run / "checkpoints" / "old")
     _best(run, 4)  # an earlier best: two different grids, each said once
     samples = _section(write_report(run).read_text(), "samples")
-    assert samples.count("<img") == 3 and "Best checkpoint: step 4 by swd" in samples
+    assert samples.count("<img") == 3 and "Best checkpoint: step 4, the lowest swd" in samples
 
 
 def test_alt_text_is_plain_text(tmp_path: Path) -> None:
@@ -135,3 +135,18 @@ def test_only_a_warning_the_latest_check_still_gives_is_in_the_box(tmp_path: Pat
     box = _section(write_report(run).read_text(), "warnings")
     assert "class=warn" in box and "18% as varied" in box.split("<details")[0]
     assert "19% as varied" not in box.split("<details")[0]  # the latest state only
+
+
+def test_latest_table_shows_what_a_user_reads_and_folds_the_engineering_figures(tmp_path: Path) -> None:
+    run = write_run_folder(tmp_path / "run")
+    with open(run / "stats.jsonl", "a") as f:  # after the half-written line: a whole line, as training appends
+        f.write("\n" + json.dumps({"step": 420, "kimg": 27.0, "time_s": 125.0, "loss_g": 1.0, "loss_d": 1.2,
+                                   "sec_per_kimg": 4.6, "peak_mem_mb": 812.0, "skipped_steps": 0}) + "\n")
+    _metrics(run, [{"step": 400, "kimg": 25.6, "kid": 0.031, "fid": 88.0, "diversity": 0.8, "tau": 0.02}])
+    summary = _section(write_report(run).read_text(), "summary")
+    shown, details = summary.split("<details")
+    heads = re.findall(r"<th>([^<]*)</th>", shown)
+    assert heads[:3] == ["step", "kimg", "training time"] and {"KID", "FID", "diversity"} <= set(heads)
+    for engineering in ("s / kimg", "peak memory (MB)", "skipped steps", "G loss", "tau"):
+        assert engineering not in shown
+    assert "<summary>Details</summary>" in details and "s / kimg" in details and "peak memory (MB)" in details

@@ -127,22 +127,37 @@ def _warnings(run_dir: Path, **_) -> str:
     return f'<section id=warnings class=warn><h2>Warning</h2><ul>{lis}</ul>{history}</section>'
 
 
+# What the Latest table shows a user; every other figure (losses, s/kimg, memory, skipped steps) is
+# for whoever tunes the run and goes under "Details" (issue 42: the table read like a lab notebook).
+HEADLINE_STATS = ("step", "kimg", "time_s")
+HEADLINE_METRICS = {"kid": "KID", "fid": "FID", "diversity": "diversity"}
+
+
 def _summary(run_dir: Path, stats: list[dict], **_) -> str:
-    rows = []
+    rows, more = [], []
     if stats:
         last = stats[-1]
         keys = [k for k in STATS_ORDER if k in last] + [k for k in last if k not in STATS_ORDER and k != "warning"]
         unused = {k for k in TECHNIQUE_KEYS if all(numeric(r.get(k)) in (None, 0.0) for r in stats)}
-        keys = [k for k in keys if k not in unused]
-        rows += [f"<tr><th>{esc(STATS_LABELS.get(k, k))}</th><td>{_fmt(k, last[k])}</td></tr>" for k in keys]
+        for k in keys:
+            if k not in unused:
+                (rows if k in HEADLINE_STATS else more).append(
+                    f"<tr><th>{esc(STATS_LABELS.get(k, k))}</th><td>{_fmt(k, last[k])}</td></tr>")
+    checks = [flatten(r) for r in RunFolder(run_dir).read_metrics() if "step" in r]
+    if checks:
+        check = checks[-1]
+        rows += [f"<tr><th>{name}</th><td>{_fmt(k, check[k])} <span class=muted>(step {_fmt('step', check['step'])}"
+                 f"{', ' + esc(better(k).split(' (')[0]) + ' is better' if better(k) else ''})</span></td></tr>"
+                 for k, name in HEADLINE_METRICS.items() if numeric(check.get(k)) is not None]
     ds = RunFolder(run_dir).read_dataset()
     if ds:
         rows.append(f"<tr><th>data</th><td>{esc(str(ds.get('description', '')))}</td></tr>")
         if ds.get("skipped"):
             rows.append(f"<tr><th>skipped inputs</th><td>{esc(str(ds['skipped']))} (listed in skipped.txt)</td></tr>")
-    if not rows:
+    if not rows and not more:
         return "<section id=summary><h2>Latest</h2><p class=muted>No statistics logged yet.</p></section>"
-    return f"<section id=summary><h2>Latest</h2><table>{''.join(rows)}</table></section>"
+    details = f"<details><summary>Details</summary><table>{''.join(more)}</table></details>" if more else ""
+    return f"<section id=summary><h2>Latest</h2><table>{''.join(rows)}</table>{details}</section>"
 
 
 def _samples(run_dir: Path, image_size: Optional[str], best_metric: str, **_) -> str:
@@ -157,14 +172,14 @@ def _samples(run_dir: Path, image_size: Optional[str], best_metric: str, **_) ->
             best_grid = min(before, key=lambda g: abs(g.step - best))
         if best_grid is not None and best_grid.path == latest.path:  # one picture, said once
             figs.append(_figure(latest.path, run_dir, "Latest fixed-latent samples, also the best checkpoint "
-                                                      f"(step {best}, by {esc(best_metric)}): "
+                                                      f"(step {best}, {esc(best_metric)}): "
                                                       f"{esc(grid_label(latest, image_size))}"))
         else:
             figs.append(_figure(latest.path, run_dir, "Latest fixed-latent samples: " +
                                 esc(grid_label(latest, image_size))))
             if best_grid is not None:
                 figs.append(_figure(best_grid.path, run_dir,
-                                    f"Best checkpoint: step {best} by {esc(best_metric)}; samples from "
+                                    f"Best checkpoint: step {best}, {esc(best_metric)}; samples from "
                                     f"{esc(grid_label(best_grid, image_size))}"))
     folder = RunFolder(run_dir)
     if folder.reals_grid.is_file():
@@ -291,8 +306,10 @@ def _best_metric_name(run_dir: Path, cfg: Optional[dict]) -> str:
     if name is None:
         name = str(((cfg or {}).get("metrics") or {}).get("best_metric", "auto"))
     if name == "auto":
-        return "the tracked metric"
-    return f"{name} ({better(name)} is better)" if better(name) else name
+        return "by the tracked metric"
+    # "the lowest kid": the direction said in the phrase itself, so a caption needs no brackets in brackets
+    way = (better(name) or "").split(",")[0].split(" ")[0]
+    return {"lower": f"the lowest {name}", "higher": f"the highest {name}"}.get(way, f"by {name}")
 
 
 SECTIONS: list[tuple[str, Callable[..., str]]] = [
