@@ -18,7 +18,7 @@ from snowgan.report import interpolate as ip
 from snowgan.report.average import RunningMean, average_generated, average_real, side_by_side
 from snowgan.report.html import write_report
 from snowgan.report.media import newest, next_numbered
-from snowgan.report.plots import plot_stats, smooth
+from snowgan.report.plots import metric_curves, plot_stats, smooth
 from snowgan.report.render import InterpolationSpec, interpolation_frames, pair_images
 from snowgan.report.runfiles import read_jsonl, sample_grids
 from snowgan.report.timeline import progress_frames
@@ -212,11 +212,21 @@ def test_plots_from_stats_and_metrics_skip_absent_and_all_zero_keys(tmp_path: Pa
                                 "protocol": "kid: 500 fakes"}) + "\n")
         f.write('{"step": 500, "ki')
     paths = plot_stats(run)
-    assert [p.name for p in paths] == ["losses.png", "scores.png", "augment.png", "metrics.png"]  # gp all 0
+    assert [p.name for p in paths] == ["losses.png", "augment.png", "metrics.png"]  # no engineering panels
     for p in paths:
         with Image.open(p) as im:
             assert im.format == "PNG" and im.size[0] >= 600
     assert plot_stats(tmp_path / "empty") == []
+    # Only the curves a user reads, and only those that move: not the reals' own diversity, the
+    # near-duplicate threshold, swd per level, a diversity stuck at one value or a flat augmentation p.
+    rows = [{"step": s, "kimg": s / 10, "kid": 1 / s, "fid": 90.0 - s, "diversity": 0.8, "div_real": 0.26,
+             "tau": 0.025, "swd": 3 / s, "swd_32x32": 2 / s} for s in (1, 2, 3)]
+    assert metric_curves(rows) == ["kid", "fid", "swd"]
+    (run / "metrics.jsonl").unlink()
+    with open(run / "stats.jsonl", "w") as f:
+        f.writelines(json.dumps({"step": s, "kimg": s / 10, "loss_g": 1 / s, "loss_d": 1.0, "aug_p": 0.3}) + "\n"
+                     for s in (1, 2, 3))
+    assert [p.name for p in plot_stats(run)] == ["losses.png"]
     y = np.array([1.0, np.nan, 1.0, 1.0] * 20)
     assert np.allclose(smooth(y)[~np.isnan(y)], 1.0)
 

@@ -19,15 +19,16 @@ import numpy as np
 from ..runfolder import RunFolder
 from .runfiles import numeric
 
-# (file stem, title, y label, [(key, legend label)]): the stats panels, in report order.
+# (file stem, title, y label, [(key, legend label)]): the stats panels, in report order. Only what a
+# user reads: the losses, and the augmentation strength when it adapts (issue 42); D's outputs,
+# penalties and speed are in stats.jsonl and TensorBoard for whoever tunes a run.
 STATS_PANELS = [
     ("losses", "Generator and discriminator losses", "loss", [("loss_g", "G loss"), ("loss_d", "D loss")]),
-    ("scores", "Discriminator outputs", "D output", [("d_real", "D(x), real"), ("d_fake", "D(G(z)), fake")]),
-    ("penalties", "Regularisation", "penalty",
-     [("gp", "gradient penalty"), ("r1", "R1 penalty"), ("drift", "drift penalty")]),
     ("augment", "Augmentation probability", "p", [("aug_p", "augmentation p")]),
-    ("speed", "Training speed", "images / s", [("imgs_per_s", "images per second")]),
 ]
+# The metrics a user reads as curves; the rest of metrics.jsonl (div_real and tau: references;
+# swd per level; dup_rate, memorised) stays in the table and the file.
+USER_METRICS = ("kid", "fid", "swd", "swd/avg", "diversity")
 # Keys of metrics.jsonl lines that locate a measurement rather than being one ("time" is a Unix
 # timestamp; "time_metrics_s" how long measuring took).
 NOT_METRICS = {"step", "kimg", "epoch", "time", "time_s", "time_metrics_s", "n_samples", "n_real", "n_fake", "seed"}
@@ -142,13 +143,19 @@ def _new_figure(w: float, h: float):
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
+def _varies(y: np.ndarray) -> bool:
+    """Whether a curve of y says more than one number would: it changes (one point: it is not 0).
+    A flat line (a reference value, a technique the run does not use) is left out."""
+    return bool(len(y) and (np.ptp(y) > 0 if len(y) > 1 else y[0] != 0))
+
+
 def _stats_panel(rows: list[dict], stem: str, title: str, ylabel: str, keys: list[tuple[str, str]],
                  out_dir: Path) -> Optional[Path]:
     x_key = _x_key(rows)
     lines = []
     for key, label in keys:
         x, y = series(rows, key, x_key)
-        if len(y) and np.any(y != 0):
+        if _varies(y):
             lines.append((x, y, label))
     if not lines:
         return None
@@ -163,10 +170,15 @@ def _stats_panel(rows: list[dict], stem: str, title: str, ylabel: str, keys: lis
     return _save(fig, out_dir / f"{stem}.png")
 
 
+def metric_curves(rows: list[dict]) -> list[str]:
+    """The metrics drawn: those a user reads (USER_METRICS) that change over the run. A constant series
+    (a reference like div_real, or 0 throughout) says nothing a line of the table would not."""
+    x_key = _x_key(rows)
+    return [k for k in metric_keys(rows) if k in USER_METRICS and _varies(series(rows, k, x_key)[1])]
+
+
 def _metrics_panel(rows: list[dict], out_dir: Path) -> Optional[Path]:
-    # A curve that is 0 at every point (no near-duplicates, nothing memorised) says nothing a line of
-    # text would not: the table keeps the numbers, the plot leaves them out.
-    keys = [k for k in metric_keys(rows) if np.any(series(rows, k, _x_key(rows))[1] != 0)]
+    keys = metric_curves(rows)
     if not keys:
         return None
     x_key = _x_key(rows)
