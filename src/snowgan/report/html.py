@@ -29,7 +29,7 @@ from PIL import Image
 
 from ..runfolder import RunFolder
 from .media import data_uri, newest, relative_url, src_for
-from .plots import better, flatten, metric_keys
+from .plots import USER_METRICS, better, flatten, metric_keys
 from .runfiles import best_step, current_warnings, numeric, sample_grids
 from .timeline import grid_label, pick
 
@@ -242,24 +242,34 @@ def _plots(run_dir: Path, **_) -> str:
             f"real images shown (kimg).</p><div class=plots>{imgs}</div></section>")
 
 
-def _metrics(run_dir: Path, **_) -> str:
-    rows = [flatten(r) for r in RunFolder(run_dir).read_metrics()]
-    keys = metric_keys(rows)
-    if not keys:
-        return ""
+def _metric_table(rows: list[dict], keys: list[str]) -> str:
     cols = [k for k in ("step", "kimg") if any(k in r for r in rows)] + keys
     head = "".join(f"<th>{esc(c)}</th>" for c in cols)
     direction = "".join(f"<td class=muted>{esc(better(c) + ' is better' if better(c) else '')}</td>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{_fmt(c, r[c]) if c in r else ''}</td>" for c in cols) + "</tr>"
                    for r in rows[-MAX_TABLE_ROWS:])
+    return f"<table><tr>{head}</tr><tr>{direction}</tr>{body}</table>"
+
+
+def _metrics(run_dir: Path, **_) -> str:
+    rows = [flatten(r) for r in RunFolder(run_dir).read_metrics()]
+    keys = metric_keys(rows)
+    if not keys:
+        return ""
+    # A short table of what a user reads; every measured value and the protocols folded away below
+    # (issue 42: 13 columns and protocol paragraphs read like a lab notebook).
+    short = [k for k in keys if k in USER_METRICS] or keys
     # metrics.jsonl holds one protocol text per metric ({"kid": "...", ...}; flattened to
     # "protocol/kid"), older lines one string: show each distinct text once, named.
     notes = {(k.partition("/")[2], str(v)) for r in rows for k, v in r.items()
              if (k == "protocol" or k.startswith("protocol/")) and isinstance(v, str)}
     proto = "".join(f"<p class=muted>Protocol{' of ' + esc(name) if name else ''}: {esc(text)}</p>"
                     for name, text in sorted(notes))
-    return (f"<section id=metrics><h2>Metrics</h2><table><tr>{head}</tr><tr>{direction}</tr>{body}</table>"
-            f"{proto}</section>")
+    more = ""
+    if short != keys or proto:
+        more = (f"<details><summary>Every measured value and how it was measured</summary>"
+                f"{_metric_table(rows, keys) if short != keys else ''}{proto}</details>")
+    return f"<section id=metrics><h2>Metrics</h2>{_metric_table(rows, short)}{more}</section>"
 
 
 def _evaluations(run_dir: Path, **_) -> str:
