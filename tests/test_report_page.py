@@ -153,3 +153,19 @@ def test_latest_table_shows_what_a_user_reads_and_folds_the_engineering_figures(
     for engineering in ("s / kimg", "peak memory (MB)", "skipped steps", "G loss", "tau"):
         assert engineering not in shown
     assert "<summary>Details</summary>" in details and "s / kimg" in details and "peak memory (MB)" in details
+
+
+def test_settings_list_what_shapes_the_model_or_data_and_only_the_length_that_acted(tmp_path: Path) -> None:
+    from snowgan.config import Config
+
+    run = write_run_folder(tmp_path / "run")
+    cfg = Config()
+    cfg.data.image_size, cfg.model.g_width = "32", 16
+    cfg.train.steps, cfg.train.epochs = 90, 60  # --steps wins: --epochs never acted
+    cfg.run.progress, cfg.log.sample_every, cfg.data.workers = "none", 15, 3
+    (run / "config.json").write_text(cfg.to_json())
+    table = _section(write_report(run).read_text(), "config").split("<details")[0]
+    shown = re.findall(r"<th>--([^<]*)</th>", table)
+    assert {"image_size", "g_width", "steps"} <= set(shown)
+    for not_shaping in ("epochs", "progress", "sample_every", "workers"):
+        assert not_shaping not in shown, not_shaping

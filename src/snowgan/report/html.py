@@ -293,19 +293,39 @@ def _evaluations(run_dir: Path, **_) -> str:
             f"<table><tr>{head}</tr>{body}</table></section>")
 
 
+# The settings that shape the model or the data it learns from (issue 42: the table listed --progress
+# "none" and other ways of watching a run). Within them, how a run is computed rather than what it learns.
+SHAPING_SECTIONS = ("data", "model", "train", "aug")
+NOT_SHAPING = {"cache_dir", "workers", "max_bad_fraction", "compile", "channels_last", "max_bad_steps",
+               "max_rollbacks", "sync_bn"}
+
+
+def _unused_lengths(train: dict) -> set[str]:
+    """The training lengths to leave out: every one set but the one that decided (checks.LENGTH_ORDER)."""
+    from ..checks import LENGTH_ORDER
+
+    set_now = [n for n in LENGTH_ORDER if train.get(n) is not None]
+    return set(set_now[1:])
+
+
 def _config(run_dir: Path, cfg: Optional[dict], **_) -> str:
     if cfg is None:
         return ""
     from ..config import Config
 
     defaults = Config().to_dict()
-    diff = [(sec, k, v) for sec, fields in cfg.items() if isinstance(fields, dict)
-            for k, v in fields.items() if defaults.get(sec, {}).get(k, object()) != v and sec != "cmd"]
+    lost = _unused_lengths(cfg.get("train") or {})
+    diff = [(sec, k, v) for sec, fields in cfg.items() if isinstance(fields, dict) and sec in SHAPING_SECTIONS
+            for k, v in fields.items()
+            if defaults.get(sec, {}).get(k, object()) != v and k not in NOT_SHAPING and k not in lost]
+    seed = (cfg.get("run") or {}).get("seed")
+    if seed is not None and seed != defaults["run"].get("seed"):  # another seed: another model
+        diff.insert(0, ("run", "seed", seed))
     rows = "".join(f"<tr><th>--{esc(k)}</th><td>{esc(json.dumps(v))}</td><td class=muted>{esc(sec)}</td></tr>"
                    for sec, k, v in diff)
-    table = f"<table>{rows}</table>" if rows else "<p>All settings at their defaults.</p>"
+    table = f"<table>{rows}</table>" if rows else "<p>The model and data settings are all at their defaults.</p>"
     full = esc(json.dumps(cfg, indent=2))
-    return (f"<section id=config><h2>Settings that differ from the defaults</h2>{table}"
+    return (f"<section id=config><h2>Settings that shape the model and data</h2>{table}"
             f"<details><summary>Full config.json</summary><pre>{full}</pre></details></section>")
 
 
