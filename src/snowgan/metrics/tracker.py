@@ -28,7 +28,6 @@ from ..runfolder import RunFolder
 from ..sample import generate_images, latents
 from . import collapse
 from ..files import json_text, read_jsonl
-from .plot import plot_metrics
 from .suite import MAX_REAL, MetricSuite, parse_metric_names
 from .weights import cache_root
 
@@ -125,7 +124,6 @@ class MetricTracker:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json_text(record) + "\n")
-        plot_metrics(self.path, self.run_dir / "metrics.png", self.best_key)
         return values
 
     def is_best(self, values: dict[str, float]) -> bool:
