@@ -147,7 +147,7 @@ def _summary(run_dir: Path, stats: list[dict], **_) -> str:
     if checks:
         check = checks[-1]
         rows += [f"<tr><th>{name}</th><td>{_fmt(k, check[k])} <span class=muted>(step {_fmt('step', check['step'])}"
-                 f"{', ' + esc(better(k).split(' (')[0]) + ' is better' if better(k) else ''})</span></td></tr>"
+                 f"{', ' + esc(better(k).split(',')[0]) + ' is better' if better(k) else ''})</span></td></tr>"
                  for k, name in HEADLINE_METRICS.items() if numeric(check.get(k)) is not None]
     ds = RunFolder(run_dir).read_dataset()
     if ds:

@@ -124,4 +124,5 @@ def current_warnings(run_dir: Path) -> tuple[list[str], list[str]]:
     latest = checks[-1].get("collapse_warning")
     now = [f"step {checks[-1]['step']}: {latest}"] if isinstance(latest, str) and latest else []
     other = [w for w in found if not any(word in w.lower() for word in _CHECK_WORDS)]
-    return other + now, [w for w in found if w not in other]
+    # The latest warning's own log line is not history: it is the one in the box.
+    return other + now, [w for w in found if w not in other and not (latest and w.endswith(latest))]
