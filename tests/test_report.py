@@ -321,3 +321,20 @@ def test_output_paths_never_overwrite_without_force(tmp_path: Path) -> None:
         _outputs(cfg, run, "progress", ("gif", "mp4"))
     cfg.cmd.force = True
     assert _outputs(cfg, run, "progress", ("gif", "mp4")) == [first[1]]
+
+
+def test_plots_drawn_by_an_older_choice_of_curves_are_redrawn(tmp_path: Path) -> None:
+    """A run whose plots/ an earlier snowgan drew (other panels, flat curves) gets today's on the next report,
+    though its logs have not changed."""
+    from snowgan.report.plots import DRAWN_FROM
+
+    run = write_run_folder(tmp_path / "run")
+    first = plot_stats(run)
+    stamp = run / "plots" / DRAWN_FROM
+    lines = stamp.read_text().splitlines()
+    stamp.write_text("\n".join(l for l in lines if l.startswith(("stats.jsonl", "metrics.jsonl"))) + "\n")
+    (run / "plots" / "scores.png").write_bytes(first[0].read_bytes())  # an older version's panel
+    before = {p.name: p.stat().st_mtime_ns for p in first}
+    again = plot_stats(run)
+    assert all(p.stat().st_mtime_ns != before[p.name] for p in again)  # drawn again, today's way
+    assert not (run / "plots" / "scores.png").exists()  # a panel no longer drawn is not shown stale

@@ -217,6 +217,10 @@ def plot_stats(run_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [_stats_panel(stats, *panel, out_dir) for panel in STATS_PANELS] if stats else []
     written.append(_metrics_panel(metrics, out_dir))
+    # plots/ is the report's own: a panel not drawn now (an older version's, a curve gone flat) would
+    # otherwise be shown beside today's.
+    for old in set(out_dir.glob("*.png")) - set(written):
+        old.unlink(missing_ok=True)
     stamp.write_text(inputs)
     return [p for p in written if p is not None]
 
@@ -233,4 +237,6 @@ def _inputs(folder: RunFolder) -> str:
             parts.append(f"{path.name} {st.st_size} {st.st_mtime_ns}")
         except FileNotFoundError:
             parts.append(f"{path.name} -")
+    # What is drawn, too: plots an older snowgan drew from the same logs are drawn again today's way.
+    parts.append("curves " + " ".join([p[0] for p in STATS_PANELS] + list(USER_METRICS)))
     return "\n".join(parts) + "\n"
