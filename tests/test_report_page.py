@@ -156,6 +156,9 @@ def test_latest_table_shows_what_a_user_reads_and_folds_the_engineering_figures(
     for engineering in ("s / kimg", "peak memory (MB)", "skipped steps", "G loss", "tau"):
         assert engineering not in shown
     assert "<summary>Details</summary>" in details and "s / kimg" in details and "peak memory (MB)" in details
+    _metrics(run, [{"step": 400, "kimg": 25.6, "swd": 136.6, "diversity": 0.56, "best_metric": "swd"}])
+    shown = _section(write_report(run).read_text(), "summary").split("<details")[0]
+    assert "<th>SWD</th>" in shown  # without KID, the metric that picks the best checkpoint
 
 
 def test_settings_list_what_shapes_the_model_or_data_and_only_the_length_that_acted(tmp_path: Path) -> None:

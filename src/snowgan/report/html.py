@@ -130,7 +130,7 @@ def _warnings(run_dir: Path, **_) -> str:
 # What the Latest table shows a user; every other figure (losses, s/kimg, memory, skipped steps) is
 # for whoever tunes the run and goes under "Details" (issue 42: the table read like a lab notebook).
 HEADLINE_STATS = ("step", "kimg", "time_s")
-HEADLINE_METRICS = {"kid": "KID", "fid": "FID", "diversity": "diversity"}
+HEADLINE_METRICS = {"kid": "KID", "fid": "FID", "swd": "SWD", "diversity": "diversity"}
 
 
 def _summary(run_dir: Path, stats: list[dict], **_) -> str:
