@@ -57,7 +57,7 @@ def data_default_notes(cfg: Config, given: set[str]) -> list[str]:
     if "recipe" in given or cfg.run.recipe not in (DATA_RECIPE, DATA_RECIPE_WITHOUT_WEIGHTS):
         return []
     length = "" if given & set(LENGTH_FIELDS) else \
-        f" for {DEFAULT_MINUTES:g} minutes of training (--minutes or --kimg sets the length)"
+        f" for {DEFAULT_MINUTES:g} minutes, checks included (--minutes or --kimg sets the length)"
     if cfg.run.recipe == DATA_RECIPE:
         return [f"note: your --data run trains --recipe {DATA_RECIPE} (Projected GAN on frozen EfficientNet-Lite0 "
                 f"features, the best measured for a folder of photos){length}; --recipe, --arch or --loss "
