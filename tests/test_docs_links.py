@@ -40,3 +40,9 @@ def test_the_link_finder_sees_pictures_links_and_skips_urls_and_code(tmp_path: P
 def test_every_relative_link_in_the_docs_exists(page: Path) -> None:
     missing = [t for t in relative_targets(page) if not (page.parent / t).exists()]
     assert not missing, f"{page.relative_to(ROOT)} links to files that are not there: {missing}"
+
+
+def test_the_readme_is_a_users_guide_of_at_most_12_kb() -> None:
+    """Issue 40: measurements belong in docs/ (docs/how-it-compares.md), not in the README a new user reads."""
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    assert readme.stat().st_size <= 12 * 1024, f"README.md is {readme.stat().st_size} bytes"
