@@ -40,15 +40,11 @@ from .ema import ema_beta
 from .session import Session, write_config
 from .statsline import stats_line, status_text
 from .step import GANSteps, prepare_networks
-from . import outputs as outputs_mod
 from .outputs import RunOutputs, uses_own_data
 from .run_state import RunState
 from . import plan
 from .techniques import Techniques, start_warnings
 from .writes import OptionalWrites, append_line
-
-
-SHORT_RUN_MINUTES = 10  # a --data run shorter than this ends with a note on what more time gives
 
 
 class Trainer:
@@ -182,10 +178,11 @@ class Trainer:
         """Fix a --minutes run's length from the speed measured, the time already spent and what its
         metric checks cost (plan.fit_minutes), and tell the parts that follow it; returns (total
         images, total iterations or None under a progressive schedule)."""
-        budget, costs, quality = self._time_budget(images / seconds)
+        budget, costs = self.plan.time_budget(self.t_start, images / seconds,
+                                              lambda quality: self.outputs.check_costs(self.steps.G_ema, quality))
         total, iterations, checks = self.plan.fix_length(seconds, images, budget)
         self.tech.set_run_length(total)
-        self.outputs.set_iterations(iterations, None if costs.every is not None else checks, quality)
+        self.outputs.set_iterations(iterations, None if costs.every is not None else checks, costs.quality)
         self.check_s = costs.each_s
         self.plan_fixed_here = True
         if self.main:
@@ -194,30 +191,6 @@ class Trainer:
             self.log(plan.plan_line(t.kimg, iterations, every, t.minutes, images / seconds, budget, costs.what))
             self._check_free_space(total)
         return total, (None if self.tech.schedule is not None else iterations)
-
-    def _time_budget(self, rate: float):
-        """(plan.TimeBudget, the CheckCosts it paid for, whether KID/FID is measured) for the time left.
-
-        The automatic watch makes as many KID/FID checks as fit; when not even one does, the cheap
-        collapse watch takes its place. A given --metrics_every keeps its checks and pays for them."""
-        minutes = self.cfg.train.minutes
-        quality = True
-        costs = self.outputs.check_costs(self.steps.G_ema)
-        # The count follows the length, which follows the count: settle it on the length without checks.
-        guess = plan.fit_minutes(minutes, time.time() - self.t_start, 0.0, 0.0, 0)
-        iterations = self.plan.iterations(int(guess.train_s * rate))
-        if costs.every is not None:
-            fixed = iterations // costs.every + 1 if costs.every > 0 else 0
-            return plan.fit_minutes(minutes, time.time() - self.t_start, costs.first_s, costs.each_s, 0,
-                                    fixed), costs, quality
-        most = min(costs.max_checks, outputs_mod.most_checks(iterations))
-        budget = plan.fit_minutes(minutes, time.time() - self.t_start, costs.first_s, costs.each_s, most)
-        if budget.checks == 0 and costs.what == "KID/FID check":
-            quality = False
-            costs = self.outputs.check_costs(self.steps.G_ema, quality=False)
-            most = min(costs.max_checks, outputs_mod.most_checks(iterations))
-            budget = plan.fit_minutes(minutes, time.time() - self.t_start, costs.first_s, costs.each_s, most)
-        return budget, costs, quality
 
     def _done(self, total_images: int) -> bool:
         if self.cfg.train.steps is not None:
@@ -441,11 +414,9 @@ class Trainer:
         asked = f" (asked for {duration(cfg.train.minutes * 60)})" if self.plan_fixed_here else ""
         self.log(f"done: {plural(c['step'], 'step')}, {number(c['images_seen'] / 1000)} kimg in {duration(wall)}"
                  f"{asked}; samples in {self.run_dir / 'samples'}; generate with: snowgan generate --run {run_ref}{see}")
-        if self.main and self.plan_fixed_here and uses_own_data(cfg) and cfg.train.minutes < SHORT_RUN_MINUTES:
-            self.log(f"note: {duration(cfg.train.minutes * 60)} is a first look: expect shapes and colours, not "
-                     f"detail. Photos at 64 px become recognisable in about {plan.DEFAULT_MINUTES:g} minutes on a CPU "
-                     f"(the default); to go on from here: snowgan train --resume {run_ref} --kimg "
-                     f"{number(4 * c['images_seen'] / 1000)}")
+        if self.main and self.plan_fixed_here and uses_own_data(cfg):
+            for note in plan.short_run_note(cfg.train.minutes, run_ref, c["images_seen"]):
+                self.log(note)
         return 0
 
     def _to_log_file(self, line: str) -> None:

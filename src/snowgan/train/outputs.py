@@ -94,6 +94,7 @@ class CheckCosts:
     max_checks: int         # the most the automatic watch makes (0: nothing is measured)
     every: Optional[int]    # a given --metrics_every (its checks are paid for, not cut), else None
     what: str               # "KID/FID check", "collapse check"
+    quality: bool = False   # KID/FID is measured (a short run may fall back to the collapse check)
 
 
 @dataclass
@@ -224,7 +225,8 @@ class RunOutputs:
         what = "KID/FID check" if tracker.suite.weights is not None else "collapse check"
         max_checks = 0 if plan is None else quality_checks(torch.device(self.device)) if plan.quality \
             else COLLAPSE_CHECKS
-        return CheckCosts(first, each, max_checks, None if plan is not None else every, what)
+        return CheckCosts(first, each, max_checks, None if plan is not None else every, what,
+                          tracker.suite.weights is not None)
 
     def _make_tracker(self, plan: Optional[WatchPlan]):
         """The MetricTracker for --metrics_every N or the watch ``plan``, made once (loading Inception is slow)."""

@@ -29,12 +29,15 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from ..config import Config
 from ..flags import DATA_RECIPE, DATA_RECIPE_WITHOUT_WEIGHTS
 from ..text import duration, number, plural
 from . import distributed as dist_util
+
+if TYPE_CHECKING:
+    from .outputs import CheckCosts
 
 DEFAULT_MINUTES = 20.0   # a --data run with no length: long enough for a first look on a CPU
 CALIBRATION_STEPS = 8    # iterations timed before the length is fixed (the first, warm-up, is not counted)
@@ -152,6 +155,19 @@ def fit_minutes(minutes: float, elapsed_s: float, first_check_s: float, check_s:
     return TimeBudget(max(0.0, left - cost(checks) - outputs), checks, cost(checks), outputs)
 
 
+SHORT_RUN_MINUTES = 10  # a --data run shorter than this ends with a note on what more time gives
+
+
+def short_run_note(minutes: float, run_ref: str, images_seen: int) -> list[str]:
+    """The line a short --minutes run on the user's photos ends with (none from SHORT_RUN_MINUTES on):
+    what it was, what more time gives, and the command that continues it with four times the images."""
+    if minutes >= SHORT_RUN_MINUTES:
+        return []
+    return [f"note: {duration(minutes * 60)} is a first look: expect shapes and colours, not detail. Photos at "
+            f"64 px become recognisable in about {DEFAULT_MINUTES:g} minutes on a CPU (the default); to go on "
+            f"from here: snowgan train --resume {run_ref} --kimg {number(4 * images_seen / 1000)}"]
+
+
 def kimg_for(minutes: float, seconds: float, images: int) -> float:
     """The length in kimg that fills ``minutes`` of training at the speed measured (``images`` in
     ``seconds``), rounded to 2 significant digits so the config reads as a choice, not a measurement."""
@@ -227,6 +243,31 @@ class RunPlan:
         if main and new_run:
             self.save_config()
         return measures_length(t)
+
+    def time_budget(self, started: float, rate: float, costs_for: Callable[[bool], "CheckCosts"]
+                    ) -> tuple[TimeBudget, "CheckCosts"]:
+        """How a --minutes run started at ``started`` (time.time()) spends what is left at ``rate`` img/s,
+        and the CheckCosts it paid for. costs_for(quality) measures a check (outputs.RunOutputs.check_costs).
+
+        The automatic watch makes as many KID/FID checks as fit; when not even one does, the cheap
+        collapse check takes its place. A given --metrics_every keeps its checks and pays for them."""
+        from .outputs import most_checks
+
+        minutes = self.cfg.train.minutes
+        costs = costs_for(True)
+        # The count follows the length, which follows the count: settle it on the length without checks.
+        guess = fit_minutes(minutes, time.time() - started, 0.0, 0.0, 0)
+        iterations = self.iterations(int(guess.train_s * rate))
+        if costs.every is not None:
+            fixed = iterations // costs.every + 1 if costs.every > 0 else 0
+            return fit_minutes(minutes, time.time() - started, costs.first_s, costs.each_s, 0, fixed), costs
+        budget = fit_minutes(minutes, time.time() - started, costs.first_s, costs.each_s,
+                             min(costs.max_checks, most_checks(iterations)))
+        if budget.checks == 0 and costs.quality:
+            costs = costs_for(False)
+            budget = fit_minutes(minutes, time.time() - started, costs.first_s, costs.each_s,
+                                 min(costs.max_checks, most_checks(iterations)))
+        return budget, costs
 
     def fix_length(self, seconds: float, images: int, budget: Optional[TimeBudget] = None) -> tuple[int, int, int]:
         """Fix a --minutes run's length from the speed measured (``images`` in ``seconds``) and the
