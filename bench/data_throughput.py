@@ -12,7 +12,8 @@ Measured in one process, on the same generated JPEG photos, so the ratios are fa
    uint8 -> float [-1, 1]) against what a DCGAN training iteration consumes
    (images/s of D step + G step at the same size and batch).
 
-Figures are printed; record them in docs/performance-data.md.
+Figures are printed; record them in docs/lab/data-throughput.md (docs/performance.md keeps
+the summary).
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ VARIANTS: dict[str, list[str]] = {
     "photos-bs8": ["--recipe", "photos", "--batch_size", "8"],  # twice the updates in the same CPU time
     "photos-ttur": ["--recipe", "photos", "--disc_lr", "2e-4"],  # a slower D than G (D runs far ahead)
     # A quarter of G's FLOPs (half the channels at every level): G is half of a 64 px step on a CPU.
-    # photos has it since it won with two G steps (docs/models-projected.md, "A narrower G");
+    # photos has it since it won with two G steps (docs/lab/projected-log.md, "A narrower G");
     # photos-g32 is the width before.
     "photos-g16": ["--recipe", "photos", "--g_width", "16"],
     "photos-g32": ["--recipe", "photos", "--g_width", "32"],
@@ -67,7 +67,7 @@ VARIANTS: dict[str, list[str]] = {
     "photos-lr1e-3-ema20": ["--recipe", "photos", "--gen_lr", "1e-3", "--disc_lr", "1e-3", "--ema_rampup", "0.2"],
     # D is far ahead in short runs: two G updates per D update (the photos default since it won this
     # comparison; photos-gs1 is the default before); or a batch of 32 (fixed costs spread).
-    # Measured in docs/models-projected.md, "Two G steps per D step".
+    # Measured in docs/lab/projected-log.md, "Two G steps per D step".
     "photos-gs1": ["--recipe", "photos", "--gen_steps", "1"],
     "photos-gs2": ["--recipe", "photos", "--gen_steps", "2"],
     "photos-gs3": ["--recipe", "photos", "--gen_steps", "3"],  # further still: does G keep gaining?

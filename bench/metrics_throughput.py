@@ -13,7 +13,8 @@
 4. SWD and the collapse signals on n images: seconds (no reference; they need no network).
 
 Numbers are machine- and load-dependent; compare the ratios. Record results in
-docs/performance-metrics.md with the command line used.
+docs/lab/metrics-throughput.md with the command line used (docs/metrics.md and
+docs/performance.md keep the summary).
 """
 
 from __future__ import annotations
