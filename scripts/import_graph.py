@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the GAN's parts", ("data", "models", "losses", "metrics", "pretrained", "augment", "optim", "sample")),
     ("run outputs", ("report",)),
     ("training", ("train",)),
-    ("trained models", ("export", "modelcard", "project", "studio", "probe")),
+    ("trained models", ("export", "onnx_export", "templates", "modelcard", "project", "studio", "probe")),
     ("commands", ("commands",)),
     ("command line", ("cli", "__main__", "helptext", "checks")),
 ]

@@ -49,6 +49,7 @@ def before_start(cfg: Config, typed: set[str], given: set[str]) -> list[str]:
     typed: the flags on the command line; given: those plus what --recipe and --config set.
     """
     check_paths(cfg, given)
+    check_format(cfg)
     notes = ignored_flags(cfg.run.mode, typed, cfg)
     if cfg.run.mode == "generate" and {"grid", "n_samples"} <= typed:
         notes.append(f"--grid {cfg.cmd.grid} sets the number of images; --n_samples {cfg.cmd.n_samples} is not used")
@@ -58,6 +59,18 @@ def before_start(cfg: Config, typed: set[str], given: set[str]) -> list[str]:
         if cfg.log.tensorboard and importlib.util.find_spec("tensorboard") is None:
             raise ConfigError("--tensorboard needs the tensorboard package: pip install 'snowgan[tensorboard]'")
     return notes
+
+
+# What --format each command writes (one field, config.py's, serves both).
+FORMATS = {"generate": ("png", "npy"), "export": ("safetensors", "onnx")}
+
+
+def check_format(cfg: Config) -> None:
+    """--format must be one the running command writes: ConfigError naming them otherwise."""
+    allowed = FORMATS.get(cfg.run.mode)
+    if allowed and cfg.cmd.format not in allowed:
+        raise ConfigError(f"--format {cfg.cmd.format}: `snowgan {cfg.run.mode}` writes {' or '.join(allowed)}"
+                          + (" (onnx: generator.onnx beside the safetensors)" if cfg.run.mode == "export" else ""))
 
 
 def check_paths(cfg: Config, given: set[str]) -> None:

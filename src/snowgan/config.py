@@ -250,7 +250,10 @@ class CommandConfig:
     n_samples: Optional[int] = _f(10, "number of images to generate / evaluate / average",
                                   mode_defaults={"evaluate": 1000, "average": 1000, "report": 1000,
                                                  "features": None}, topic="output")
-    format: str = _f("png", "output format for generated images", choices=["png", "npy"], topic="output")
+    format: str = _f("png", "what to write: generate png or npy images; export safetensors weights, or with onnx "
+                            "also generator.onnx (pip install 'snowgan[onnx]')",
+                     choices=["png", "npy", "safetensors", "onnx"], mode_defaults={"export": "safetensors"},
+                     topic="output")
     out: Optional[str] = _f(None, "output file or folder", topic="output")
     force: bool = _f(False, "allow overwriting --out", topic="output")
     # (A field named like the builtin: no annotation in this class may say `list`, it would read this.)

@@ -1,6 +1,7 @@
 """A portable model folder: export a trained run, and rebuild its networks from the folder alone.
 
     snowgan --mode export [--run RUN] [--checkpoint auto|best|latest|STEP] [--out DIR] [--force]
+                          [--format safetensors|onnx] [--license ID]
 
 writes DIR (default: RUN/export) with
 
@@ -12,7 +13,14 @@ writes DIR (default: RUN/export) with
     samples/seed000000.png ... the first seeds, exactly what `--mode generate --model DIR` makes
     samples/grid.png           a 4x4 grid of the same seeds
     samples/training-data.png  the run's grid of real training images, when it has one
-    README.md                  a model card (see modelcard.py)
+    README.md                  a model card (see modelcard.py) with Hugging Face Hub front matter
+    generator.onnx             with --format onnx: the generator as an ONNX graph, checked by ONNX
+    generate_onnx.py           Runtime at export, and a script that runs it with onnxruntime, numpy
+                               and Pillow only (see onnx_export.py)
+
+The folder is a Hugging Face model repository as it is (config.json, *.safetensors, README.md
+with YAML front matter): ``huggingface-cli upload USER/NAME DIR .`` shares it; snowgan itself
+has no network code.
 
 Like diffusers, a network's init arguments are its config and the weights carry no code:
 ``load_generator(DIR)`` / ``load_discriminator(DIR)`` rebuild the network class from

@@ -1,10 +1,12 @@
 """The README.md model card of an exported model, in the shape of the SnowGAN seed's card.
 
-YAML front matter (license, tags, pipeline_tag, library_name: the Hugging Face Hub's
-metadata keys), then: description with sample images, intended uses & limitations,
-training data (from the run's dataset.json), training procedure (from the resolved
+YAML front matter (license, tags, pipeline_tag, library_name, and model-index with the
+metrics and their protocols when the run measured any: the Hugging Face Hub's metadata keys;
+training_data: the data's name), then: description with sample images, intended uses &
+limitations, training data (from the run's dataset.json), training procedure (from the resolved
 config), model details, metrics (from metrics.jsonl and the newest evaluation when the run
-has them), ethical considerations, how to use (commands and the Python API), provenance.
+has them), ethical considerations, how to use (commands and the Python API; with --format onnx
+also onnxruntime alone), sharing on the Hub (huggingface-cli upload), provenance.
 
 Everything here is read from files the run wrote; nothing is invented. A fact the run
 does not record is said to be unknown rather than guessed.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -24,6 +27,7 @@ from .runfolder import RunFolder
 # Keys of a metrics.jsonl record that are bookkeeping, not measurements.
 _NOT_METRICS = {"step", "kimg", "time", "best_metric", "protocol", "collapse_warning", "time_metrics_s"}
 LOWER_IS_BETTER = ("fid", "kid", "swd")  # as metrics/tracker.py; the rest of its best metrics are higher-better
+HEADLINE = ("fid", "kid", "swd", "diversity", "precision", "recall", "density", "coverage")  # metrics a card lists
 
 
 def _numbers(d: dict, prefix: str = "") -> dict[str, float]:
@@ -92,16 +96,94 @@ def collect_run_facts(run_dir: Path, step: int) -> dict[str, Any]:
 
 def front_matter(meta: dict[str, Any]) -> str:
     """YAML front matter. Strings are written as JSON strings, which are valid YAML double-quoted
-    scalars, so no value (a license id, a tag with a colon) can change the document's structure."""
-    lines = ["---"]
-    for key, value in meta.items():
-        if isinstance(value, list):
-            lines.append(f"{key}:")
-            lines += [f"- {json.dumps(str(v))}" for v in value]
-        else:
-            lines.append(f"{key}: {json.dumps(str(value))}")
-    lines.append("---")
-    return "\n".join(lines) + "\n"
+    scalars, so no value (a license id, a tag with a colon) can change the document's structure;
+    numbers as numbers; dicts and lists (model-index) as nested blocks."""
+    return "\n".join(["---", *_yaml(meta), "---"]) + "\n"
+
+
+def _scalar(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)) and math.isfinite(v):
+        return repr(v)
+    return json.dumps(str(v))
+
+
+def _yaml(value: Any, indent: int = 0) -> list[str]:
+    """Block-style YAML lines of a dict or list; keys are snowgan's own (plain words)."""
+    pad = "  " * indent
+    if isinstance(value, dict):
+        lines = []
+        for key, v in value.items():
+            if isinstance(v, (dict, list)) and v:
+                lines += [f"{pad}{key}:", *_yaml(v, indent + (isinstance(v, dict)))]
+            else:
+                lines.append(f"{pad}{key}: {_scalar(v) if not isinstance(v, (dict, list)) else json.dumps(v)}")
+        return lines
+    lines = []
+    for v in value:
+        sub = _yaml(v, indent + 1) if isinstance(v, (dict, list)) and v else [f"{pad}  {_scalar(v)}"]
+        lines += [f"{pad}- {sub[0].lstrip()}", *sub[1:]]
+    return lines
+
+
+def dataset_name(dataset: Optional[dict]) -> str:
+    """A short name of the training data: the --data folder's or file's name, else the description's
+    head ('built-in mountains')."""
+    if not dataset:
+        return "unknown"
+    source = dataset.get("source")
+    if isinstance(source, str) and source.strip("/"):
+        return Path(source.rstrip("/")).name
+    return str(dataset.get("description") or "unknown").split(":")[0].strip() or "unknown"
+
+
+def _metric_title(key: str) -> str:
+    return key.upper() if len(key) <= 3 else key.capitalize()  # FID, KID, SWD; Diversity, Precision
+
+
+def _index_metrics(facts: dict) -> list[dict[str, Any]]:
+    """model-index metric entries: the evaluation's, then the in-training ones, each with its protocol."""
+    out = []
+    ev = facts.get("evaluation")
+    if ev:
+        for k, v in sorted(ev["values"].items()):
+            out.append({"type": k, "value": float(f"{v:.6g}"),
+                        "name": f"{_metric_title(k)} (snowgan evaluate, step {ev.get('step', '?')}, "
+                                f"{ev.get('n_samples', '?')} samples)",
+                        "args": {"protocol": ev["protocol"].get(k, "") or "not recorded"}})
+    m = facts.get("metrics")
+    if m and m["values"]:
+        protocol = m.get("protocol")
+        keys = sorted(protocol) if isinstance(protocol, dict) else sorted(k for k in m["values"] if k in HEADLINE)
+        for k in (k for k in keys if k in m["values"]):
+            text = protocol.get(k) if isinstance(protocol, dict) else protocol
+            out.append({"type": k, "value": float(f"{m['values'][k]:.6g}"),
+                        "name": f"{_metric_title(k)} (during training, step {m['step']})",
+                        "args": {"protocol": str(text or "not recorded")}})
+    return out
+
+
+def hub_metadata(cfg: Config, record: dict, facts: dict) -> dict[str, Any]:
+    """The card's front matter, in the Hugging Face Hub's keys: license, library_name, pipeline_tag,
+    tags, the training data's name, and model-index (the Hub's evaluation results) when the run
+    measured any metric: the data as its dataset, each metric with its protocol."""
+    classes = cfg.class_list
+    task = "image-generation" if classes else "unconditional-image-generation"
+    data = dataset_name(facts.get("dataset"))
+    meta: dict[str, Any] = {
+        "license": record.get("license") or "other", "library_name": "snowgan", "pipeline_tag": task,
+        "tags": list(dict.fromkeys(["gan", "image-generation", task, *(["class-conditional"] if classes else []),
+                                    cfg.model.arch, "snowgan", "pytorch", *(["onnx"] if record.get("onnx") else [])])),
+        "training_data": data}
+    metrics = _index_metrics(facts)
+    if metrics:
+        slug = re.sub(r"[^a-z0-9._-]+", "-", data.lower()).strip("-") or "unknown"
+        meta["model-index"] = [{"name": record["source"]["run"], "results": [{
+            "task": {"type": task, "name": "Class-conditional image generation" if classes else
+                     "Unconditional image generation"},
+            "dataset": {"type": slug, "name": data}, "metrics": metrics}]}]
+    return meta
 
 
 def _fmt(v: Any) -> str:
@@ -214,6 +296,46 @@ def _metrics(facts: dict) -> list[str]:
     return lines
 
 
+def _onnx_usage(record: dict, classes: list[str]) -> list[str]:
+    """'Run without PyTorch': generator.onnx with onnxruntime, numpy and Pillow (only when exported)."""
+    onnx = record.get("onnx")
+    if not onnx:
+        return []
+    check, (c, h, w) = onnx["check"], onnx["output"]["shape"][1:]
+    dim = onnx["inputs"]["z"]["shape"][1]
+    feed = '{"z": z, "class": np.full(4, 0, np.int64)}' if classes else '{"z": z}'
+    return [
+        "## Run without PyTorch (ONNX)",
+        f"`{onnx['file']}` is the same generator as an ONNX graph (opset {onnx['opset']}). At export, ONNX Runtime "
+        f"{check['onnxruntime']} ran it on fixed latents and matched PyTorch to {check['max_abs_difference']:.2g} "
+        f"at most (tolerance {check['tolerance']:g} on images in [-1, 1]). It needs only `onnxruntime`, `numpy` "
+        f"and `Pillow`; `{onnx['script']}` in this folder makes PNGs from seeds, the same images as "
+        "`snowgan --mode generate --model . --seed S` (it draws the latents as snowgan does):", "",
+        "```bash", "pip install onnxruntime numpy pillow",
+        f"python {onnx['script']} --n 8 --seed 0 --out images/"
+        + (f"\npython {onnx['script']} --n 8 --class {classes[0]} --out {classes[0]}/" if classes else ""), "```", "",
+        f"Inputs: `z` float32 (batch, {dim}) ~ N(0, I)"
+        + (f"; `class` int64 (batch,), the class indices {', '.join(f'{i} {n}' for i, n in enumerate(classes))}"
+           if classes else "")
+        + f". Output: `images` float32 (batch, {c}, {h}, {w}) in [-1, 1]; the batch size is free.", "",
+        "```python", "import numpy as np, onnxruntime as ort", "",
+        f'sess = ort.InferenceSession("{onnx["file"]}")',
+        f"z = np.random.default_rng(0).standard_normal((4, {dim}), dtype=np.float32)",
+        f"images = sess.run(None, {feed})[0]  # (4, {c}, {h}, {w}) in [-1, 1]",
+        "pixels = ((images.clip(-1, 1) + 1) * 127.5).round().astype(np.uint8).transpose(0, 2, 3, 1)  # uint8 NHWC",
+        "```", "",
+        "(numpy's own generator draws other latents than snowgan's seeds: other images, as good.)", ""]
+
+
+def _sharing(title: str) -> list[str]:
+    """How to put the folder on the Hugging Face Hub (snowgan itself has no network code)."""
+    return ["## Share on the Hugging Face Hub",
+            "This folder is a model repository as it is: `config.json`, the `*.safetensors` weights and this "
+            "`README.md`, whose front matter the Hub shows as the model's page. With `pip install huggingface_hub` "
+            "and `huggingface-cli login`, from this folder:", "",
+            "```bash", f"huggingface-cli upload YOUR-NAME/{title} . .", "```", ""]
+
+
 def render_model_card(cfg: Config, record: dict, facts: dict, has_reals: bool) -> str:
     """The README.md text for an exported model. record: the export record of config.json."""
     name = record["source"]["run"]
@@ -224,10 +346,7 @@ def render_model_card(cfg: Config, record: dict, facts: dict, has_reals: bool) -
     dataset = facts.get("dataset")
     what = (dataset or {}).get("description", "an image collection")
     classes = cfg.class_list
-    task = "image-generation" if classes else "unconditional-image-generation"
-    meta = {"license": record.get("license") or "other", "library_name": "snowgan",
-            "pipeline_tag": task,
-            "tags": ["gan", "image-generation", task, *(["class-conditional"] if classes else []), cfg.model.arch, "snowgan", "pytorch"]}
+    meta = hub_metadata(cfg, record, facts)
     title = name.split("-", 1)[-1] if name[:5].isdigit() else name  # 00003-snow -> snow
     out = [front_matter(meta), f"# {title}: a snowgan {cfg.model.arch.upper()}", "", "## Model Description",
            f"A generative adversarial network ({cfg.model.arch.upper()}, {cfg.model.loss} loss) trained with "
@@ -281,6 +400,7 @@ def render_model_card(cfg: Config, record: dict, facts: dict, has_reals: bool) -
                   f"class 0 ({classes[0]}); G.class_names lists them"),
             'D = snowgan.load_discriminator(".", device="cpu")',
             "features = D.forward_features(images)[-1].mean((2, 3))  # pooled last-block features", "```", "",
+            *_onnx_usage(record, classes), *_sharing(title),
             "## Provenance",
             f"Exported by snowgan {record['snowgan_version']} on {record['exported']} from run `{name}`, "
             f"{record['source']['checkpoint']} (step {record['source']['step']}, {record['source']['kimg']:g} kimg). "

@@ -1,4 +1,5 @@
-"""`snowgan --mode export`: a run's chosen checkpoint as a self-contained model folder (see export.py)."""
+"""`snowgan --mode export`: a run's chosen checkpoint as a self-contained model folder (see export.py);
+with ``--format onnx`` also generator.onnx, checked by ONNX Runtime, and generate_onnx.py (onnx_export.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, export
+from .. import __version__, export, onnx_export
 from ..config import Config
 from ..diskspace import writing
 from ..files import json_text
@@ -20,12 +21,20 @@ from .common import check_out
 
 def main(cfg: Config, explicit: set[str]) -> int:
     """`snowgan --mode export`: the chosen checkpoint of a run as a self-contained model folder."""
+    onnx = cfg.cmd.format == "onnx"
+    if onnx:
+        onnx_export.require_onnx()  # before anything is read or made
     run_dir = find_run(cfg.run.runs_dir, cfg.run.run, need_checkpoint=True)
     out = Path(cfg.cmd.out).expanduser() if cfg.cmd.out else RunFolder(run_dir).export
     check_out(out, cfg.cmd.force, folder=True, what="exported model")
     loaded = load_run(run_dir, cfg.cmd.checkpoint, "cpu")
-    out.mkdir(parents=True, exist_ok=True)  # only now: a failed load leaves no empty folder behind
     print(f"exporting {loaded.describe()}, to {out}")
+    classes = loaded.cfg.class_list
+    graph = None
+    if onnx:  # exported and checked before the folder is made: a failed check leaves nothing behind
+        graph, check = onnx_export.export_checked(loaded.G, classes, {"source_run": run_dir.name,
+                                                                       "source_step": str(loaded.step)})
+    out.mkdir(parents=True, exist_ok=True)  # only now: a failed load leaves no empty folder behind
 
     files = {export.WEIGHTS["generator"]: export.save_weights(loaded.G, out / export.WEIGHTS["generator"], "generator (EMA)"),
              export.WEIGHTS["discriminator"]: export.save_weights(loaded.D, out / export.WEIGHTS["discriminator"], "discriminator")}
@@ -45,6 +54,11 @@ def main(cfg: Config, explicit: set[str]) -> int:
                           "parameters": sum(p.numel() for p in loaded.D.parameters())},
         "files": files, "samples": samples, "sample_seed": cfg.run.seed, "license": cfg.cmd.license,
     }
+    if graph is not None:
+        record["onnx"] = onnx_export.write_onnx(out, graph, check, classes, int(loaded.G.latent_dim))
+        files[onnx_export.ONNX_FILE] = {k: record["onnx"][k] for k in ("size", "sha256")}
+        print(f"{onnx_export.ONNX_FILE}: ONNX Runtime matches PyTorch to {check['max_abs_difference']:.2g} "
+              f"(tolerance {check['tolerance']:g}); run it without PyTorch: python {out / onnx_export.SCRIPT}")
     facts = collect_run_facts(run_dir, loaded.step)
     card = render_model_card(loaded.cfg, record, facts, has_reals=reals.is_file())
     with writing(out / "README.md"):
@@ -53,7 +67,8 @@ def main(cfg: Config, explicit: set[str]) -> int:
     with writing(out / "config.json"):
         (out / "config.json").write_text(json_text({**loaded.cfg.to_dict(), "export": record}, indent=2),
                                          encoding="utf-8")
-    print(f"wrote {out}: config.json, {export.WEIGHTS['generator']}, {export.WEIGHTS['discriminator']}, README.md, "
-          f"{len(samples)} samples + grid")
+    extra = f", {onnx_export.ONNX_FILE}, {onnx_export.SCRIPT}" if graph is not None else ""
+    print(f"wrote {out}: config.json, {export.WEIGHTS['generator']}, {export.WEIGHTS['discriminator']}{extra}, "
+          f"README.md, {len(samples)} samples + grid")
     print(f"generate with: snowgan --mode generate --model {out} --n_samples 10")
     return 0
