@@ -3,7 +3,7 @@
     python bench/grouped_conv_routes.py
     python bench/grouped_conv_routes.py --batch 32 --group_size 16 --json out.json
 
-R3GAN's blocks are 1x1 -> grouped 3x3 -> 1x1 with 16 channels per group (models/r3gan.py).
+R3GAN's blocks are 1x1 -> grouped 3x3 -> 1x1 with 16 channels per group (models/r3gan/networks.py).
 bench/matrix_ceiling.py finds the grouped 3x3s, forward and backward, at about half of the
 bf16 matmul peak inside a training step, and they are over half of the step's matrix time;
 this bench asks whether another way of computing the same layer runs faster. At the layer

@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snowgan.models import layers, r3gan
+from snowgan.models import layers
+from snowgan.models.r3gan import networks as r3gan
 
 
 def plain_activations(net: nn.Module) -> nn.Module:

@@ -46,7 +46,7 @@ from plain_reference import plain_activations  # noqa: E402
 from resultfile import write_results  # noqa: E402
 
 from snowgan.augment import DiffAugment  # noqa: E402
-from snowgan.models import projected  # noqa: E402
+from snowgan.models.projected import networks as projected  # noqa: E402
 from snowgan.pretrained.efficientnet_lite import load_efficientnet_lite0, to_tf_input  # noqa: E402
 from snowgan.train.device import configure_threads  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""One R3GAN residual block, five ways to run its 3x3: what models/r3gan.py chose and why.
+"""One R3GAN residual block, five ways to run its 3x3: what models/r3gan/networks.py chose and why.
 
     python bench/r3gan_block.py                    # 64 px stage widths of the recipe, batch 32
     python bench/r3gan_block.py --threads 2 --repeats 5
@@ -7,7 +7,7 @@ Each variant runs the block's forward, backward and the R1 double backward (the 
 gradient of a score, squared, differentiated again), as D does in every step:
 
 - grouped-bf16:      snowgan's choice: GroupedConv2d (oneDNN's grouped kernels in bf16, and
-                     for every derivative, models/grouped_conv.py);
+                     for every derivative, models/r3gan/grouped_conv.py);
 - grouped-bf16-native: F.conv2d(groups=...) under bf16 autocast, PyTorch's own derivatives
                      (its double backward convolves once per group on transposed copies);
 - grouped-fp32-in-bf16: the grouped 3x3 alone in float32, the rest of the block in bf16;
@@ -34,7 +34,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from snowgan.models.r3gan import ResidualBlock  # noqa: E402
+from snowgan.models.r3gan.networks import ResidualBlock  # noqa: E402
 from snowgan.train.device import pick_precision  # noqa: E402
 
 

@@ -7,7 +7,8 @@ Module-level imports are what Python executes at import time; an import inside a
 function hides a dependency from that picture, so both are reported.
 
 The layers of src/snowgan, lowest first (LAYERS below names every module's layer): foundations
-(errors, text, sizes, files, diskspace, progress, registries, tensorfile, latentfile) < settings
+(errors, text, sizes, files, diskspace, progress, registries, tensorfile, latentfile, and the
+torch-free family registry: models/family.py, models/families.py, models/NAME/family.py) < settings
 and run folders (config, validation, flags, runfolder, runs, evaluations) < the GAN's parts
 (data, models, losses, metrics, pretrained, augment, optim, sample) < run outputs (report:
 grids, videos, plots, the report page; training writes them live) < training (train) < trained
@@ -20,6 +21,7 @@ every module in exactly one layer.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import sys
 from pathlib import Path
 from typing import Iterable
@@ -32,7 +34,7 @@ PACKAGE = "snowgan"
 # meant to be read, and the graph is checked against it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundations", ("__init__", "errors", "text", "sizes", "files", "diskspace", "progress", "registries",
-                     "tensorfile", "latentfile")),
+                     "tensorfile", "latentfile", "models.family", "models.families", "models.*.family")),
     ("settings and run folders", ("config", "validation", "flags", "runfolder", "runs", "evaluations")),
     ("the GAN's parts", ("data", "models", "losses", "metrics", "pretrained", "augment", "optim", "sample")),
     ("run outputs", ("report",)),
@@ -141,17 +143,31 @@ def layers_of(modules: Iterable[str]) -> tuple[dict[str, int], list[str]]:
     layer or in more than one (a new module must be placed), an entry that names no module."""
     names = {_entry(m): m for m in modules}
     found: dict[str, list[int]] = {m: [] for m in names}
+    best: dict[str, int] = {}  # the length of the entry that placed a module: the longest wins
     problems = []
     for i, (_, entries) in enumerate(LAYERS):
         for e in entries:
-            hits = [n for n in names if n == e or (e != "__init__" and n.startswith(e + "."))]
-            found.update({n: found[n] + [i] for n in hits})
+            hits = [n for n in names if _matches(n, e)]
+            for n in hits:
+                if len(e) > best.get(n, -1):  # a nested entry (models.family) places a module apart from its package
+                    found[n], best[n] = [i], len(e)
+                elif len(e) == best[n]:
+                    found[n].append(i)
             if not hits:
                 problems.append(f"{e}: in LAYERS but not a module of {PACKAGE}")
     for n, where in sorted(found.items()):
         if len(where) != 1:
             problems.append(f"{n}: in {len(where)} layers ({', '.join(LAYERS[i][0] for i in where) or 'place it'})")
     return {names[n]: where[0] for n, where in found.items() if len(where) == 1}, problems
+
+
+def _matches(name: str, entry: str) -> bool:
+    """A module matches an entry that names it, a package above it, or a pattern (models.*.family)."""
+    if entry == "__init__":
+        return name == entry
+    if "*" in entry:
+        return fnmatch.fnmatchcase(name, entry)
+    return name == entry or name.startswith(entry + ".")
 
 
 def back_edges(edges: dict[str, set[str]], layer: dict[str, int]) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from conftest import run_cli, run_cli_here
-from snowgan.models.dcgan import Discriminator, Generator
+from snowgan.models.dcgan.networks import Discriminator, Generator
 from snowgan.sample import class_rows, parse_classes
 
 TINY = ["--image_size", "16", "--builtin_count", "32", "--batch_size", "8", "--g_width", "8", "--d_width", "8",
@@ -66,7 +66,7 @@ def test_conditional_dcgan_networks_use_the_labels() -> None:
 
 
 def test_conditional_r3gan_embeds_the_class_in_g_and_projects_in_d() -> None:
-    from snowgan.models import r3gan
+    from snowgan.models.r3gan import networks as r3gan
 
     torch.manual_seed(0)
     G, D = r3gan.Generator((16, 16), 3, 16, 8, 32, 1, 3), r3gan.Discriminator((16, 16), 3, 8, 32, 1, 3)
@@ -80,8 +80,8 @@ def test_conditional_r3gan_embeds_the_class_in_g_and_projects_in_d() -> None:
 
 
 def test_conditional_projected_gan_when_the_backbone_is_installed() -> None:
-    from snowgan.models.fastgan import FastGANGenerator
-    from snowgan.models.projected import ProjectedDiscriminator
+    from snowgan.models.projected.fastgan import FastGANGenerator
+    from snowgan.models.projected.networks import ProjectedDiscriminator
     from snowgan.pretrained.efficientnet_lite import LITE0_WEIGHTS
     from snowgan.pretrained.weights import locate
 
@@ -114,7 +114,7 @@ def test_conditional_projected_gan_when_the_backbone_is_installed() -> None:
 
 def test_class_weights_blend_classes_and_one_hot_weights_equal_indices() -> None:
     """Interpolation between classes feeds (B, K) weights; a one-hot row must be that class exactly."""
-    from snowgan.models import r3gan
+    from snowgan.models.r3gan import networks as r3gan
     from snowgan.report.render import class_path
 
     torch.manual_seed(0)

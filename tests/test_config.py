@@ -45,10 +45,11 @@ def test_overlay_puts_settings_given_now_over_a_saved_run(tmp_path: Path) -> Non
 
 def test_choices_come_from_the_registries() -> None:
     from snowgan.config import FIELDS
-    from snowgan.registries import FAMILIES, LOSSES, OPTIMIZERS
+    from snowgan.models.families import FAMILIES, schedules
+    from snowgan.registries import LOSSES, OPTIMIZERS
 
-    for name, table in (("arch", FAMILIES), ("loss", LOSSES), ("optimizer", OPTIMIZERS)):
-        assert FIELDS[name][1].metadata["choices"] == list(table)
+    for name, table in (("arch", FAMILIES), ("loss", LOSSES), ("optimizer", OPTIMIZERS), ("schedule", schedules())):
+        assert list(FIELDS[name][1].metadata["choices"]) == list(table)
     with pytest.raises(ConfigError, match="--loss: 'nope' is not one of wgan-gp, nonsat, hinge, rpgan"):
         parse_args(["--loss", "nope"])
 

@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from snowgan.config import Config, ConfigError
-from snowgan.models.progan import Discriminator, Generator, build, stage_resolutions
+from snowgan.models.progan.networks import Discriminator, Generator, build, stage_resolutions
 from snowgan.models.registry import build_networks
-from snowgan.train.progressive import Schedule, Stage, apply_stage, parse_pg_batch, real_for_stage
+from snowgan.models.growing import Schedule, Stage, apply_stage, parse_pg_batch, real_for_stage
 
 
 def _cfg(size: str = "32", **model) -> Config:

@@ -24,9 +24,9 @@ from conftest import SRC, run_cli, run_cli_here
 from lite0_helpers import fake_state_dict
 
 from snowgan.config import Config, ConfigError
-from snowgan.models import projected
-from snowgan.models.fastgan import FastGANGenerator, sle_pairs
-from snowgan.models.projected import ProjectedDiscriminator, RandomProjection, backbone_size
+from snowgan.models.projected import networks as projected
+from snowgan.models.projected.fastgan import FastGANGenerator, sle_pairs
+from snowgan.models.projected.networks import ProjectedDiscriminator, RandomProjection, backbone_size
 from snowgan.models.registry import build_networks
 from snowgan.pretrained import efficientnet_lite as lite
 from snowgan.pretrained.efficientnet_lite import LiteFeatures, load_efficientnet_lite0, to_tf_input
@@ -160,7 +160,7 @@ def test_per_logit_flag_reaches_d_and_is_refused_elsewhere() -> None:
     assert D.per_logit
     cfg, _ = parse_args(["--arch", "projected", "--image_size", "32", "--d_width", "8"])
     assert not build_networks(cfg)[1].per_logit
-    with pytest.raises(ConfigError, match="--per_logit_loss is for --arch projected"):
+    with pytest.raises(ConfigError, match="--per_logit_loss belongs to --arch projected; --arch dcgan does not read it"):
         parse_args(["--arch", "dcgan", "--per_logit_loss"])
 
 

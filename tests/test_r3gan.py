@@ -1,4 +1,4 @@
-"""R3GAN networks (models/r3gan.py, models/grouped_conv.py): sizes, init, derivatives, the CLI."""
+"""R3GAN networks (models/r3gan/networks.py, models/r3gan/grouped_conv.py): sizes, init, derivatives, the CLI."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from conftest import run_cli, run_cli_here
 
 from snowgan.config import Config, ConfigError
 from snowgan.flags import parse_args
-from snowgan.models import r3gan
-from snowgan.models.grouped_conv import grouped_conv2d
+from snowgan.models.r3gan import networks as r3gan
+from snowgan.models.r3gan.grouped_conv import grouped_conv2d
 from snowgan.models.registry import build_networks
 from snowgan.train.device import pick_precision
 
@@ -231,7 +231,7 @@ def test_cli_trains_r3gan_writes_a_checkpoint_and_generates(workdir: Path) -> No
     # Exported, the folder rebuilds the networks on its own (eval mode: samples in [-1, 1]).
     run_cli_here("--mode", "export", "--run", "r3", "--out", workdir / "model", cwd=workdir)
     card = (workdir / "model" / "README.md").read_text(encoding="utf-8")
-    assert "R3GAN (residual, no normalisation; 1 block(s) per resolution" in card
+    assert "- Architecture: R3GAN (no normalisation layers; generator width 8; discriminator width 8; at most 512 channels; --blocks_per_stage 1)" in card
     import snowgan
 
     G, D = snowgan.load_generator(workdir / "model", device="cpu"), snowgan.load_discriminator(workdir / "model")

@@ -17,7 +17,7 @@ from snowgan.augment import from_config as augment_from_config
 from snowgan.flags import parse_args, recipe_names
 from snowgan.models.registry import build_networks
 from snowgan.optim import AdaBelief, build_optimizer
-from snowgan.train.progressive import Schedule
+from snowgan.models.growing import Schedule
 
 SEEDS = ["snowgan", "mountains", "houses", "bobross", "noise"]
 

@@ -1,4 +1,4 @@
-"""R3GAN's schedules (train/schedules.py): pure functions of kimg with the paper's end points."""
+"""R3GAN's schedules (models/r3gan/schedule.py): pure functions of kimg with the paper's end points."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from snowgan.train.schedules import R3GANSchedule, cosine_ramp
+from snowgan.models.r3gan.schedule import R3GANSchedule, cosine_ramp
 
 
 def test_end_points_are_the_papers() -> None:

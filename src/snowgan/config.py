@@ -23,7 +23,9 @@ from typing import Any, Optional, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError, did_you_mean
 from .files import json_text
-from .registries import FAMILIES, LOSSES, MODES, OPTIMIZERS
+from .models.families import DEFAULT as DEFAULT_FAMILY
+from .models.families import FAMILIES, conditional_families, schedules
+from .registries import LOSSES, MODES, OPTIMIZERS
 from .sizes import parse_image_size
 
 __all__ = ["Config", "ConfigError", "FIELDS", "SECTIONS", "IDENTITY_FIELDS"]
@@ -122,7 +124,7 @@ class DataConfig:
 class ModelConfig:
     """Network family, loss and their sizes. A resume must match these."""
 
-    arch: str = _f("dcgan", "network family", choices=list(FAMILIES))
+    arch: str = _f(DEFAULT_FAMILY, "network family", choices=FAMILIES)  # the live registry: register() adds
     loss: str = _f("wgan-gp", "adversarial loss: wgan-gp (the SnowGAN write-up's), nonsat (DCGAN), hinge, "
                    "rpgan (relativistic pairing, R3GAN's)", choices=list(LOSSES))
     latent_dim: int = _f(100, "size of the latent vector z")
@@ -140,15 +142,15 @@ class ModelConfig:
     r2_gamma: float = _f(0.0, "R2 penalty weight gamma on generated images, applied as gamma/2 (0 = off)")
     # r3gan: residual blocks per resolution. 1, not the paper's 2, because on a CPU a block
     # costs a full stage's time and short runs gain more from steps than from depth.
-    blocks_per_stage: int = _f(1, "r3gan: residual blocks per resolution stage (the paper uses 2)")
+    blocks_per_stage: int = _f(1, "residual blocks per resolution stage (the paper uses 2)")
     # projected: what the frozen EfficientNet sees (models/projected.backbone_size)
-    backbone_size: int = _f(0, "projected: shorter side of the frozen network's input in pixels, a multiple of "
+    backbone_size: int = _f(0, "shorter side of the frozen network's input in pixels, a multiple of "
                                "32 (0 = auto: the image's shorter side rounded up to 128..224)")
-    per_logit_loss: bool = _f(False, "projected: apply the loss to every logit of every head's map (the "
+    per_logit_loss: bool = _f(False, "apply the loss to every logit of every head's map (the "
                                      "paper's) instead of to each image's mean logit")
     # class-conditional training (models/conditional.py); the data must label every image
     conditional: bool = _f(False, "train on the data's class labels (sub-folders, --labels CSV, JSONL field) so "
-                                  "generate --class NAME makes that class; dcgan, r3gan and projected",
+                                  "generate --class NAME makes that class; --arch " + ", ".join(conditional_families()),
                          shown_default="on when a --data run gets recipe photos without naming a model and "
                                        "every image has a class; else off")
     class_names: str = _f("", "set by --conditional from the data: class names in label order, comma-separated "
@@ -183,8 +185,9 @@ class TrainConfig:
                                   shown_default="20 for a --data run given no other length")
     ema_kimg: float = _f(10.0, "half-life of the generator EMA in thousands of images")
     schedule: str = _f("constant", "how lr, betas, R1/R2 gamma, aug_p and the EMA move over the run: constant "
-                                   "(as set), or r3gan (R3GAN's cosine decays over the run's length)",
-                       choices=["constant", "r3gan"])
+                                   "(as set), or a family's paper schedule by the family's name ("
+                                   + ", ".join(list(schedules())[1:]) + ": cosine decays over the run's length)",
+                       choices=list(schedules()))
     ema_rampup: float = _f(0.05, "EMA half-life is at most this fraction of images seen (0 = off)")
     precision: str = _f("auto", "autocast precision", choices=["auto", "fp32", "bf16", "fp16"])
     compile: bool = _f(False, "torch.compile the networks where supported")

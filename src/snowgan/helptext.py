@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 from . import __version__
 from .config import FIELDS, base_type
+from .models.families import FAMILIES, option_owners
 
 # topic -> title, in the order of the full --help.
 TOPICS: dict[str, str] = {
@@ -250,7 +251,8 @@ def _schema_default_text(name: str, mode: Optional[str]) -> Optional[str]:
         return f.metadata["shown_default"]
     default = _stored_default(name)
     if f.metadata.get("planned"):  # train/plan.py: every new run but a progressive one of fixed length
-        return f"{PLANNED}; {_value_text(default)} for an --arch progan run of a fixed length"
+        growing = " or ".join(f.name for f in FAMILIES.values() if f.grows)
+        return f"{PLANNED}; {_value_text(default)} for an --arch {growing} run of a fixed length"
     per_loss = {loss: loss_defaults(loss) for loss in LOSSES}
     if any(name in d for d in per_loss.values()):
         by_value: dict[str, list[str]] = {}
@@ -293,6 +295,9 @@ def flag_entry(name: str, mode: Optional[str] = None, width: Optional[int] = Non
     width = width or _width()
     _, f, _ = FIELDS[name]
     text = f.metadata.get("help", "")
+    owners = option_owners(name)
+    if owners:  # a family's own option (its entry in models/families.py lists it)
+        text += f" (--arch {' or '.join(owners)} only)"
     default = default_text(name, mode)
     if default is not None:
         # A non-breaking space keeps "(default: 0)" on one line; it is a plain space again below.

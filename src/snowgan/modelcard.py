@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from . import evaluations
 from .config import Config
+from .models.families import family
 from .runfolder import RunFolder
 
 # Keys of a metrics.jsonl record that are bookkeeping, not measurements.
@@ -197,7 +198,6 @@ def _training_procedure(cfg: Config, record: dict, dataset: Optional[dict]) -> l
     h, w = cfg.image_hw
     src = record["source"]
     from .losses import build_loss
-    from .models.layers import resolved_d_norm
 
     loss_fn = build_loss(m, t.reg_interval)
     loss = loss_fn.summary
@@ -214,8 +214,7 @@ def _training_procedure(cfg: Config, record: dict, dataset: Optional[dict]) -> l
     if a.augment and a.ada_target is not None:
         aug += f" (adaptive p, target {a.ada_target:g})"
     lines = [
-        f"- Architecture: {m.arch.upper()} (generator width {m.g_width}, {m.g_norm} norm; discriminator "
-        f"width {m.d_width}, {resolved_d_norm(m)} norm; at most {m.max_width} channels)",
+        _architecture(m),
         f"- Loss: {loss}" + (f", {', '.join(regs)}" if regs else ""),
         f"- Optimizer: {'Adam' if t.optimizer == 'adam' else 'AdaBelief'}, generator learning rate "
         f"{t.gen_lr:g}, discriminator learning rate {t.disc_lr:g}, betas ({t.beta1:g}, {t.beta2:g})",
@@ -228,14 +227,26 @@ def _training_procedure(cfg: Config, record: dict, dataset: Optional[dict]) -> l
         f"- Augmentation: {aug}; mirror {'on' if cfg.data.mirror else 'off'}",
         f"- Precision: {t.precision}; seed {cfg.run.seed}",
     ]
-    if m.arch == "progan":
+    if family(m.arch).grows:
         lines.append(f"- Progressive growing from {m.pg_start} px: {m.pg_fade_kimg:g} kimg fade, "
                      f"{m.pg_stable_kimg:g} kimg stable per resolution")
-    if m.arch == "r3gan":  # no normalisation layers: the norm fields do not apply
-        lines[0] = (f"- Architecture: R3GAN (residual, no normalisation; {m.blocks_per_stage} block(s) per "
-                    f"resolution; generator width {m.g_width}, discriminator width {m.d_width}; at most "
-                    f"{m.max_width} channels)")
     return lines
+
+
+def _architecture(m) -> str:
+    """The model card's architecture line, from the family's entry (models/families.py): its title,
+    widths, the normalisation it really used (layers.resolved_d_norm, the one rule) where it has any,
+    and the options it owns."""
+    from .models.layers import resolved_d_norm
+
+    fam = family(m.arch)
+    if fam.norm_layers:
+        g, d = f"generator width {m.g_width}, {m.g_norm} norm", f"discriminator width {m.d_width}, {resolved_d_norm(m)} norm"
+    else:
+        g, d = f"no normalisation layers; generator width {m.g_width}", f"discriminator width {m.d_width}"
+    own = [f"--{o} {_fmt(getattr(m, o))}" for o in fam.options if not (fam.grows and o.startswith("pg_"))]
+    return (f"- Architecture: {fam.title} ({g}; {d}; at most {m.max_width} channels"
+            + "".join(f"; {o}" for o in own) + ")")
 
 
 def _training_data(dataset: Optional[dict], classes: list[str]) -> list[str]:

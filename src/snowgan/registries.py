@@ -1,8 +1,9 @@
-"""Names a user can choose, and where their code lives: commands, model families, losses, optimizers.
+"""Names a user can choose, and where their code lives: commands, losses, optimizers.
 
-These tables are the only place the choices of ``snowgan COMMAND`` (``--mode``), ``--arch``,
-``--loss`` and ``--optimizer`` are spelled: the configuration schema takes its choices from them,
-so adding a family, a loss or an optimizer is one module plus one line here.
+These tables are the only place the choices of ``snowgan COMMAND`` (``--mode``), ``--loss`` and
+``--optimizer`` are spelled: the configuration schema takes its choices from them, so adding a
+loss or an optimizer is one module plus one line here. Model families (``--arch``) have their
+own registry, models/families.py, because a family holds more facts than where its code is.
 
 The values are ``"module:attribute"`` strings, imported only when used, so parsing
 the command line (and ``snowgan --help``) never imports torch.
@@ -33,23 +34,6 @@ MODES: dict[str, str] = {
     "project": "snowgan.commands.project:main",
     "studio": "snowgan.commands.studio:main",
 }
-
-# --arch: module:function, build(cfg) -> (G, D); see models/registry.py for the network contract.
-FAMILIES: dict[str, str] = {
-    "dcgan": "snowgan.models.dcgan:build",
-    "progan": "snowgan.models.progan:build",
-    "projected": "snowgan.models.projected:build",
-    "r3gan": "snowgan.models.r3gan:build",
-}
-
-# The families whose networks take class labels (--conditional); progan is not one: its
-# growing G and D would need the class embedding re-wired at every stage.
-CONDITIONAL_FAMILIES: tuple[str, ...] = ("dcgan", "r3gan", "projected")
-
-# G updates per D update measured healthy, by family (1 where not listed): above it the start-up
-# warning speaks (train/techniques.py schedule_warning). The projected D reads a frozen pretrained
-# network and runs ahead of G; 2:1 won at equal time (docs/models-projected.md, "Two G steps per D step").
-G_STEPS_PER_D_STEP: dict[str, int] = {"projected": 2}
 
 # --loss: module:class, a subclass of losses.base.GANLoss (phases, regularisers, defaults).
 LOSSES: dict[str, str] = {
@@ -83,7 +67,7 @@ OPTIMIZERS: dict[str, str] = {
     "adabelief": "snowgan.optim:make_adabelief",
 }
 
-_FLAGS = {id(MODES): "--mode", id(FAMILIES): "--arch", id(LOSSES): "--loss", id(OPTIMIZERS): "--optimizer"}
+_FLAGS = {id(MODES): "--mode", id(LOSSES): "--loss", id(OPTIMIZERS): "--optimizer"}
 
 
 def resolve(table: dict[str, str], name: str) -> Any:

@@ -7,9 +7,9 @@ vs --grad_accum, --conditional vs --arch). Checks that need the world outside th
 
 from __future__ import annotations
 
-from .config import Config, ConfigError, flat_fields
+from .config import FIELDS, Config, ConfigError, flat_fields
 from .errors import did_you_mean
-from .registries import CONDITIONAL_FAMILIES
+from .models.families import conditional_families, family, owned_options
 from .sizes import parse_grid, parse_image_size
 
 # Every number a flag can ask for, bounded: (least, most). The most is far above any real use,
@@ -66,15 +66,10 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"--{name} must be positive")
     if not (0 <= t.beta1 < 1 and 0 <= t.beta2 < 1):
         raise ConfigError("--beta1 and --beta2 must be in [0, 1)")
-    if cfg.model.conditional and cfg.model.arch not in CONDITIONAL_FAMILIES:
-        raise ConfigError(f"--conditional is not supported with --arch {cfg.model.arch}; use one of "
-                          f"{', '.join(CONDITIONAL_FAMILIES)}")
+    check_family_options(cfg)
     if cfg.model.backbone_size < 0 or cfg.model.backbone_size % 32:
         raise ConfigError(f"--backbone_size {cfg.model.backbone_size}: give a multiple of 32 (e.g. 64, 128, 224), "
                           f"or 0 for the automatic size")
-    if cfg.model.per_logit_loss and cfg.model.arch != "projected":
-        raise ConfigError(f"--per_logit_loss is for --arch projected (its heads score patches); "
-                          f"--arch {cfg.model.arch} scores whole images: drop the flag")
     if not 0 <= cfg.aug.aug_p <= 1:
         raise ConfigError("--aug_p must be in [0, 1]")
     for name in ("log_every", "sample_every", "checkpoint_every"):
@@ -97,3 +92,19 @@ def validate(cfg: Config) -> None:
     if c.checkpoint not in ("auto", "best", "latest") and not c.checkpoint.isdigit():
         raise ConfigError(f"--checkpoint {c.checkpoint!r}: give auto, best, latest or a step number"
                           f"{did_you_mean(c.checkpoint, ['auto', 'best', 'latest'])}")
+
+
+def check_family_options(cfg: Config) -> None:
+    """One rule for every family (its entry in models/families.py): --arch must exist, --conditional
+    needs a family whose networks take labels, and an option a family owns is refused, set away
+    from its default, under another family (which would silently ignore it)."""
+    m = cfg.model
+    fam = family(m.arch)
+    if m.conditional and not fam.conditional:
+        raise ConfigError(f"--conditional is not supported with --arch {m.arch}; use one of "
+                          f"{', '.join(conditional_families())}")
+    for option, owners in owned_options().items():
+        if m.arch in owners or getattr(m, option) == FIELDS[option][1].default:
+            continue
+        raise ConfigError(f"--{option} belongs to --arch {' or '.join(owners)}; --arch {m.arch} does not read it: "
+                          f"drop the flag or choose --arch {owners[0]}")

@@ -8,20 +8,23 @@ from torch import nn
 from ..sizes import split_size  # noqa: F401  (the families import it from here)
 
 
-def resolved_d_norm(model_cfg, spectral_norm_replaces_it: bool = True) -> str:
+def resolved_d_norm(model_cfg) -> str:
     """--d_norm, with auto resolved: none for a loss whose D must not batch-normalise (gradient
     penalties treat samples one by one, R3GAN's pairs would be coupled; losses/ say which), none
     under spectral norm where the family takes that as D's normalisation, else batch.
 
-    The one rule every family's discriminator follows. spectral_norm_replaces_it=False is Projected
-    GAN's fact: its heads are spectrally normalised convolutions *and* BatchNorm, as in the paper."""
+    The one rule every family's discriminator follows, and the model card reports; the family's
+    entry says whether spectral norm replaces the normalisation (``spectral_norm_is_d_norm``:
+    Projected GAN's heads keep BatchNorm beside it, as in the paper)."""
     from ..losses import loss_class
+    from .families import family
 
     if model_cfg.d_norm != "auto":
         return model_cfg.d_norm
     if loss_class(model_cfg.loss).d_norm == "none":
         return "none"
-    return "none" if (model_cfg.spectral_norm and spectral_norm_replaces_it) else "batch"
+    replaces = family(model_cfg.arch).spectral_norm_is_d_norm
+    return "none" if (model_cfg.spectral_norm and replaces) else "batch"
 
 
 class _LeakyReLU(torch.autograd.Function):

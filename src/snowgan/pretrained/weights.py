@@ -9,7 +9,7 @@ line can ask whether weights are installed without importing torch).
 
 Every load records the file's SHA-256, so a network built on these weights can say
 exactly which ones (a discriminator stores it beside its own weights; see
-models/projected.py). Files are read with ``torch.load(weights_only=True)``: a plain
+models/projected/networks.py). Files are read with ``torch.load(weights_only=True)``: a plain
 state dict of tensors, never an arbitrary unpickle.
 """
 

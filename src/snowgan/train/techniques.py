@@ -1,9 +1,11 @@
 """The optional techniques of a run, behind the few calls the training loop makes.
 
 - DiffAugment with a fixed or adaptive probability (snowgan.augment)
-- progressive growing: stage, per-resolution batch size, faded reals (train/progressive.py)
-- ``--schedule r3gan``: R3GAN's cosine schedules of lr, betas, R1/R2 gamma, aug_p and the
-  EMA half-life over the run (train/schedules.py), a pure function of the image count
+- progressive growing, for a family whose entry says it grows: stage, per-resolution batch
+  size, faded reals (models/growing.py)
+- ``--schedule NAME``: a family's paper schedule of lr, betas, R1/R2 gamma, aug_p and the EMA
+  half-life over the run (R3GAN's cosines: models/r3gan/schedule.py), a pure function of the
+  image count
 
 The loop, per iteration::
 
@@ -31,9 +33,8 @@ from .. import augment as aug_mod
 from ..config import Config
 from ..data.dataset import Batch
 from ..losses import loss_class
-from ..registries import G_STEPS_PER_D_STEP
-from .progressive import Schedule, Stage, apply_stage, real_for_stage
-from .schedules import R3GANSchedule, R3GANValues
+from ..models.families import family
+from ..models.growing import Schedule, Stage, apply_stage, real_for_stage
 
 
 class Techniques:
@@ -41,23 +42,20 @@ class Techniques:
 
     def __init__(self, cfg: Config) -> None:
         self.augment, self.ada = aug_mod.from_config(cfg)
-        self.schedule: Optional[Schedule] = Schedule(cfg, cfg.image_hw) if cfg.model.arch == "progan" else None
+        self.schedule: Optional[Schedule] = Schedule(cfg, cfg.image_hw) if family(cfg.model.arch).grows else None
         self.stage: Optional[Stage] = self.schedule.stage(0) if self.schedule else None
         self.batch_size = cfg.train.batch_size
         self._images_since_update = 0  # real images (global batch) since the last adaptive-p update
         self.cfg = cfg
-        self.r3gan: Optional[R3GANSchedule] = None  # set by set_run_length when --schedule r3gan
-        self.values: Optional[R3GANValues] = None
+        self.paper_schedule = None  # set by set_run_length under --schedule NAME (not constant)
+        self.values = None  # the schedule's values at this iteration (lr, betas, gamma, aug_p, ema)
 
     def set_run_length(self, total_images: int) -> None:
-        """The run's length in images: what --schedule r3gan decays over (from --kimg, --steps or --epochs)."""
+        """The run's length in images: what a --schedule decays over (from --kimg, --steps or --epochs)."""
         c = self.cfg
-        if c.train.schedule != "r3gan":
+        if c.train.schedule == "constant":
             return
-        self.r3gan = R3GANSchedule(total_kimg=max(total_images, 1) / 1000,
-                                   lr=(c.train.disc_lr, c.train.disc_lr / 4),
-                                   gamma=(c.model.r1_gamma, c.model.r1_gamma / 10),
-                                   aug_p=(0.0, c.aug.aug_p), beta2=(c.train.beta2, 0.99), beta1=c.train.beta1)
+        self.paper_schedule = family(c.train.schedule).schedule_class().for_run(c, max(total_images, 1) / 1000)
 
     def apply_schedule(self, images_seen: int, steps) -> None:
         """Set this iteration's scheduled values on the optimizers, the loss's R1/R2 and the augmentation.
@@ -65,9 +63,9 @@ class Techniques:
         steps: the GANSteps (its opt_g, opt_d and loss.regularizers). Assigning lr and betas
         to the param groups is all torch's Adam reads per step; nothing is cached.
         """
-        if self.r3gan is None:
+        if self.paper_schedule is None:
             return
-        v = self.values = self.r3gan.at(images_seen / 1000)
+        v = self.values = self.paper_schedule.at(images_seen / 1000)
         for opt in (steps.opt_g, steps.opt_d):  # R3GAN: the same rate for G and D
             for group in opt.param_groups:
                 group["lr"], group["betas"] = v.lr, (v.beta1, v.beta2)
@@ -163,11 +161,11 @@ def schedule_warning(cfg: Config) -> Optional[str]:
     in every variant tried (fp32/bf16, 32/64 px, G rates 2e-4 to 2.5e-5, spectral norm,
     no D norm, R1, a one-step WGAN-GP critic, minibatch stddev); README "The two seed commands".
 
-    A family may be measured healthy at more (registries.G_STEPS_PER_D_STEP: the projected D at 2:1,
+    A family may be measured healthy at more (its entry's g_steps_per_d_step: the projected D at 2:1,
     lower KID and FID than 1:1 at equal time on two datasets); beyond that it still warns.
     """
     t = cfg.train
-    if t.gen_steps <= t.disc_steps * G_STEPS_PER_D_STEP.get(cfg.model.arch, 1):
+    if t.gen_steps <= t.disc_steps * family(cfg.model.arch).g_steps_per_d_step:
         return None
     return (f"warning: --gen_steps {t.gen_steps} > --disc_steps {t.disc_steps}: G is updated "
             f"{t.gen_steps / t.disc_steps:g}x as often as D, and GANs usually collapse this way (all samples "

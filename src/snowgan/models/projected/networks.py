@@ -32,7 +32,7 @@ Differences from the paper, and why:
   on a CPU the backbone and the first head dominate the step, and 32-64 px images carry
   no more detail at 224 than at 128 (docs/models-projected.md has the measured cost).
 
-The generator is the FastGAN-lite one in models/fastgan.py.
+The generator is the FastGAN-lite one in models/projected/fastgan.py.
 """
 
 from __future__ import annotations
@@ -44,12 +44,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ConfigError
-from ..pretrained.efficientnet_lite import FEATURE_CHANNELS, FEATURE_STRIDES, LITE0_WEIGHTS, LiteFeatures, lite0_features
-from ..pretrained.sources import locate
-from .conditional import ClassProjection, class_labels
+from ...config import ConfigError
+from ...pretrained.efficientnet_lite import FEATURE_CHANNELS, FEATURE_STRIDES, LITE0_WEIGHTS, LiteFeatures, lite0_features
+from ...pretrained.sources import locate
+from ..conditional import ClassProjection, class_labels
 from .fastgan import FastGANGenerator
-from .layers import LeakyReLU, maybe_sn, norm_layer, resolved_d_norm
+from ..layers import LeakyReLU, maybe_sn, norm_layer, resolved_d_norm
 
 MIN_BACKBONE, MAX_BACKBONE = 128, 224
 
@@ -272,8 +272,8 @@ def build(cfg) -> tuple[FastGANGenerator, ProjectedDiscriminator]:
     m = cfg.model
     k = len(cfg.class_list)
     G = FastGANGenerator(cfg.image_hw, cfg.data.channels, m.latent_dim, m.g_width, m.max_width, m.g_norm, k)
-    # auto: batch, as the paper, except under WGAN-GP, whose per-sample gradient penalty batch norm would break.
-    d_norm = resolved_d_norm(m, spectral_norm_replaces_it=False)
+    # auto: batch, as the paper, unless the loss forbids it (WGAN-GP's per-sample penalty, RpGAN's pairs).
+    d_norm = resolved_d_norm(m)
     D = ProjectedDiscriminator(cfg.image_hw, cfg.data.channels, m.d_width, m.max_width, d_norm, m.spectral_norm,
                                backbone_hw=backbone_size(*cfg.image_hw, m.backbone_size), num_classes=k,
                                per_logit=m.per_logit_loss)

@@ -21,8 +21,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .conditional import ClassProjection, ConditionalBatchNorm2d, class_labels, run_layers
-from .layers import LeakyReLU, maybe_sn, norm_layer, resolved_d_norm, split_size, widths
+from ..conditional import ClassProjection, ConditionalBatchNorm2d, class_labels, run_layers
+from ..layers import LeakyReLU, maybe_sn, norm_layer, resolved_d_norm, split_size, widths
 
 
 def _init_weights(m: nn.Module) -> None:

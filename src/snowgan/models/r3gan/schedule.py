@@ -18,12 +18,9 @@ E = 0.025 * 20 Mimg (FFHQ) or 0.25 * 20 Mimg (CIFAR-10), so here ``ema_fraction`
 as a fraction of ``total_kimg``. snowgan runs are thousands of times shorter than 20 Mimg,
 so ``total_kimg`` is the run's own length: the whole decay happens within the run.
 
-Interface for the training loop (not wired in yet; this is the contract). The natural
-place is where the loop already asks for the iteration's batch size from the image count
-(``Techniques.begin_iteration(images_seen, ...)``, train/loop.py), with GANSteps' optimizers
-and loss at hand:
+How the training loop applies it (train/techniques.py: ``for_run`` builds it from the run's
+settings when ``--schedule`` names this family):
 
-    from snowgan.train.schedules import R3GANSchedule
     sched = R3GANSchedule(total_kimg=<the run's length in kimg (--kimg, or from --steps/--epochs)>,
                           lr=(cfg.train.disc_lr, cfg.train.disc_lr / 4),
                           gamma=(cfg.model.r1_gamma, cfg.model.r1_gamma / 10),
@@ -101,6 +98,16 @@ class R3GANSchedule:
                 raise ValueError(f"R3GANSchedule: {name} must be (start, end) with both >= 0, got {pair}")
         if not (0 <= self.beta1 < 1 and max(self.beta2) < 1 and max(self.aug_p) <= 1):
             raise ValueError("R3GANSchedule: betas must be in [0, 1) and aug_p in [0, 1]")
+
+    @classmethod
+    def for_run(cls, cfg, total_kimg: float) -> "R3GANSchedule":
+        """The schedule snowgan runs under ``--schedule`` of this family: from the run's settings,
+        decaying over the run's own length (lr to a quarter, gamma to a tenth, aug_p up to --aug_p,
+        beta2 up to 0.99)."""
+        t = cfg.train
+        return cls(total_kimg=total_kimg, lr=(t.disc_lr, t.disc_lr / 4),
+                   gamma=(cfg.model.r1_gamma, cfg.model.r1_gamma / 10),
+                   aug_p=(0.0, cfg.aug.aug_p), beta2=(t.beta2, 0.99), beta1=t.beta1)
 
     def progress(self, kimg: float) -> float:
         """Fraction of the decay done at kimg, in [0, 1]."""

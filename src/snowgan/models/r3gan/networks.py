@@ -2,7 +2,7 @@
 
 "The GAN is dead; long live the GAN! A Modern GAN Baseline": a ResNet with no
 normalisation layers, trained with the relativistic pairing loss plus R1 and R2
-(``--loss rpgan``, losses/rpgan.py; the schedules in train/schedules.py). Per resolution
+(``--loss rpgan``, losses/rpgan.py; the schedules in models/r3gan/schedule.py). Per resolution
 stage, ``blocks_per_stage`` residual blocks
 
     x + conv1x1(lrelu(b2 + gconv3x3(lrelu(b1 + conv1x1(x)))))       (C -> 2C -> 2C -> C)
@@ -39,10 +39,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
-from .conditional import class_labels, embed
+from ...errors import ConfigError
+from ..conditional import class_labels, embed
 from .grouped_conv import GroupedConv2d
-from .layers import leaky_relu, split_size, widths
+from ..layers import leaky_relu, split_size, widths
 
 GROUP_CHANNELS = 16  # channels per group of the grouped 3x3: 1536/96, 768/48, 384/24, 192/12 in R3GAN
 EXPANSION = 2  # the residual branch's inner width, a multiple of the stage width (paper: 2)

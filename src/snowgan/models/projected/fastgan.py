@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conditional import ConditionalBatchNorm2d, class_labels
-from .layers import norm_layer, split_size, widths
+from ..conditional import ConditionalBatchNorm2d, class_labels
+from ..layers import norm_layer, split_size, widths
 
 
 def _sn(layer: nn.Module) -> nn.Module:

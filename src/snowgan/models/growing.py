@@ -1,4 +1,5 @@
-"""Progressive growing schedule (Karras et al. 2018): which resolution, alpha and batch size now.
+"""Progressive growing (Karras et al. 2018) for a family whose entry says ``grows=True``: which
+resolution, alpha and batch size now, and the real images at that size.
 
 The schedule is counted in real images shown, as in the paper:
 
@@ -27,7 +28,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import Config, ConfigError
-from ..models.progan import stage_resolutions
+from ..sizes import split_size
+
+
+def stage_resolutions(final_hw: tuple[int, int], start: int) -> list[tuple[int, int]]:
+    """(h, w) of every level, level 0 first: the sizes base*2^j from the start size to final_hw.
+
+    start: the shorter side to begin at; the largest size whose shorter side is at most
+    ``start`` is used (e.g. 160x160 grows 5 -> 10 -> ... -> 160 from start 4 or 5).
+    """
+    h0, w0, k = split_size(*final_hw)
+    sizes = [(h0 * 2 ** j, w0 * 2 ** j) for j in range(k + 1)]
+    if start < 1 or start > min(final_hw):
+        raise ConfigError(f"--pg_start {start}: give a starting size between {min(sizes[0])} and the "
+                          f"final --image_size's shorter side {min(final_hw)}")
+    first = max((j for j, hw in enumerate(sizes) if min(hw) <= start), default=0)
+    return sizes[first:]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ faded in). While fading, G's output is
     (1 - alpha) * upsample2x(toRGB_{level-1}(features_{level-1})) + alpha * toRGB_level(features_level)
 
 and D reads ``(1 - alpha) * fromRGB_{level-1}(avgpool2x(x)) + alpha * block_level(fromRGB_level(x))``,
-as in the paper's figure 2. train/progressive.py computes the stage from the number of
+as in the paper's figure 2. models/growing.py computes the stage from the number of
 images seen and blends the real images the same way.
 
 Paper details kept: equalised learning rate on every layer, pixel normalisation after
@@ -33,23 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ConfigError
-from .layers import EqualizedConv2d, EqualizedLinear, LeakyReLU, MinibatchStdDev, PixelNorm, split_size, widths
-
-
-def stage_resolutions(final_hw: tuple[int, int], start: int) -> list[tuple[int, int]]:
-    """(h, w) of every level, level 0 first: the sizes base*2^j from the start size to final_hw.
-
-    start: the shorter side to begin at; the largest size whose shorter side is at most
-    ``start`` is used (e.g. 160x160 grows 5 -> 10 -> ... -> 160 from start 4 or 5).
-    """
-    h0, w0, k = split_size(*final_hw)
-    sizes = [(h0 * 2 ** j, w0 * 2 ** j) for j in range(k + 1)]
-    if start < 1 or start > min(final_hw):
-        raise ConfigError(f"--pg_start {start}: give a starting size between {min(sizes[0])} and the "
-                          f"final --image_size's shorter side {min(final_hw)}")
-    first = max((j for j, hw in enumerate(sizes) if min(hw) <= start), default=0)
-    return sizes[first:]
+from ...config import ConfigError
+from ..growing import stage_resolutions
+from ..layers import EqualizedConv2d, EqualizedLinear, LeakyReLU, MinibatchStdDev, PixelNorm, split_size, widths
 
 
 class _Staged(nn.Module):
@@ -169,7 +155,7 @@ class Discriminator(_Staged):
         level = self._level
         if tuple(x.shape[-2:]) != self.resolutions[level]:
             raise ValueError(f"discriminator at stage {level} expects {self.resolutions[level]} images, "
-                             f"got {tuple(x.shape[-2:])} (use train.progressive.real_for_stage)")
+                             f"got {tuple(x.shape[-2:])} (use models.growing.real_for_stage)")
         h = self._block(level)(self.from_rgb[level](x))
         if self._fading():
             lo = self.from_rgb[level - 1](F.avg_pool2d(x, 2))
