@@ -30,7 +30,7 @@ Differences from the paper, and why:
   bilinear weights sum to 1, so this is the same map at a quarter of the cost;
 - the backbone input size S follows the image size (128..224) instead of always 224:
   on a CPU the backbone and the first head dominate the step, and 32-64 px images carry
-  no more detail at 224 than at 128 (docs/models-projected.md has the measured cost).
+  no more detail at 224 than at 128 (docs/lab/projected-log.md has the measured cost).
 
 The generator is the FastGAN-lite one in models/projected/fastgan.py.
 """

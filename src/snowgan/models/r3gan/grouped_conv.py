@@ -5,7 +5,7 @@ backward). PyTorch's generic double backward of a grouped convolution computes t
 weight term by swapping batch and channels and convolving once *per group* with an
 H x W "kernel" made of the incoming gradient, after transposing copies of both
 tensors: for R3GAN's 16-channel groups at 64 px that was a third of the whole R1 pass
-(measured, docs/models-r3gan.md). Here the three bilinear maps
+(measured, docs/lab/r3gan-log.md). Here the three bilinear maps
 
     Conv(x, w)   = conv2d(x, w, groups)                     -> oneDNN / cuDNN grouped forward
     ConvT(g, w)  = conv_transpose2d(g, w, groups)  = dL/dx   -> the backend's grouped data gradient

@@ -17,7 +17,7 @@ modulated per channel by a linear map of z and ends in a 1x1 to image channels; 
 with a 1x1 from image channels and ends in a per-channel basis (a depthwise h0 x w0
 filter) and a linear map to one score.
 
-Differences from the paper, all for CPU-sized runs (see docs/models-r3gan.md):
+Differences from the paper, all for CPU-sized runs (see docs/models/r3gan.md):
 widths come from ``g_width``/``d_width``/``max_width`` doubling per halving (the paper
 uses 768 almost everywhere); ``blocks_per_stage`` defaults to 1 (paper: 2); resampling
 repeats the edge instead of zero-padding (the interior filter is the paper's);
@@ -74,7 +74,7 @@ class Conv1x1(nn.Conv2d):
     A channels_last (B, C, H, W) tensor is a (B*H*W, C) matrix in memory, so the layer is
     F.linear on a permuted view, with GEMMs for its backward and double backward too:
     10-40% faster than the convolution path for every layer shape here (measured under
-    bf16 autocast, fwd + bwd + R1's double backward; docs/models-r3gan.md). Contiguous
+    bf16 autocast, fwd + bwd + R1's double backward; docs/lab/r3gan-log.md). Contiguous
     (NCHW) inputs take the ordinary convolution.
     """
 
