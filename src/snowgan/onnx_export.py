@@ -40,10 +40,9 @@ at most 1. Otherwise the export fails with one line giving the difference, and n
 from __future__ import annotations
 
 import copy
-import importlib.util
+import importlib
 import inspect
 import io
-import json
 import shutil
 import warnings
 from pathlib import Path
@@ -56,7 +55,7 @@ from torch import nn
 from . import __version__
 from .config import ConfigError
 from .diskspace import writing
-from .files import sha256_file
+from .files import json_text, sha256_file
 from .sample import latents
 
 ONNX_FILE = "generator.onnx"
@@ -71,8 +70,13 @@ EXPORTER = "torch.onnx.export (TorchScript-based, dynamo=False)"
 
 
 def require_onnx() -> None:
-    """ConfigError with the install command unless onnx and onnxruntime can be imported."""
-    missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    """ConfigError with the install command unless onnx and onnxruntime import."""
+    missing = []
+    for name in ("onnx", "onnxruntime"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
     if missing:
         raise ConfigError(f"--format onnx needs the {' and '.join(missing)} package{'s' if len(missing) > 1 else ''}: "
                           f"{INSTALL}")
@@ -125,7 +129,7 @@ def to_onnx(G: nn.Module, classes: list[str], metadata: Optional[dict[str, str]]
                           dynamic_axes={n: {0: "batch"} for n in [*names, "images"]}, opset_version=OPSET,
                           do_constant_folding=True, **options)
     model = onnx.load_from_string(buf.getvalue())
-    meta = {"classes": json.dumps(classes), "latent_dim": str(int(G.latent_dim)), "output_range": "[-1, 1]",
+    meta = {"classes": json_text(classes), "latent_dim": str(int(G.latent_dim)), "output_range": "[-1, 1]",
             "snowgan_version": __version__, **(metadata or {})}
     for key, value in meta.items():
         entry = model.metadata_props.add()
