@@ -37,7 +37,7 @@ from snowgan.metrics.suite import MetricSuite  # noqa: E402
 from snowgan.metrics.tracker import metrics_cache_dir  # noqa: E402
 from snowgan.models.registry import build_networks  # noqa: E402
 from snowgan.sample import generate_images, latents  # noqa: E402
-from snowgan.train.checkpoint import open_checkpoint  # noqa: E402
+from snowgan.run.checkpoint import open_checkpoint  # noqa: E402
 
 
 def recompute_bn(G: nn.Module, batches: int, batch: int, seed: int) -> nn.Module:

@@ -49,8 +49,8 @@ from snowgan.data.dataset import Batches  # noqa: E402
 from snowgan.data.synthetic import builtin_dataset  # noqa: E402
 from snowgan.models.registry import build_networks  # noqa: E402
 from snowgan.train.compiling import compile_networks  # noqa: E402
-from snowgan.train.device import (configure_threads, cpu_has_fast_bf16, keep_freed_memory, pick_device,  # noqa: E402
-                                  pick_precision)
+from snowgan.run.device import pick_device  # noqa: E402
+from snowgan.train.device import configure_threads, cpu_has_fast_bf16, keep_freed_memory, pick_precision  # noqa: E402
 from snowgan.train.ema import ema_beta  # noqa: E402
 from snowgan.train.step import GANSteps, prepare_networks  # noqa: E402
 from snowgan.train.techniques import Techniques  # noqa: E402

@@ -10,7 +10,8 @@ The layers of src/snowgan, lowest first (LAYERS below names every module's layer
 (errors, text, sizes, files, diskspace, progress, registries, tensorfile, latentfile, and the
 torch-free family registry: models/family.py, models/families.py, models/NAME/family.py) < settings
 and run folders (config, validation, flags, runfolder, runs, evaluations) < the GAN's parts
-(data, models, losses, metrics, pretrained, augment, optim, sample) < run outputs (report:
+(data, models, losses, metrics, pretrained, augment, optim, sample) < a run's checkpoints, lock
+and loading (run: what training writes and every trained-model command reads) < run outputs (report:
 grids, videos, plots, the report page; training writes them live) < training (train) < trained
 models (export, modelcard, project, studio, probe) < commands < the command line (cli, __main__,
 helptext, checks). A module imports its own layer and those below; an import of a higher layer
@@ -37,6 +38,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                      "tensorfile", "latentfile", "models.family", "models.families", "models.*.family")),
     ("settings and run folders", ("config", "validation", "flags", "runfolder", "runs", "evaluations")),
     ("the GAN's parts", ("data", "models", "losses", "metrics", "pretrained", "augment", "optim", "sample")),
+    ("a run's checkpoints, lock and loading", ("run",)),
     ("run outputs", ("report",)),
     ("training", ("train",)),
     ("trained models", ("export", "onnx_export", "templates", "modelcard", "project", "studio", "probe")),

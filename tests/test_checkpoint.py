@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from snowgan.config import ConfigError
-from snowgan.train import checkpoint as ckpt
+from snowgan.run import checkpoint as ckpt
 
 
 def _write(root: Path, step: int, milestone: bool = False) -> Path:

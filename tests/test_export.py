@@ -78,7 +78,7 @@ def test_round_trip_gives_identical_images(exported: tuple[Path, Path, Path]) ->
 
 def test_python_api_rebuilds_the_checkpoint_networks(exported: tuple[Path, Path, Path]) -> None:
     import snowgan
-    from snowgan.train.checkpoint import load_run
+    from snowgan.run.load import load_run
 
     _, run, model = exported
     G, D = snowgan.load_generator(model, device="cpu"), snowgan.load_discriminator(model)

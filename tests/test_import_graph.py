@@ -55,3 +55,24 @@ def test_function_sizes_count_each_def_from_its_first_to_its_last_line(tmp_path:
     found = sizes.sizes(tmp_path / "pkg")
     assert [(s.lines, s.where) for s in found] == [(4, "m:f"), (2, "m:C.method"), (2, "m:f.g")]
     assert found[0].path == "pkg/m.py:1"
+
+
+def test_commands_that_use_a_trained_model_never_reach_train() -> None:
+    """generate, interpolate, the studio, project, export, evaluate and probe load a run through run/
+    (its checkpoints, lock and loading); nothing they import, directly or not, inside functions
+    included, is in train/ (issue 40: the trainer is not a loading library)."""
+    graph = _script()
+    edges, _ = graph.graph(include_local=True)
+    users = [m for m in edges if m in ("snowgan.export", "snowgan.project", "snowgan.commands.generate",
+                                        "snowgan.commands.media", "snowgan.commands.export",
+                                        "snowgan.commands.project", "snowgan.commands.studio",
+                                        "snowgan.commands.evaluate", "snowgan.commands.probe")
+             or m.startswith(("snowgan.studio", "snowgan.probe"))]
+    assert len(users) >= 12
+    for start in users:
+        seen, todo = {start}, [start]
+        while todo:
+            for nxt in edges[todo.pop()] - seen:
+                assert not nxt.startswith("snowgan.train"), f"{start} reaches {nxt}"
+                seen.add(nxt)
+                todo.append(nxt)

@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 from conftest import cli_env, fill_disk, run_cli, write_image_folder
 from snowgan.commands import train as command
 from snowgan.flags import parse_args
-from snowgan.train import checkpoint as ckpt
+from snowgan.run import checkpoint as ckpt
 from snowgan.train import loop
 
 # TINY from test_train_cli.py with one critic step per iteration and no report: each step is cheap.
@@ -112,7 +112,7 @@ def test_a_second_trainer_exits_2_and_the_first_finishes_as_if_alone(workdir: Pa
 
 KILL_MID_WRITE = """
 import os, signal, sys
-from snowgan.train import checkpoint as ckpt
+from snowgan.run import checkpoint as ckpt
 from snowgan.cli import main
 real_save = ckpt.save_tensors
 def save(tensors, path, metadata=None):

@@ -1,4 +1,4 @@
-"""The run lock (train/runlock.py) and race-free run folders (runs.new_run_dir, train/session.py)."""
+"""The run lock (run/lock.py) and race-free run folders (runs.new_run_dir, train/session.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from conftest import cli_env
 from snowgan.flags import parse_args
 from snowgan.runs import new_run_dir
-from snowgan.train.runlock import LOCK_NAME, RunLock, RunLocked, stale_note
+from snowgan.run.lock import LOCK_NAME, RunLock, RunLocked, stale_note
 from snowgan.train.session import open_session
 
 
@@ -35,7 +35,7 @@ def test_a_second_holder_is_refused_with_who_holds_it(tmp_path: Path) -> None:
 
 def test_the_lock_dies_with_its_process(tmp_path: Path) -> None:
     """kill -9 of the holder: the lock file stays, naming the dead pid, and does not block anyone."""
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom snowgan.train.runlock import RunLock\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom snowgan.run.lock import RunLock\n"
                                f"RunLock.acquire({str(tmp_path)!r}); print('locked', flush=True); time.sleep(600)"],
                               env=cli_env(), stdout=subprocess.PIPE, text=True)
     try:
@@ -56,7 +56,7 @@ def test_the_lock_file_goes_when_training_ends_and_a_late_opener_takes_the_new_o
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 42: train.lock stayed in a finished run. Deleting it must keep the lock's guarantee: a process
     that opened the file just before it went, and locks that deleted file, must not hold a lock nobody sees."""
-    from snowgan.train import runlock
+    from snowgan.run import lock as runlock
 
     path = tmp_path / LOCK_NAME
     first = RunLock.acquire(tmp_path)

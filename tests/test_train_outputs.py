@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import run_cli, run_cli_here
-from snowgan.train.checkpoint import read_checkpoint
+from snowgan.run.checkpoint import read_checkpoint
 from test_train_cli import TINY, _run_dir
 
 METRICS = ["--metrics", "swd,diversity", "--metrics_every", "4", "--metrics_samples", "32"]

@@ -10,9 +10,9 @@ everything about a run is under runs/NNNNN-name/, one copy of each, in a named f
     stats.jsonl         one line of losses / rates per --log_every (train/loop.py)
     metrics.jsonl       one line per metric check (metrics/tracker.py)
     report.html         the report, rebuilt at each sample interval (report/html.py)
-    train.lock          only while a process trains the run (train/runlock.py)
+    train.lock          only while a process trains the run (run/lock.py)
     samples/            step-NNNNNNNN.png grids, reals.png, index.jsonl (what each grid is)
-    checkpoints/        step-NNNNNNNN/, best/ (train/checkpoint.py owns what is inside one)
+    checkpoints/        step-NNNNNNNN/, best/ (run/checkpoint.py owns what is inside one)
     plots/              the report's curves (report/plots.py)
     generated/          snowgan generate: NNNNN-seedS/, one folder per call
     media/              interpolate, average, progress and the report's videos: KIND-NNNNN.*

@@ -33,7 +33,7 @@ def check_out(value: Optional[str | Path], force: bool, flag: str = "out", folde
 
 def device_for(cfg):
     """The torch device the command runs on (--device; auto = cuda, then mps, then cpu)."""
-    from ..train.device import pick_device
+    from ..run.device import pick_device
 
     return pick_device(cfg.run.device)
 

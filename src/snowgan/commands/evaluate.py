@@ -55,7 +55,7 @@ def _check_out(path: Optional[str], force: bool, flag: str) -> Optional[Path]:
 
 def _load_generator(cfg: Config, device: torch.device):
     from ..runs import find_run
-    from ..train.checkpoint import load_run
+    from ..run.load import load_run
 
     run_dir = find_run(cfg.run.runs_dir, cfg.run.run, need_checkpoint=True,
                        note=lambda m: print(m, file=sys.stderr))
@@ -124,7 +124,7 @@ def format_table(entries: dict[str, dict], protocols: bool = True) -> str:
 
 def evaluate_main(cfg: Config, explicit: set[str]) -> int:
     """`snowgan --mode evaluate --run RUN [--data PATH] [--metrics ...] [--n_samples N]`."""
-    from ..train.device import pick_device
+    from ..run.device import pick_device
 
     if cfg.cmd.list:
         return _list(cfg)
@@ -298,7 +298,7 @@ def _features_of_folder(cfg: Config, explicit: set[str], net, device) -> tuple[l
 
 def features_main(cfg: Config, explicit: set[str]) -> int:
     """`snowgan --mode features [--run RUN | --images DIR] [--out F.csv] [--stats S.npz] [--ref R.npz]`."""
-    from ..train.device import pick_device
+    from ..run.device import pick_device
 
     c = cfg.cmd
     if c.images and "run" in explicit:

@@ -15,7 +15,7 @@ from ..files import json_text
 from ..modelcard import collect_run_facts, render_model_card
 from ..runfolder import RunFolder
 from ..runs import find_run
-from ..train.checkpoint import load_run
+from ..run.load import load_run
 from .common import check_out
 
 

@@ -17,7 +17,7 @@ from ..runfolder import RunFolder, claim_numbered
 from ..runs import find_run
 from ..sample import generate_images, latents, parse_classes
 from ..text import article, plural
-from ..train.checkpoint import load_run
+from ..run.load import load_run
 from .common import check_out, device_for
 
 

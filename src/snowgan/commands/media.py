@@ -99,7 +99,7 @@ def _find_run(cfg: Config, need_checkpoint: bool = True) -> Path:
 
 def _load(cfg: Config, run_dir: Path):
     """(LoadedRun, device) for --checkpoint / --device."""
-    from ..train.checkpoint import load_run
+    from ..run.load import load_run
 
     device = device_for(cfg)
     loaded = load_run(run_dir, cfg.cmd.checkpoint, device)
@@ -284,7 +284,7 @@ def report_main(cfg: Config, explicit: set[str]) -> int:
     """RUN/report.html: plots from the logs, plus a progress video, an interpolation and an average image in
     RUN/media/ (the next number) where the newest of that kind is missing or older than its inputs (with
     --force: always)."""
-    from ..train.checkpoint import pick_checkpoint
+    from ..run.checkpoint import pick_checkpoint
     from ..report.html import write_report
     from ..report.plots import plot_stats
     from ..report.render import average_picture, check_video_fits, interpolation_frames

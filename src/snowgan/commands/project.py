@@ -32,7 +32,7 @@ def load_model(cfg: Config):
         model_cfg, _ = read_model_config(cfg.cmd.model)
         return load_generator(cfg.cmd.model, device), model_cfg, f"model {cfg.cmd.model}", Path(cfg.cmd.model), device
     from ..runs import find_run
-    from ..train.checkpoint import load_run
+    from ..run.load import load_run
 
     run_dir = find_run(cfg.run.runs_dir, cfg.run.run)
     loaded = load_run(run_dir, cfg.cmd.checkpoint, device)

@@ -18,11 +18,11 @@ from typing import Optional
 from ..config import Config, ConfigError
 from ..diskspace import describe, stop_message, what_to_do, write_errno
 from ..runfolder import RunFolder
-from ..train import checkpoint as ckpt
+from ..run import checkpoint as ckpt
 from ..train import distributed as dist_util
 from ..train.loop import Trainer
 from ..train.run_state import TrainingFailed
-from ..train.runlock import stale_note
+from ..run.lock import stale_note
 from ..train.memory import is_out_of_memory, oom_advice, release_cached
 from ..train.session import RunLog, Session, open_session
 from .common import device_for, warnings_as_notes

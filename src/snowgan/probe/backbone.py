@@ -58,7 +58,7 @@ def load_backbone(cfg: Config, device: torch.device) -> Backbone:
         home = Path(cfg.cmd.model).expanduser()
     else:
         from ..runs import find_run
-        from ..train.checkpoint import load_run
+        from ..run.load import load_run
 
         run_dir = find_run(cfg.run.runs_dir, cfg.run.run, need_checkpoint=True)
         loaded = load_run(run_dir, cfg.cmd.checkpoint, "cpu")

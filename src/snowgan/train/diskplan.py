@@ -17,7 +17,7 @@ import torch
 
 from ..config import Config
 from ..diskspace import RunWrites, folder_bytes, low_space_warning
-from . import checkpoint as ckpt
+from ..run import checkpoint as ckpt
 
 STATS_LINE_BYTES = 600  # one stats.jsonl line, with every field
 REPORT_BYTES = 2 << 20  # plots/*.png and report.html, rewritten in place

@@ -31,10 +31,11 @@ from ..report.tensorboard import open_tensorboard
 from ..runfolder import RunFolder
 from ..text import duration, number, plural
 from ..sample import class_rows, generate_images, latents, to_uint8
-from . import checkpoint as ckpt
+from ..run import checkpoint as ckpt
 from . import distributed as dist_util
 from .diskplan import checkpoint_bytes, free_space_warning, iterations_left
-from .device import configure_threads, keep_freed_memory, peak_memory_mb, pick_device, pick_precision, set_deterministic
+from ..run.device import pick_device
+from .device import configure_threads, keep_freed_memory, peak_memory_mb, pick_precision, set_deterministic
 from .compiling import compile_networks
 from .ema import ema_beta
 from .session import Session, write_config

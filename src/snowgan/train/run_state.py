@@ -13,7 +13,7 @@ every way the Trainer writes it or takes it back.
 
 It holds references to the Trainer's live objects (the counters dict is shared and
 updated in place), so the loop keeps reading them directly. The checkpoint format itself
-(files, manifest, atomic writes, pruning) is ``train/checkpoint.py``'s; this module
+(files, manifest, atomic writes, pruning) is ``run/checkpoint.py``'s; this module
 decides what goes into it and what happens when it cannot be written.
 """
 
@@ -29,7 +29,7 @@ import torch
 from ..config import Config, ConfigError
 from ..data.dataset import Batches
 from ..runfolder import RunFolder
-from . import checkpoint as ckpt
+from ..run import checkpoint as ckpt
 from . import distributed as dist_util
 from .step import GANSteps
 from .techniques import Techniques

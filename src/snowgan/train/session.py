@@ -32,7 +32,7 @@ from ..diskspace import describe, write_errno, writing
 from ..flags import SELECTORS, overlay
 from ..runfolder import RunFolder
 from ..runs import find_by_name, find_run, new_run_dir, run_name
-from .runlock import RunLock
+from ..run.lock import RunLock
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..diskspace import describe, stop_message, write_errno
-from . import checkpoint as ckpt
+from ..run import checkpoint as ckpt
 
 
 class OptionalWrites:

@@ -308,32 +308,6 @@ def prune(run_dir: Path, keep: int) -> None:
         shutil.rmtree(doomed, ignore_errors=True)
 
 
-# ---- loading a trained run for sampling / evaluation ---------------------------------
-
-@dataclass
-class LoadedRun:
-    """A trained run's networks, ready to sample: G is the EMA generator, both in eval mode."""
-
-    cfg: Any
-    G: torch.nn.Module
-    D: torch.nn.Module
-    step: int
-    kimg: float
-    path: Path
-
-    def describe(self) -> str:
-        """What every command says it loaded, once: 'run 00003-photos, step 900 (14.4 kimg): the best
-        checkpoint by kid' (not the folder's name beside the reason that chose it, twice)."""
-        why = getattr(self, "why", "")
-        if why.startswith("best checkpoint (by "):
-            why = "the best checkpoint by " + why[len("best checkpoint (by "):].rstrip(")")
-        elif why.startswith("latest checkpoint"):
-            why = "the latest checkpoint" + (" (no metric chose a best)" if "no best" in why else "")
-        else:
-            why = "the checkpoint asked for"
-        return f"run {self.path.parent.parent.name}, step {self.step} ({self.kimg:.1f} kimg): {why}"
-
-
 def best_metric_of(run_dir: Path) -> str:
     """The metric that chose a run's best checkpoint, as its metrics.jsonl records it."""
 
@@ -401,22 +375,3 @@ def pick_checkpoint(run_dir: Path, which: str = "auto", warn: Callable[[str], No
     """(checkpoint folder, why) for which = auto | best | latest | a step number, validated."""
     c, why = open_checkpoint(run_dir, which, "cpu", warn)
     return c.path, why
-
-
-def load_run(run_dir: Path, which: str = "auto", device: str | torch.device = "cpu",
-             warn: Callable[[str], None] = print) -> LoadedRun:
-    """Rebuild the networks of a run from its checkpoint (no pickle), on `device`."""
-    from ..config import Config
-    from ..models.registry import build_networks
-
-    c, why = open_checkpoint(Path(run_dir), which, "cpu", warn)
-    cfg = Config.from_dict(c.state["config"])
-    G, D = build_networks(cfg)
-    G.load_state_dict(c.networks["G_ema"])
-    D.load_state_dict(c.networks["D"])
-    G.class_names = D.class_names = cfg.class_list  # [] unless conditional
-    counters = c.state["counters"]
-    loaded = LoadedRun(cfg, G.to(device).eval(), D.to(device).eval(), int(counters["step"]),
-                       counters["images_seen"] / 1000, c.path)
-    loaded.why = why  # type: ignore[attr-defined]
-    return loaded
