@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import signal
 import time
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -48,7 +49,32 @@ from .techniques import Techniques, start_warnings
 from .writes import OptionalWrites, append_line
 
 
+@dataclass
+class LoopState:
+    """What the loop carries from one iteration to the next (a run's counters are Trainer.counters)."""
+
+    total: int  # images to show; 1 << 62 while a --minutes run measures its speed
+    total_steps: Optional[int]  # iterations, when known (for the status and the checks' ETA)
+    bar: Progress
+    probe: Optional[plan.SpeedProbe]  # measures the speed a --minutes run's length is fixed from
+    log_every: int
+    sample_every: int
+    t_log: float  # when the last stats line was written, and the image count then
+    img_log: int
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)  # stats summed since that line
+    n_in_sums: int = 0
+    bad_streak: int = 0  # non-finite iterations in a row (--max_bad_steps rolls back)
+
+
 class Trainer:
+    """One training run over a Session (train/session.py): set up in __init__, then run().
+
+    Set-up reads top to bottom: device, data, networks and the GAN's steps, the run's state and
+    plan. The loop (``_run``) is: start or resume, then per iteration ``_train_iteration`` (the
+    algorithm: D steps, G steps, EMA), ``_account`` (bad steps, stats, the speed probe, progress)
+    and ``_periodic`` (stats lines, grids, metric checks, checkpoints), then ``_finish``.
+    """
+
     def __init__(self, session: Session, info: Optional[dist_util.DistInfo] = None) -> None:
         self.t_start = time.time()  # --minutes counts wall time from here, data preparation included
         self.check_s = 0.0  # what one metric check costs (measured when a --minutes run plans, then at each check)
@@ -56,36 +82,45 @@ class Trainer:
         self.s = session
         self.dist = info or dist_util.DistInfo()
         self.main = self.dist.is_main
-        self.cfg = cfg = session.cfg
+        self.cfg = session.cfg
         self.run_dir = session.run_dir
         self.files = RunFolder(self.run_dir)
         self.log = session.log
+        self.given = session.given
+        self.stop_signal: Optional[int] = None
+        self._saved_signals: dict = {}  # the caller's SIGINT/SIGTERM handlers while run() has its own
+        self.stop_reason: Optional[str] = None  # set when the collapse signal ends the run
+        self.tb = None  # TensorBoard event files (--tensorboard), opened when the loop starts
+        self.optional_write = OptionalWrites(self.log)  # sample grids, stats lines: a full disk skips them
+        self._stage_announced = -1  # the progressive level last announced in the log
+        self._set_up_device()
+        self._set_up_data()
+        G, D = self._set_up_networks()
+        self._set_up_run_state()
+        self._set_up_plan()
+        self._announce(G, D)
+
+    # ---- set-up, in order --------------------------------------------------------------
+    def _set_up_device(self) -> None:
+        cfg = self.cfg
         self.device = pick_device(cfg.run.device)
         self.precision = pick_precision(cfg.train.precision, self.device)
         threads = configure_threads(self.device)
         if self.device.type == "cpu" and (kept := keep_freed_memory()):
             threads += f", {kept}"
         set_deterministic(cfg.run.deterministic)
-        self.log(f"run {self.run_dir} ({'resuming' if session.resuming else 'new'})")
+        self.log(f"run {self.run_dir} ({'resuming' if self.s.resuming else 'new'})")
         self.log(f"device: {self.device}, {self.precision.name}")
         self.log.detail(f"device {self.device}, precision {self.precision.name} ({self.precision.why}), {threads}")
 
+    def _set_up_data(self) -> None:
+        """The prepared dataset, the run's classes (before the networks: their size depends on them),
+        dataset.json, and the batches."""
+        cfg = self.cfg
         if self.dist.enabled and not self.main:
             dist_util.barrier(self.dist.world)  # let rank 0 prepare (and cache) the data first
         self.dataset = load_dataset(cfg)
-        by_default, why_not = conditional_by_default(cfg, set(session.given), self.dataset) if session.plan \
-            else (False, None)
-        if by_default:  # the --data default on labelled data (data/classes.py says why)
-            cfg.model.conditional = True
-        elif why_not:
-            self.log(why_not)
-        if cfg.model.conditional:  # before the networks: their size depends on the classes
-            counts = check_conditional(cfg, self.dataset)
-            self.log(f"conditional: {describe_classes(cfg.class_list, counts)}" + (
-                " (every image has a class, so the --data default trains on them: generate --class asks for "
-                "one; --conditional false trains without them)" if by_default else ""))
-            if self.main:
-                write_config(self.run_dir, cfg)  # generate/export read the class names from it
+        self._decide_classes()
         if self.main:
             self._record_dataset()
             dist_util.barrier(self.dist.world)
@@ -100,6 +135,26 @@ class Trainer:
             k = len(self.dataset.class_names)
             self.log(f"balanced classes: each of {k} drawn {self.batches.epoch_len // k} times per epoch")
 
+    def _decide_classes(self) -> None:
+        cfg = self.cfg
+        by_default, why_not = conditional_by_default(cfg, set(self.given), self.dataset) if self.s.plan \
+            else (False, None)
+        if by_default:  # the --data default on labelled data (data/classes.py says why)
+            cfg.model.conditional = True
+        elif why_not:
+            self.log(why_not)
+        if cfg.model.conditional:
+            counts = check_conditional(cfg, self.dataset)
+            self.log(f"conditional: {describe_classes(cfg.class_list, counts)}" + (
+                " (every image has a class, so the --data default trains on them: generate --class asks for "
+                "one; --conditional false trains without them)" if by_default else ""))
+            if self.main:
+                write_config(self.run_dir, cfg)  # generate/export read the class names from it
+
+    def _set_up_networks(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """G and D from the family's builder, on the device (and shared across processes), the
+        techniques, and the GAN's steps; returns the plain (G, D) modules."""
+        cfg = self.cfg
         _seed_everything(cfg.run.seed)
         G, D = build_networks(cfg)
         if hasattr(D, "load_backbone"):  # a frozen pretrained part: missing weights fail now, not at step 1
@@ -112,6 +167,12 @@ class Trainer:
         G_run, D_run = compile_networks(cfg, G, D, self.precision, self.log)  # (G, D) unless --compile
         self.steps = GANSteps(cfg, G_run, D_run, self.device, self.precision, self.augment, G_module=G,
                               D_module=D, rank=self.dist.rank, world=self.dist.world)
+        self._fix_grid_latents()
+        return G, D
+
+    def _fix_grid_latents(self) -> None:
+        """The latents (and labels) every sample grid of the run is drawn from."""
+        cfg = self.cfg
         self.fixed_z = latents(cfg.log.grid_size, cfg.model.latent_dim, cfg.run.seed + 1)
         self.fixed_labels: Optional[torch.Tensor] = None
         self.grid_cols: Optional[int] = None
@@ -119,28 +180,31 @@ class Trainer:
             k = len(cfg.class_list)
             self.grid_cols = max(1, cfg.log.grid_size // k)
             self.fixed_z, self.fixed_labels = class_rows(self.grid_cols, k, cfg.model.latent_dim, cfg.run.seed + 1)
+
+    def _set_up_run_state(self) -> None:
         self.counters = {"step": 0, "images_seen": 0, "d_steps": 0, "time_s": 0.0, "rollbacks": 0,
                          "skipped_steps": 0}
         # Checkpoints: what they hold, writing, resume, rollback, --init_from (shares the counters dict).
-        self.run_state = RunState(cfg, self.files, self.steps, self.batches, self.tech, self.counters, self.device,
-                                  self.main, self.dist.world, self.log)
-        self.stop_signal: Optional[int] = None
-        self._saved_signals: dict = {}  # the caller's SIGINT/SIGTERM handlers while run() has its own
-        self.stop_reason: Optional[str] = None  # set when the collapse signal ends the run
-        self.tb = None  # TensorBoard event files (--tensorboard), opened when the loop starts
-        self.optional_write = OptionalWrites(self.log)  # sample grids, stats lines: a full disk skips them
-        self.given = session.given
+        self.run_state = RunState(self.cfg, self.files, self.steps, self.batches, self.tech, self.counters,
+                                  self.device, self.main, self.dist.world, self.log)
+
+    def _set_up_plan(self) -> None:
+        """The run's length and intervals (train/plan.py), and the outputs that follow them."""
+        cfg = self.cfg
         self.plan = plan.RunPlan(cfg, set(self.given), self.batch_size, self.batches.n, self.tech.schedule, self.dist,
                                  save_config=lambda: write_config(self.run_dir, cfg))
         # A --minutes run: its length waits for the speed measured over the first iterations.
-        self.measuring = self.plan.start(session.plan, uses_own_data(cfg))
+        self.measuring = self.plan.start(self.s.plan, uses_own_data(cfg))
         self.outputs = RunOutputs(cfg, self.dataset, self.run_dir, self.device, self.main, self.dist.world, self.log,
                                   iterations=None if self.measuring else self.plan.iterations(self.plan.total_images()))
+
+    def _announce(self, G: torch.nn.Module, D: torch.nn.Module) -> None:
+        cfg = self.cfg
         n_params = sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters())
         self.log(f"{cfg.model.arch} {cfg.model.loss}, G {n_params[0] / 1e6:.2f}M / D {n_params[1] / 1e6:.2f}M "
                  f"parameters, {cfg.data.image_size} px, batch {self.batch_size}"
                  + (f" split over {self.dist.world} processes" if self.dist.enabled else ""))
-        for warning in start_warnings(cfg) + (plan.data_default_notes(cfg, set(session.given)) if session.plan else []):
+        for warning in start_warnings(cfg) + (plan.data_default_notes(cfg, set(self.given)) if self.s.plan else []):
             self.log(warning)
 
     def _prepare_distributed(self, G, D):
@@ -270,6 +334,27 @@ class Trainer:
             self._restore_signals()
 
     def _run(self) -> int:
+        total = self._start()
+        if total is None:
+            return 0
+        loop = self._open_loop(total)
+        try:
+            while not self._done(loop.total) and self.stop_reason is None and not dist_util.any_rank(
+                    self.stop_signal is not None, self.device, self.dist.world):
+                t0 = time.time()
+                all_ok, stats, bs = self._train_iteration()
+                if self._account(loop, all_ok, stats, bs, t0):
+                    self._periodic(loop)
+        finally:
+            loop.bar.close()
+            if self.tb is not None:
+                self.tb.new_metrics()
+        return self._finish(loop)
+
+    def _start(self) -> Optional[int]:
+        """Resume (or --init_from), plan the length, write what a run shows from its first second (the
+        real images, a step-0 checkpoint, the live report); the images to show, or None when the run
+        had already finished."""
         cfg, c = self.cfg, self.counters
         if self.main:  # this process holds the run lock: any *.tmp/*.del here is a dead process's
             ckpt.clear_leftovers(self.run_dir)
@@ -286,134 +371,138 @@ class Trainer:
         self.tech.set_run_length(total)
         if self._done(total):
             self.log(f"run already finished at step {c['step']}; pass a larger --steps/--kimg/--epochs to continue")
-            return 0
+            return None
         if self.main and not self.measuring:
             self._check_free_space(total)
         if latest is None:
             if self.main:
                 self.write_reals()
             self.run_state.save_checkpoint()  # step 0: a rollback target and a resume point from the start
-        report = self.files.report
         if self.main and cfg.log.report:  # there from the start, so the path printed can be opened at once
             self.outputs.refresh_report(live=True)
-            self.log(f"report: {report} (reloads itself while training runs; open it in a browser)")
+            self.log(f"report: {self.files.report} (reloads itself while training runs; open it in a browser)")
         self.tb = open_tensorboard(self.run_dir, cfg.log.tensorboard and self.main)
         if self.tb is not None:
             self.log(f"tensorboard: tensorboard --logdir {self.run_dir.parent}")
+        return total
 
+    def _open_loop(self, total: int) -> LoopState:
+        cfg, c = self.cfg, self.counters
         self._install_signals()
-        log_every, sample_every = cfg.log.log_every, cfg.log.sample_every
         bar = Progress(None if self.measuring else total, f"train {self.run_dir.name}", unit="img",
                        mode=cfg.run.progress if self.main else "none", initial=c["images_seen"],
                        sink=self._to_log_file if self.main else None, own_eta=True)
         total_steps = cfg.train.steps if cfg.train.steps is not None else (
             None if self.tech.schedule is not None or self.measuring else self.plan.iterations(total))
-        probe = plan.SpeedProbe(c["step"]) if self.measuring else None
-        sums: dict[str, torch.Tensor] = {}
-        n_in_sums, bad_streak = 0, 0
-        last_level = -1  # progressive level last announced in the log
-        t_log = time.time()
-        img_log = c["images_seen"]
-        try:
-            while not self._done(total) and self.stop_reason is None and not dist_util.any_rank(
-                    self.stop_signal is not None, self.device, self.dist.world):
-                t0 = time.time()
-                self.tech.apply_schedule(c["images_seen"], self.steps)
-                bs = self.tech.begin_iteration(c["images_seen"], self.steps.G_module, self.steps.D_module,
-                                               self.steps.G_ema)
-                if self.tech.stage is not None and self.tech.stage.level != last_level:
-                    last_level = self.tech.stage.level
-                    st = self.tech.stage
-                    self.log(f"progressive: {st.res[0]}x{st.res[1]} ({st.phase}), batch {st.batch_size}")
-                stats: dict[str, torch.Tensor] = {}
-                paused = cfg.train.pause_d_alternate and self.batches.pos.epoch % 2 == 1
-                all_ok = True
-                for _ in range(cfg.train.disc_steps):
-                    real = self.tech.real(self.batches.next(bs))  # a Batch: images and labels
-                    if not paused:
-                        ok, sd = self.steps.d_step(real, c["d_steps"])
-                        c["d_steps"] += 1
-                        all_ok &= ok
-                        self.tech.after_d_step(sd.pop("real_scores"), bs)
-                        stats.update(sd)
-                    c["images_seen"] += bs
-                for _ in range(cfg.train.gen_steps):
-                    ok, sg = self.steps.g_step(real)  # the last D step's reals (and labels)
-                    all_ok &= ok
-                    stats.update(sg)
-                ema_rampup = 0.0 if self.tech.values is not None else cfg.train.ema_rampup  # R3GAN's EMA ramps itself
-                self.steps.update_ema(ema_beta(bs, c["images_seen"], self.tech.ema_half_life_kimg(cfg.train.ema_kimg),
-                                               ema_rampup))
-                c["step"] += 1
-                self.tech.end_iteration(c["step"])
-                bad_streak = 0 if all_ok else bad_streak + 1
-                if not all_ok:
-                    c["skipped_steps"] += 1
-                if bad_streak >= cfg.train.max_bad_steps:
-                    self.run_state.rollback()
-                    bad_streak, sums, n_in_sums = 0, {}, 0
-                    bar.n = c["images_seen"]
-                    continue
-                for k, v in stats.items():
-                    if all_ok:
-                        sums[k] = sums.get(k, 0) + v
-                n_in_sums += int(all_ok)
-                c["time_s"] += time.time() - t0
-                timed = probe.tick(c["step"], c["time_s"], c["images_seen"]) if probe is not None else None
-                if timed is not None:
-                    total, total_steps = self._plan_length(*timed)
-                    self.measuring, probe = False, None
-                    bar.set_total(total)
-                    log_every, sample_every = cfg.log.log_every, cfg.log.sample_every
-                bar.set_status(status_text(self.counters, self.batches.epoch_float,
-                                           None if self.measuring else total, total_steps))
-                bar.update(cfg.train.disc_steps * bs)
+        return LoopState(total, total_steps, bar, plan.SpeedProbe(c["step"]) if self.measuring else None,
+                         cfg.log.log_every, cfg.log.sample_every, time.time(), c["images_seen"])
 
-                step = c["step"]
-                if step % log_every == 0 or self._done(total):
-                    self._log_stats(sums, n_in_sums, t_log, img_log, bar)
-                    sums, n_in_sums, t_log, img_log = {}, 0, time.time(), c["images_seen"]
-                if step % sample_every == 0 and self.main:
-                    self.write_samples()
-                    self.outputs.refresh_report(live=True)
-                if self.outputs.measure_due(step, last=self._done(total)):
-                    t_check = time.time()
-                    if self.outputs.measure(step, c["images_seen"] / 1000, self.steps.G_ema,
-                                            self.run_state.save_best):
-                        self.stop_reason = "the mode-collapse signal fired (--stop_on_collapse)"
-                    self.run_state.stop_if_best_failed()
-                    self.check_s = time.time() - t_check
-                    bar.exclude(self.check_s)  # a check is not training: the rate (and ETA) must not sag
-                if total_steps is not None:
-                    bar.extra_eta_s = self.outputs.checks_after(step, total_steps) * self.check_s
-                if step % cfg.log.checkpoint_every == 0:
-                    milestone = cfg.log.milestone_every > 0 and step % cfg.log.milestone_every == 0
-                    self.run_state.save_checkpoint(milestone=milestone)
-        finally:
-            bar.close()
-            if self.tb is not None:
-                self.tb.new_metrics()
+    def _train_iteration(self) -> tuple[bool, dict[str, torch.Tensor], int]:
+        """One iteration of the algorithm: disc_steps D updates, each on a fresh real batch, then gen_steps
+        G updates and one EMA update. Returns (every step finite, the steps' stats, the batch size)."""
+        cfg, c, tech = self.cfg, self.counters, self.tech
+        tech.apply_schedule(c["images_seen"], self.steps)
+        bs = tech.begin_iteration(c["images_seen"], self.steps.G_module, self.steps.D_module, self.steps.G_ema)
+        if tech.stage is not None and tech.stage.level != self._stage_announced:
+            st = tech.stage
+            self._stage_announced = st.level
+            self.log(f"progressive: {st.res[0]}x{st.res[1]} ({st.phase}), batch {st.batch_size}")
+        stats: dict[str, torch.Tensor] = {}
+        paused = cfg.train.pause_d_alternate and self.batches.pos.epoch % 2 == 1
+        all_ok = True
+        for _ in range(cfg.train.disc_steps):
+            real = tech.real(self.batches.next(bs))  # a Batch: images and labels
+            if not paused:
+                ok, sd = self.steps.d_step(real, c["d_steps"])
+                c["d_steps"] += 1
+                all_ok &= ok
+                tech.after_d_step(sd.pop("real_scores"), bs)
+                stats.update(sd)
+            c["images_seen"] += bs
+        for _ in range(cfg.train.gen_steps):
+            ok, sg = self.steps.g_step(real)  # the last D step's reals (and labels)
+            all_ok &= ok
+            stats.update(sg)
+        ema_rampup = 0.0 if tech.values is not None else cfg.train.ema_rampup  # a paper schedule ramps its EMA
+        self.steps.update_ema(ema_beta(bs, c["images_seen"], tech.ema_half_life_kimg(cfg.train.ema_kimg), ema_rampup))
+        c["step"] += 1
+        tech.end_iteration(c["step"])
+        return all_ok, stats, bs
 
-        step = c["step"]
+    def _account(self, loop: LoopState, all_ok: bool, stats: dict[str, torch.Tensor], bs: int, t0: float) -> bool:
+        """Count the iteration: roll back after --max_bad_steps non-finite ones in a row (False: the
+        iteration is undone), sum its stats, fix a --minutes run's length once the speed is measured,
+        and move the progress display."""
+        c = self.counters
+        loop.bad_streak = 0 if all_ok else loop.bad_streak + 1
+        if not all_ok:
+            c["skipped_steps"] += 1
+        if loop.bad_streak >= self.cfg.train.max_bad_steps:
+            self.run_state.rollback()
+            loop.bad_streak, loop.sums, loop.n_in_sums = 0, {}, 0
+            loop.bar.n = c["images_seen"]
+            return False
+        if all_ok:
+            for k, v in stats.items():
+                loop.sums[k] = loop.sums.get(k, 0) + v
+        loop.n_in_sums += int(all_ok)
+        c["time_s"] += time.time() - t0
+        timed = loop.probe.tick(c["step"], c["time_s"], c["images_seen"]) if loop.probe is not None else None
+        if timed is not None:
+            loop.total, loop.total_steps = self._plan_length(*timed)
+            self.measuring, loop.probe = False, None
+            loop.bar.set_total(loop.total)
+            loop.log_every, loop.sample_every = self.cfg.log.log_every, self.cfg.log.sample_every
+        loop.bar.set_status(status_text(c, self.batches.epoch_float, None if self.measuring else loop.total,
+                                        loop.total_steps))
+        loop.bar.update(self.cfg.train.disc_steps * bs)
+        return True
+
+    def _periodic(self, loop: LoopState) -> None:
+        """What the intervals ask after an iteration: a stats line, a sample grid and the live report,
+        a metric check (and the best checkpoint), a checkpoint."""
+        cfg, c, step = self.cfg, self.counters, self.counters["step"]
+        if step % loop.log_every == 0 or self._done(loop.total):
+            self._log_stats(loop.sums, loop.n_in_sums, loop.t_log, loop.img_log, loop.bar)
+            loop.sums, loop.n_in_sums, loop.t_log, loop.img_log = {}, 0, time.time(), c["images_seen"]
+        if step % loop.sample_every == 0 and self.main:
+            self.write_samples()
+            self.outputs.refresh_report(live=True)
+        if self.outputs.measure_due(step, last=self._done(loop.total)):
+            t_check = time.time()
+            if self.outputs.measure(step, c["images_seen"] / 1000, self.steps.G_ema, self.run_state.save_best):
+                self.stop_reason = "the mode-collapse signal fired (--stop_on_collapse)"
+            self.run_state.stop_if_best_failed()
+            self.check_s = time.time() - t_check
+            loop.bar.exclude(self.check_s)  # a check is not training: the rate (and ETA) must not sag
+        if loop.total_steps is not None:
+            loop.bar.extra_eta_s = self.outputs.checks_after(step, loop.total_steps) * self.check_s
+        if step % cfg.log.checkpoint_every == 0:
+            milestone = cfg.log.milestone_every > 0 and step % cfg.log.milestone_every == 0
+            self.run_state.save_checkpoint(milestone=milestone)
+
+    def _finish(self, loop: LoopState) -> int:
+        """The last checkpoint and grid, the final report, and the closing line; the exit code."""
+        cfg, c, step = self.cfg, self.counters, self.counters["step"]
         if step % cfg.log.checkpoint_every:  # the loop has not just written this one
             self.run_state.save_checkpoint()
-        if self.main and step % sample_every:
+        if self.main and step % loop.sample_every:
             self.write_samples()
         self.outputs.refresh_report(live=False)
         if self.tb is not None:
             self.tb.close()
         run_ref = self.run_dir.name
-        see = f"; report: {report}" if self.main and cfg.log.report else ""
+        see = f"; report: {self.files.report}" if self.main and cfg.log.report else ""
         if self.stop_reason is not None:
-            self.log(f"stopped at step {c['step']}: {self.stop_reason}; checkpoint saved{see}")
+            self.log(f"stopped at step {step}: {self.stop_reason}; checkpoint saved{see}")
             return 0
-        if not self._done(total):  # stopped by a signal (on this or another rank)
-            self.log(f"stopped at step {c['step']} ({c['images_seen'] / 1000:.1f} kimg); checkpoint saved. "
+        if not self._done(loop.total):  # stopped by a signal (on this or another rank)
+            self.log(f"stopped at step {step} ({c['images_seen'] / 1000:.1f} kimg); checkpoint saved. "
                      f"Resume with: snowgan train --resume {self.run_dir}{see}")
             return 128 + int(self.stop_signal or signal.SIGTERM)
         wall = time.time() - self.t_start
         asked = f" (asked for {duration(cfg.train.minutes * 60)})" if self.plan_fixed_here else ""
-        self.log(f"done: {plural(c['step'], 'step')}, {number(c['images_seen'] / 1000)} kimg in {duration(wall)}"
+        self.log(f"done: {plural(step, 'step')}, {number(c['images_seen'] / 1000)} kimg in {duration(wall)}"
                  f"{asked}; samples in {self.run_dir / 'samples'}; generate with: snowgan generate --run {run_ref}{see}")
         if self.main and self.plan_fixed_here and uses_own_data(cfg):
             for note in plan.short_run_note(cfg.train.minutes, run_ref, c["images_seen"]):
