@@ -34,11 +34,11 @@ from snowgan.sample import latents  # noqa: E402
 TINY = ["--image_size", "16", "--builtin_count", "32", "--batch_size", "4", "--g_width", "4", "--d_width", "4",
         "--max_width", "16", "--progress", "none", "--metrics_every", "0", "--steps", "6"]
 # Every family, conditional where it can be; latent sizes cover both of torch.randn's CPU paths
-# (>= 16 values: blocks of 16 with a ragged tail (100); fewer: the scalar path (7)).
+# (>= 16 values: blocks of 16 with a ragged tail (100); fewer: the scalar path (7)); RGB and grayscale.
 FAMILIES = {
     "dcgan": ["--loss", "nonsat"],
     "dcgan-conditional": ["--loss", "nonsat", "--conditional", "--latent_dim", "16"],
-    "r3gan-conditional": ["--recipe", "r3gan", "--conditional", "--latent_dim", "7"],
+    "r3gan-conditional": ["--recipe", "r3gan", "--conditional", "--latent_dim", "7", "--channels", "1"],  # grayscale
     "projected-conditional": ["--recipe", "projected", "--conditional", "--backbone_size", "64", "--latent_dim", "16"],
     # grown to its final size within the 6 steps: 8 px, fade to 16 px, 16 px
     "progan": ["--arch", "progan", "--pg_start", "8", "--pg_fade_kimg", "0.004", "--pg_stable_kimg", "0.004",
@@ -99,7 +99,8 @@ def test_every_family_exports_a_graph_that_onnxruntime_runs_like_pytorch(exporte
     got = sess.run(["images"], feed)[0]
     with torch.no_grad():
         want = G(z, y if conditional else None).numpy()
-    assert got.shape == want.shape == (3, 3, 16, 16)
+    channels = 1 if family == "r3gan-conditional" else 3
+    assert got.shape == want.shape == (3, channels, 16, 16) and info["output"]["shape"] == ["batch", channels, 16, 16]
     assert np.abs(got - want).max() <= onnx_export.TOLERANCE and want.std() > 0
 
 
@@ -240,10 +241,12 @@ def test_model_card_is_a_hub_model_page_with_onnx_and_sharing(exported: tuple[st
 
 def test_format_is_checked_for_each_command_and_onnx_needs_its_packages(workdir: Path) -> None:
     p = run_cli("export", "--format", "npy", cwd=workdir, check=False)
-    assert p.returncode == 2 and p.stderr.strip() == ("snowgan: error: --format npy: `snowgan export` writes "
-                                                     "safetensors or onnx (onnx: generator.onnx beside the safetensors)")
+    assert p.returncode == 2
+    assert p.stderr.strip() == ("snowgan: error: --format npy: `snowgan export` writes safetensors or onnx "
+                                "(onnx: generator.onnx beside the safetensors)")
     p = run_cli_here("generate", "--format", "onnx", cwd=workdir, check=False)
-    assert p.returncode == 2 and p.stderr.strip() == "snowgan: error: --format onnx: `snowgan generate` writes png or npy"
+    assert p.returncode == 2
+    assert p.stderr.strip() == "snowgan: error: --format onnx: `snowgan generate` writes png or npy"
     assert "(default: safetensors)" in run_cli_here("export", "--help", cwd=workdir).stdout
     assert "(default: png)" in run_cli_here("generate", "--help", cwd=workdir).stdout
     # Without onnxruntime (a shadow package that fails to import, as an uninstalled one does): one line
