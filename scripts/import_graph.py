@@ -36,7 +36,7 @@ PACKAGE = "snowgan"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundations", ("__init__", "errors", "text", "sizes", "files", "diskspace", "progress", "registries",
                      "tensorfile", "latentfile", "models.family", "models.families", "models.*.family")),
-    ("settings and run folders", ("config", "validation", "flags", "runfolder", "runs", "evaluations")),
+    ("settings and run folders", ("config", "decided", "validation", "flags", "runfolder", "runs", "evaluations")),
     ("the GAN's parts", ("data", "models", "losses", "metrics", "pretrained", "augment", "optim", "sample")),
     ("a run's checkpoints, lock and loading", ("run",)),
     ("run outputs", ("report",)),

@@ -13,6 +13,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from conftest import run_cli, run_cli_here
+from snowgan.runfolder import RunFolder
 from snowgan.models.dcgan.networks import Discriminator, Generator
 from snowgan.sample import class_rows, parse_classes
 
@@ -176,7 +177,11 @@ def test_conditional_training_grid_generate_and_export(workdir: Path) -> None:
     p = run_cli("--mode", "train", "--conditional", *TINY, "--steps", "2", "--name", "c", cwd=workdir)
     assert "conditional: 4 classes: desert 8, green 8, snowy 8, rocky 8" in p.stdout
     run = _run(workdir, "c")
-    assert json.loads((run / "config.json").read_text())["model"]["class_names"] == "desert,green,snowy,rocky"
+    saved = json.loads((run / "config.json").read_text())
+    # The classes are a start-up decision, recorded beside the settings the user gave (issue 40).
+    assert saved["decided"]["class_names"] == ["desert", "green", "snowy", "rocky"]
+    assert saved["model"]["class_names"] == ""
+    assert RunFolder(run).load_config().class_list == ["desert", "green", "snowy", "rocky"]
     # the run's sample grid: one row per class (64 cells / 4 classes = 16 columns), cells enlarged to 64 px
     grid = Image.open(run / "samples" / "step-00000002.png")
     assert grid.size[1] < grid.size[0] / 3  # 4 rows of 16
@@ -368,8 +373,9 @@ def test_the_data_default_trains_on_the_folder_classes(workdir: Path, tmp_path: 
     assert "note: your --data run trains --recipe photos" in p.stdout
     assert "conditional: 2 classes: blue 8, red 12 (every image has a class, so the --data default trains on " \
            "them" in p.stdout
-    saved = json.loads((_run(workdir, "auto") / "config.json").read_text())["model"]
-    assert saved["conditional"] and saved["class_names"] == "blue,red"
+    saved = json.loads((_run(workdir, "auto") / "config.json").read_text())
+    assert not saved["model"]["conditional"]  # the settings say what was given; the run decided the rest
+    assert saved["decided"]["conditional"] and saved["decided"]["class_names"] == ["blue", "red"]
     p = run_cli_here("--mode", "generate", "--run", "auto", "--class", "red", "--n_samples", "1", "--out",
                      workdir / "g", cwd=workdir, env=env)
     assert [f.name for f in (workdir / "g").iterdir()] == ["red-seed000000.png"]

@@ -1,5 +1,6 @@
 """Config: precedence recipe < --config < flags, JSON round trip, size rule."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,41 @@ def test_optimiser_defaults_follow_the_loss_unless_set() -> None:
     assert (t.disc_steps, t.gen_lr, t.beta1, t.beta2) == (1, 1e-3, 0.0, 0.99)
     t = parse_args(["--recipe", "mountains"])[0].train  # nonsat recipe without disc_steps: the loss's 1
     assert t.disc_steps == 1
+
+
+def test_resolved_settings_are_frozen_and_start_up_decisions_live_beside_them(tmp_path) -> None:
+    """Issue 40: settings are resolved once, then frozen; what a run decides when it starts (its name,
+    classes, length, intervals) is decided.Decided, saved beside them in config.json, never written
+    back. config.json files from before the record load as they are."""
+    from snowgan.config import FrozenSettings
+    from snowgan.decided import Decided, config_json, effective
+    from snowgan.runfolder import RunFolder
+
+    cfg, _ = parse_args(["--image_size", "32", "--conditional"])
+    assert cfg.frozen
+    with pytest.raises(FrozenSettings, match=r"^settings are resolved once, then frozen: cannot set ModelConfig.arch"):
+        cfg.model.arch = "r3gan"
+    with pytest.raises(FrozenSettings):
+        cfg.model = cfg.model
+    changed = cfg.replace(kimg=2.5, arch="r3gan")  # a changed copy, checked like a flag
+    assert changed.train.kimg == 2.5 and changed.model.arch == "r3gan" and cfg.train.kimg is None
+    with pytest.raises(ConfigError, match="--arch"):
+        cfg.replace(arch="nope")
+
+    decided = Decided(run_name="00001-x", class_names=("a", "b"), kimg=3.0, intervals={"sample_every": 7})
+    run = tmp_path / "00001-x"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(config_json(cfg, decided)), encoding="utf-8")
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["model"]["class_names"] == "" and saved["train"]["kimg"] is None  # the settings as given
+    assert saved["decided"] == {"run_name": "00001-x", "class_names": ["a", "b"], "kimg": 3.0,
+                                "intervals": {"sample_every": 7}}
+    loaded = RunFolder(run).load_config()  # the effective config: the decisions in place, frozen
+    assert loaded.class_list == ["a", "b"] and loaded.train.kimg == 3.0 and loaded.log.sample_every == 7
+    assert loaded.run.name == "00001-x" and loaded.frozen
+    assert RunFolder(run).load_decided() == decided
+    # Given again when the run continues, a setting wins over what was decided for it.
+    assert decided.without({"kimg", "sample_every"}).values() == {"name": "00001-x", "class_names": "a,b"}
+    old = cfg.to_dict()  # an older snowgan's config.json: the values were in the settings
+    old["train"]["kimg"] = 9.0
+    assert effective(old).train.kimg == 9.0

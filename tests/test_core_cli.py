@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import run_cli, run_cli_here
+from snowgan.runfolder import RunFolder
 
 TINY = ["--image_size", "16", "--builtin_count", "32", "--batch_size", "8", "--g_width", "8", "--d_width", "8",
         "--progress", "lines", "--log_every", "1", "--sample_every", "100", "--metrics_every", "0"]
@@ -34,7 +35,7 @@ def test_rpgan_trains_from_the_cli_and_resumes_exactly(workdir: Path) -> None:
     p = run_cli_here("--mode", "train", "--name", "split", "--steps", "4", cwd=workdir)
     assert "resumed from step-00000002" in p.stdout
     straight, split = _run(workdir, "straight"), _run(workdir, "split")
-    cfg = json.loads((straight / "config.json").read_text())
+    cfg = RunFolder(straight).load_config().to_dict()
     assert cfg["model"]["loss"] == "rpgan" and cfg["model"]["r1_gamma"] > 0 and cfg["model"]["r2_gamma"] > 0
     lines = [json.loads(x) for x in (straight / "stats.jsonl").read_text().splitlines()]
     assert all(line["r1"] > 0 and line["r2"] > 0 and "gp" not in line for line in lines)
@@ -52,7 +53,7 @@ def test_resume_honours_a_config_file_as_it_does_a_flag(workdir: Path) -> None:
     run = _run(workdir, "c")
     p = run_cli_here("--mode", "train", "--resume", str(run), "--config", str(more), cwd=workdir)
     assert "done: 5 steps" in p.stdout
-    assert json.loads((run / "config.json").read_text())["train"]["steps"] == 5
+    assert RunFolder(run).load_config().to_dict()["train"]["steps"] == 5
     assert [json.loads(x)["step"] for x in (run / "stats.jsonl").read_text().splitlines()][-1] == 5
 
 

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli, run_cli_here
+from snowgan.runfolder import RunFolder
 from snowgan.text import number
 from snowgan.train import plan
 
@@ -75,7 +76,7 @@ def test_minutes_fixes_the_length_from_the_speed_and_resume_keeps_it(tmp_path: P
     p = run_cli("--mode", "train", "--data", str(data), *TINY, "--minutes", "0.05", "--name", "m", cwd=tmp_path,
                 env={"SNOWGAN_CACHE": str(tmp_path / "cache")})
     run = tmp_path / "runs" / "00001-m"
-    saved = json.loads((run / "config.json").read_text())
+    saved = RunFolder(run).load_config().to_dict()
     kimg, log = saved["train"]["kimg"], saved["log"]
     assert saved["train"]["minutes"] == 0.05 and kimg > 0
     line = next(x for x in p.stdout.splitlines() if x.startswith("plan: "))
@@ -90,41 +91,57 @@ def test_minutes_fixes_the_length_from_the_speed_and_resume_keeps_it(tmp_path: P
     p2 = run_cli_here("--mode", "train", "--resume", "1", "--kimg", str(kimg * 2), cwd=tmp_path,
                  env={"SNOWGAN_CACHE": str(tmp_path / "cache")})
     assert "plan:" not in p2.stdout
-    assert json.loads((run / "config.json").read_text())["log"] == log
+    assert RunFolder(run).load_config().to_dict()["log"] == log
 
 
 def test_intervals_given_are_kept_and_the_builtin_data_keeps_its_epochs(tmp_path: Path) -> None:
     run_cli("--mode", "train", *TINY, "--builtin_count", "64", "--epochs", "3", "--sample_every", "7",
             "--name", "b", cwd=tmp_path, env={"SNOWGAN_CACHE": str(tmp_path / "cache")})
-    saved = json.loads((tmp_path / "runs" / "00001-b" / "config.json").read_text())
+    saved = RunFolder(tmp_path / "runs" / "00001-b").load_config().to_dict()
     assert saved["log"]["sample_every"] == 7  # given: kept
     assert saved["log"]["log_every"] == 10 and saved["log"]["checkpoint_every"] == 50  # 24 iterations: planned
     assert saved["train"]["minutes"] is None and saved["train"]["epochs"] == 3
 
 
 def test_run_plan_sets_the_default_length_then_fixes_it_from_the_speed() -> None:
-    from snowgan.config import Config
+    """The plan decides a --data run's default --minutes, then its kimg and intervals, as start-up
+    decisions (decided.Decided): the frozen settings are never written; each decision gives the run a
+    new effective config, and is written (to config.json) only where asked."""
+    from snowgan.config import Config, FrozenSettings
+    from snowgan.decided import Decided
     from snowgan.train.distributed import DistInfo
 
-    cfg, saved = Config(), []
-    cfg.train.batch_size, cfg.train.disc_steps = 8, 2
-    run = plan.RunPlan(cfg, {"sample_every"}, batch_size=8, epoch_images=100, schedule=None, dist=DistInfo(),
-                       save_config=lambda: saved.append(cfg.to_dict()))
+    settings = Config()
+    settings.train.batch_size, settings.train.disc_steps = 8, 2
+    settings.freeze()
+    decided, writes = [Decided()], []
+
+    def decide(write: bool, **changes) -> Config:
+        decided.append(decided[-1].but(**changes))
+        writes.append(write)
+        return decided[-1].apply(settings)
+
+    run = plan.RunPlan(settings, {"sample_every"}, batch_size=8, epoch_images=100, schedule=None, dist=DistInfo(),
+                       decide=decide)
     assert run.start(new_run=True, own_data=True)  # a --data run with no length: it measures first
-    assert cfg.train.minutes == plan.DEFAULT_MINUTES and saved[-1]["train"]["minutes"] == plan.DEFAULT_MINUTES
+    assert decided[-1].minutes == plan.DEFAULT_MINUTES and writes[-1]
+    assert run.cfg.train.minutes == plan.DEFAULT_MINUTES and settings.train.minutes is None
     total, iterations, checks = run.fix_length(seconds=2.0, images=80)  # 40 img/s for 20 minutes
     assert checks == -1  # no budget given: the watch keeps its own number
-    assert cfg.train.kimg == 48 and saved[-1]["train"]["kimg"] == 48
+    assert decided[-1].kimg == 48 and run.cfg.train.kimg == 48 and settings.train.kimg is None
     assert total == 48_000 and iterations == 3000  # 16 images per iteration (two D batches of 8)
     planned = plan.intervals(3000, {"sample_every"})
-    assert {k: getattr(cfg.log, k) for k in planned} == planned and cfg.log.sample_every == Config().log.sample_every
+    assert decided[-1].intervals == planned and "sample_every" not in planned
+    assert {k: getattr(run.cfg.log, k) for k in planned} == planned
+    with pytest.raises(FrozenSettings):
+        settings.train.kimg = 1.0
     # Epochs count whole batches of the data, and the run ends on a whole iteration.
-    cfg.train.kimg, cfg.train.epochs = None, 1.25
+    run.cfg = run.cfg.replace(kimg=None, epochs=1.25)
     assert run.total_images() == 16 * 8  # 12 batches of 8 per epoch: 15 batches = 120 images -> 8 iterations of 16
-    # A resumed run keeps what its config says: nothing planned, nothing saved.
-    again = plan.RunPlan(Config(), set(), 8, 100, None, DistInfo(), save_config=lambda: saved.append("x"))
-    n = len(saved)
-    assert not again.start(new_run=False, own_data=True) and len(saved) == n
+    # A resumed run keeps what its config says: nothing planned, nothing written.
+    again = plan.RunPlan(Config().freeze(), set(), 8, 100, None, DistInfo(), decide=decide)
+    assert not again.start(new_run=False, own_data=True) and writes[-1] is False
+    assert decided[-1].intervals == planned  # nothing new decided
 
 
 def test_speed_probe_times_the_iterations_after_warm_up() -> None:

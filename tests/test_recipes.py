@@ -13,6 +13,7 @@ from PIL import Image
 from conftest import run_cli, run_cli_here
 from test_techniques_cli import PG, TINY
 
+from snowgan.runfolder import RunFolder
 from snowgan.augment import from_config as augment_from_config
 from snowgan.flags import parse_args, recipe_names
 from snowgan.models.registry import build_networks
@@ -84,7 +85,7 @@ def test_recipe_trains_resumes_and_generates(workdir: Path, recipe: str) -> None
     p = run_cli_here("--mode", "train", "--name", recipe, "--steps", "3", cwd=workdir)
     assert "resumed from step-00000002" in p.stdout
     (run,) = (workdir / "runs").iterdir()
-    cfg = json.loads((run / "config.json").read_text())
+    cfg = RunFolder(run).load_config().to_dict()
     assert cfg["run"]["recipe"] == recipe and cfg["data"]["image_size"] == "16"
     stats = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
     assert [s["step"] for s in stats] == [1, 2, 3]

@@ -15,6 +15,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from conftest import cli_env, run_cli, run_cli_here
+from snowgan.runfolder import RunFolder
 
 # A tiny, fast configuration: 16x16 built-in images, small networks.
 TINY = ["--image_size", "16", "--builtin_count", "64", "--batch_size", "8", "--g_width", "8", "--d_width", "8",
@@ -37,7 +38,7 @@ def test_seed_train_command_uses_builtin_data_and_writes_run_folder(workdir: Pat
     # The default model is the SnowGAN write-up's WGAN-GP: a 5-step critic, so G does not out-step it.
     assert "warning: --gen_steps" not in p.stdout
     run = workdir / "runs" / "00001-dcgan"
-    cfg = json.loads((run / "config.json").read_text())
+    cfg = RunFolder(run).load_config().to_dict()
     assert cfg["train"]["gen_steps"] == 4 and cfg["train"]["disc_lr"] == 0.0001
     assert cfg["model"]["loss"] == "wgan-gp" and cfg["train"]["disc_steps"] == 5
     assert (cfg["train"]["gen_lr"], cfg["train"]["beta2"]) == (1e-4, 0.9)
@@ -54,7 +55,7 @@ def test_seed_train_command_uses_builtin_data_and_writes_run_folder(workdir: Pat
     # (1 D step, 2e-4, beta2 0.999), and the same flags now out-step D: a warning says so.
     p2 = run_cli_here("--mode", "train", "--loss", "nonsat", "--gen_steps", "4", *TINY, "--steps", "2", cwd=workdir)
     assert (workdir / "runs" / "00002-dcgan").is_dir() and "warning: --gen_steps 4 > --disc_steps 1" in p2.stdout
-    cfg2 = json.loads((workdir / "runs" / "00002-dcgan" / "config.json").read_text())["train"]
+    cfg2 = RunFolder(workdir / "runs" / "00002-dcgan").load_config().to_dict()["train"]
     assert (cfg2["disc_steps"], cfg2["gen_lr"], cfg2["disc_lr"], cfg2["beta2"]) == (1, 2e-4, 2e-4, 0.999)
     assert len((run / "stats.jsonl").read_text().splitlines()) == 3
 

@@ -60,8 +60,27 @@ def _f(default: Any, help: str, choices: Optional[list] = None, mode_defaults: O
     return field(default=default, metadata=meta, **kw)
 
 
+class FrozenSettings(dataclasses.FrozenInstanceError):
+    """Assignment to resolved settings. Settings are resolved once (flags.resolve, flags.overlay,
+    RunFolder.load_config) and then frozen: what a run decides when it starts (its name, classes,
+    length, intervals) is decided.Decided's, and a changed copy is Config.replace(...)."""
+
+
+class _Section:
+    """A settings section: plain dataclass fields until its Config is frozen, then read-only."""
+
+    _frozen = False  # a class attribute, not a field: set per instance by Config.freeze
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self._frozen:
+            raise FrozenSettings(f"settings are resolved once, then frozen: cannot set "
+                                 f"{type(self).__name__}.{name} (use Config.replace(...) for a changed copy, "
+                                 "or record a start-up decision in decided.Decided)")
+        object.__setattr__(self, name, value)
+
+
 @dataclass
-class RunConfig:
+class RunConfig(_Section):
     """Which command, which run folder, which device."""
 
     mode: str = _f("train", "what to do (the same as `snowgan COMMAND`)", choices=list(MODES), topic="general")
@@ -88,7 +107,7 @@ class RunConfig:
 
 
 @dataclass
-class DataConfig:
+class DataConfig(_Section):
     """Where images come from and how they are decoded and sized (see data/)."""
 
     data: Optional[str] = _f(None, "folder, .zip, .npy/.npz, .jsonl[.gz] shards; none = built-in")
@@ -121,7 +140,7 @@ class DataConfig:
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(_Section):
     """Network family, loss and their sizes. A resume must match these."""
 
     arch: str = _f(DEFAULT_FAMILY, "network family", choices=FAMILIES)  # the live registry: register() adds
@@ -163,7 +182,7 @@ class ModelConfig:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_Section):
     """Optimisation and schedule."""
 
     gen_steps: int = _f(1, "generator updates per iteration")
@@ -206,7 +225,7 @@ class TrainConfig:
 
 
 @dataclass
-class AugConfig:
+class AugConfig(_Section):
     """Differentiable augmentation applied to real and fake images before D."""
 
     augment: str = _f("", "DiffAugment policy, comma-separated: color,translation,cutout (none: off)")
@@ -217,7 +236,7 @@ class AugConfig:
 
 
 @dataclass
-class LogConfig:
+class LogConfig(_Section):
     """What the run folder receives and how often (counted in iterations)."""
 
     log_every: int = _f(50, "iterations between stats lines", planned=True)
@@ -232,7 +251,7 @@ class LogConfig:
 
 
 @dataclass
-class MetricsConfig:
+class MetricsConfig(_Section):
     """Metrics during training and in --mode evaluate."""
 
     metrics: str = _f("auto", "comma-separated: fid,kid,pr,dc,swd,diversity (auto: swd,diversity, plus fid,kid "
@@ -247,7 +266,7 @@ class MetricsConfig:
 
 
 @dataclass
-class CommandConfig:
+class CommandConfig(_Section):
     """Options of the command being run; never part of a run's identity."""
 
     n_samples: Optional[int] = _f(10, "number of images to generate / evaluate / average",
@@ -320,7 +339,10 @@ IDENTITY_FIELDS = ("arch", "loss", "latent_dim", "g_width", "d_width", "max_widt
 
 
 @dataclass
-class Config:
+class Config(_Section):
+    """Every setting, in sections. Built unfrozen (Config(), from_dict) so a resolver can fill it;
+    frozen by the resolvers, after which assignment raises FrozenSettings."""
+
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -342,6 +364,31 @@ class Config:
         cfg = cls()
         apply_values(cfg, d, source="config dict", strict=False)
         return cfg
+
+    # ---- resolved once, then frozen ----------------------------------------
+    def freeze(self) -> "Config":
+        """Make this Config and its sections read-only (in place); returns self."""
+        for f in dataclasses.fields(self):
+            object.__setattr__(getattr(self, f.name), "_frozen", True)
+        object.__setattr__(self, "_frozen", True)
+        return self
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def thawed(self) -> "Config":
+        """A writable deep copy, for code that derives a config of its own from these settings (the
+        quality watch's metric settings, a command's data source); the original stays as it is."""
+        out = Config.from_dict(self.to_dict())
+        return out
+
+    def replace(self, **values: Any) -> "Config":
+        """A frozen copy with some fields changed, by flat field name (``cfg.replace(kimg=2.5)``);
+        each value is checked as a flag's value would be."""
+        out = self.thawed()
+        apply_values(out, values, "Config.replace")
+        return out.freeze()
 
     def identity(self) -> dict:
         """The values a checkpoint's networks depend on."""

@@ -80,7 +80,8 @@ def apply_mode_defaults(cfg: Config, already_set: set[str]) -> None:
 
 
 def overlay(saved: Config, now: Config, given: set[str], only: Optional[frozenset[str]] = None) -> Config:
-    """A copy of a saved run's config with the values given now (``given``, from parse_args) on top.
+    """A copy of a saved run's config with the values given now (``given``, from parse_args) on top;
+    resolved, so frozen (config.FrozenSettings).
 
     Selectors (mode, name, run, ...) are never copied; the ``cmd`` section (options of the
     running command) always comes from ``now``. only: copy just these fields when given
@@ -91,7 +92,7 @@ def overlay(saved: Config, now: Config, given: set[str], only: Optional[frozense
               and (only is None or k in only)}
     apply_values(out, values, "settings given now")
     out.cmd = dataclasses.replace(now.cmd)
-    return out
+    return out.freeze()
 
 
 def recipe_names() -> list[str]:
@@ -262,4 +263,4 @@ def resolve(typed: dict[str, Any]) -> tuple[Config, set[str]]:
     apply_mode_defaults(cfg, given)
     validate(cfg)
     # A continued run keeps its own values for what the default recipe set (overlay reads `given`).
-    return cfg, (given | set(typed)) - (implicit - later)
+    return cfg.freeze(), (given | set(typed)) - (implicit - later)

@@ -41,6 +41,7 @@ from .files import read_json, read_jsonl
 
 if TYPE_CHECKING:
     from .config import Config
+    from .decided import Decided
 
 
 @dataclass(frozen=True)
@@ -175,8 +176,9 @@ class RunFolder:
 
     # ---- the strict reader, for a command that continues the run ----
     def load_config(self) -> "Config":
-        """config.json as a Config; ConfigError naming the file and what to do when it is missing or damaged."""
-        from .config import Config
+        """config.json as the run's effective Config (its settings with its start-up decisions in place;
+        decided.py), frozen; ConfigError naming the file and what to do when it is missing or damaged."""
+        from .decided import effective
 
         if not self.config.is_file():
             raise ConfigError(f"{self.path} has no config.json; it is not a snowgan run folder")
@@ -184,10 +186,16 @@ class RunFolder:
             raw = json.loads(self.config.read_text(encoding="utf-8"))
             if not isinstance(raw, dict):
                 raise ValueError(f"a JSON {type(raw).__name__}, not an object of settings")
-            return Config.from_dict(raw)
+            return effective(raw)
         except (OSError, ValueError) as e:  # ConfigError (a bad value) is a ValueError too
             raise ConfigError(f"{self.config} is damaged ({e}); put back a good copy, or start a new run from "
                               f"this one's weights with --init_from {self.path}") from None
+
+    def load_decided(self) -> "Decided":
+        """The start-up decisions config.json records (none for a run from before they were kept apart)."""
+        from .decided import Decided
+
+        return Decided.from_dict((self.read_config() or {}).get("decided"))
 
     # ---- tolerant readers (a live run may be mid-write) ----
     def read_config(self) -> Optional[dict[str, Any]]:

@@ -67,8 +67,7 @@ def _real_dataset(cfg: Config, explicit: set[str], run_cfg: Config) -> tuple[Pre
     """The run's own dataset, or --data prepared at the run's image size and channels."""
     from ..data.load import load_dataset
 
-    data_cfg = overlay(run_cfg, cfg, explicit, only=DATA_SOURCE_FIELDS)
-    data_cfg.run.progress = cfg.run.progress
+    data_cfg = overlay(run_cfg, cfg, explicit, only=DATA_SOURCE_FIELDS).replace(progress=cfg.run.progress)
     try:
         dataset = load_dataset(data_cfg)
     except ImportError as e:  # a data source this installation cannot read yet

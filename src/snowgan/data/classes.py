@@ -62,14 +62,14 @@ def conditional_problem(cfg: Config, dataset: PreparedDataset) -> Optional[str]:
 
 
 def check_conditional(cfg: Config, dataset: PreparedDataset) -> list[int]:
-    """Validate the data for --conditional and record its class names in cfg; returns images per class.
+    """Validate the data for --conditional; returns images per class (the trainer records the
+    class names, ``dataset.class_names``, as a start-up decision: decided.Decided).
 
     Raises ConfigError with ``conditional_problem``'s line when the data cannot be trained on.
     """
     problem = conditional_problem(cfg, dataset)
     if problem is not None:
         raise ConfigError(problem)
-    cfg.model.class_names = ",".join(dataset.class_names)
     return class_counts(dataset)
 
 

@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..config import ConfigError
+from ..config import Config, ConfigError
 from ..data.classes import check_conditional, conditional_by_default, describe_classes
 from ..data.dataset import Batches
 from ..data.load import load_dataset
@@ -39,7 +39,7 @@ from ..run.device import pick_device
 from .device import configure_threads, keep_freed_memory, peak_memory_mb, pick_precision, set_deterministic
 from .compiling import compile_networks
 from .ema import ema_beta
-from .session import Session, write_config
+from .session import Session
 from .statsline import stats_line, status_text
 from .step import GANSteps, prepare_networks
 from .outputs import RunOutputs, uses_own_data
@@ -136,20 +136,29 @@ class Trainer:
             self.log(f"balanced classes: each of {k} drawn {self.batches.epoch_len // k} times per epoch")
 
     def _decide_classes(self) -> None:
-        cfg = self.cfg
-        by_default, why_not = conditional_by_default(cfg, set(self.given), self.dataset) if self.s.plan \
+        """Whether the run trains on the data's classes, and which: start-up decisions (decided.py)."""
+        by_default, why_not = conditional_by_default(self.cfg, set(self.given), self.dataset) if self.s.plan \
             else (False, None)
         if by_default:  # the --data default on labelled data (data/classes.py says why)
-            cfg.model.conditional = True
+            self._decide(False, conditional=True)
         elif why_not:
             self.log(why_not)
-        if cfg.model.conditional:
-            counts = check_conditional(cfg, self.dataset)
-            self.log(f"conditional: {describe_classes(cfg.class_list, counts)}" + (
+        if self.cfg.model.conditional:
+            counts = check_conditional(self.cfg, self.dataset)
+            # Recorded before the networks are built (their size depends on the classes); generate and
+            # export read the names from config.json.
+            self._decide(self.main, class_names=tuple(self.dataset.class_names))
+            self.log(f"conditional: {describe_classes(self.cfg.class_list, counts)}" + (
                 " (every image has a class, so the --data default trains on them: generate --class asks for "
                 "one; --conditional false trains without them)" if by_default else ""))
-            if self.main:
-                write_config(self.run_dir, cfg)  # generate/export read the class names from it
+
+    def _decide(self, write: bool, **changes) -> Config:
+        """Record a start-up decision (Session.decide; write: this process writes the run folder) and
+        give the parts that read the run's settings its new effective config."""
+        self.cfg = self.s.decide(write, **changes)
+        if hasattr(self, "run_state"):
+            self.run_state.cfg = self.cfg
+        return self.cfg
 
     def _set_up_networks(self) -> tuple[torch.nn.Module, torch.nn.Module]:
         """G and D from the family's builder, on the device (and shared across processes), the
@@ -192,9 +201,10 @@ class Trainer:
         """The run's length and intervals (train/plan.py), and the outputs that follow them."""
         cfg = self.cfg
         self.plan = plan.RunPlan(cfg, set(self.given), self.batch_size, self.batches.n, self.tech.schedule, self.dist,
-                                 save_config=lambda: write_config(self.run_dir, cfg))
+                                 decide=self._decide)
         # A --minutes run: its length waits for the speed measured over the first iterations.
         self.measuring = self.plan.start(self.s.plan, uses_own_data(cfg))
+        cfg = self.cfg  # with what the plan decided (a --data run's default --minutes, the intervals)
         self.outputs = RunOutputs(cfg, self.dataset, self.run_dir, self.device, self.main, self.dist.world, self.log,
                                   iterations=None if self.measuring else self.plan.iterations(self.plan.total_images()))
 

@@ -18,7 +18,6 @@ the page is logged once and otherwise ignored.
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 import time
@@ -128,7 +127,7 @@ def watch_plan(cfg: Config, iterations: int, device: torch.device, checks: Optio
     from ..metrics.suite import MAX_REAL
     from ..metrics.weights import INSTALL_HINT, weights_available
 
-    cfg = copy.deepcopy(cfg)
+    cfg = cfg.thawed()  # the watch's own metric settings, derived from the run's
     m = cfg.metrics
     m.metrics_samples = min(WATCH_SAMPLES, m.metrics_samples)
     off = "--metrics_every 0 turns it off"

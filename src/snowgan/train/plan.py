@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Optional
 
 from ..config import Config
@@ -191,17 +191,18 @@ class RunPlan:
     """One run's length in images and the intervals it was not given, the same on every rank.
 
     Rank 0 decides (each rank times its own steps; one must choose) and the others take its
-    values, so every rank logs, checkpoints and measures at the same steps. The planned values go
-    into ``cfg`` in place and are saved with ``save_config`` (rank 0), so ``--resume`` and the
-    report see them. ``epoch_images`` is the dataset's size, ``schedule`` the progressive stage
+    values, so every rank logs, checkpoints and measures at the same steps. The planned values
+    are start-up decisions (decided.Decided), recorded with ``decide`` (which rewrites config.json
+    on rank 0 and returns the run's new effective config, kept here as ``cfg``), so ``--resume``
+    and the report see them; the settings themselves are never written. ``epoch_images`` is the dataset's size, ``schedule`` the progressive stage
     schedule (its batch size changes with the stage) or None.
     """
 
     def __init__(self, cfg: Config, given: set[str], batch_size: int, epoch_images: int, schedule,
-                 dist: dist_util.DistInfo, save_config: Callable[[], None]) -> None:
+                 dist: dist_util.DistInfo, decide: Callable[..., Config]) -> None:
         self.cfg, self.given, self.batch_size = cfg, set(given), batch_size
         self.epoch_images, self.schedule, self.dist = epoch_images, schedule, dist
-        self.save_config = save_config
+        self.decide = decide  # decide(write, **Decided fields) -> the effective Config
 
     def iterations(self, total_images: int) -> int:
         """Iterations that show ``total_images`` real images (disc_steps batches each)."""
@@ -230,19 +231,16 @@ class RunPlan:
         """A new run: a --data run with no length gets DEFAULT_MINUTES, and the intervals not given
         follow the length when it is known now. Returns True when the length waits for the speed."""
         t, main = self.cfg.train, self.dist.is_main
-        values: dict = {"log": {}}
+        values: dict = {"intervals": {}}
         if main and new_run:
             minutes = default_minutes(own_data, self.given)
             if minutes is not None and t.minutes is None:
-                t.minutes = values["minutes"] = minutes
-        if main and new_run and not measures_length(t) and self.schedule is None:
-            values["log"] = intervals(self.iterations(self.total_images()), self.given)
+                values["minutes"] = minutes
+            if not measures_length(replace(t, minutes=values.get("minutes", t.minutes))) and self.schedule is None:
+                values["intervals"] = intervals(self.iterations(self.total_images()), self.given)
         values = self._share(values)
-        t.minutes = values.get("minutes", t.minutes)
-        self._set_intervals(values["log"])
-        if main and new_run:
-            self.save_config()
-        return measures_length(t)
+        self.cfg = self.decide(main and new_run, **values)
+        return measures_length(self.cfg.train)
 
     def time_budget(self, started: float, rate: float, costs_for: Callable[[bool], "CheckCosts"]
                     ) -> tuple[TimeBudget, "CheckCosts"]:
@@ -280,16 +278,9 @@ class RunPlan:
             values["log"] = intervals(self.iterations(int(math.ceil(values["kimg"] * 1000))), self.given)
             values["checks"] = -1 if budget is None else budget.checks
         values = self._share(values)
-        self.cfg.train.kimg = values["kimg"]
-        self._set_intervals(values["log"])
-        if self.dist.is_main:
-            self.save_config()
+        self.cfg = self.decide(self.dist.is_main, kimg=values["kimg"], intervals=values["log"])
         total = self.total_images()
         return total, self.iterations(total), values["checks"]
-
-    def _set_intervals(self, values: dict[str, int]) -> None:
-        for k, v in values.items():
-            setattr(self.cfg.log, k, v)
 
     def _share(self, values: dict) -> dict:
         """Rank 0's values on every rank."""

@@ -23,12 +23,14 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from ..config import IDENTITY_FIELDS, Config, ConfigError, flat_fields
+from ..decided import Decided, config_json
 from ..diskspace import describe, write_errno, writing
+from ..files import json_text
 from ..flags import SELECTORS, overlay
 from ..runfolder import RunFolder
 from ..runs import find_by_name, find_run, new_run_dir, run_name
@@ -37,7 +39,11 @@ from ..run.lock import RunLock
 
 @dataclass
 class Session:
-    cfg: Config
+    """A training process's hold on one run folder: the settings it was given (resolved, frozen), what
+    the run has decided since it started (decided.Decided), and their sum, ``cfg``, which the
+    trainer's parts read. ``decide`` records a new decision and rewrites config.json."""
+
+    settings: Config
     run_dir: Path
     resuming: bool
     log: "RunLog"
@@ -46,6 +52,19 @@ class Session:
     # Trainer's to plan (train/plan.py). Settings given are in `given`.
     plan: bool = False
     given: frozenset[str] = frozenset()
+    decided: Decided = field(default_factory=Decided)
+
+    def __post_init__(self) -> None:
+        self.cfg = self.decided.apply(self.settings)
+
+    def decide(self, write: bool = True, **changes: Any) -> Config:
+        """Record start-up decisions (Decided's fields); returns the run's new effective config. write:
+        this process writes the run folder (rank 0)."""
+        self.decided = self.decided.but(**changes)
+        self.cfg = self.decided.apply(self.settings)
+        if write:
+            write_config(self.run_dir, self.settings, self.decided)
+        return self.cfg
 
     def close(self) -> None:
         """Give the run back to other trainers (the OS also does it when the process ends)."""
@@ -94,12 +113,13 @@ def _make_logger(run_dir: Path, cfg: Config) -> RunLog:
     return RunLog(run_dir, cfg.run.progress == "none", cfg.run.verbose)
 
 
-def write_config(run_dir: Path, cfg: Config) -> None:
-    """RUN/config.json, replaced whole: a full disk mid-write must not leave a run without its settings."""
+def write_config(run_dir: Path, settings: Config, decided: Decided) -> None:
+    """RUN/config.json (the settings and, beside them, the start-up decisions), replaced whole: a full
+    disk mid-write must not leave a run without its settings."""
     tmp = run_dir / "config.json.tmp"
     try:
         with writing(RunFolder(run_dir).config):
-            tmp.write_text(cfg.to_json(), encoding="utf-8")
+            tmp.write_text(json_text(config_json(settings, decided), indent=2, sort_keys=False), encoding="utf-8")
         os.replace(tmp, RunFolder(run_dir).config)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -125,15 +145,15 @@ def open_session(cfg: Config, explicit: set[str]) -> Session:
         name = cfg.run.name or cfg.run.recipe or cfg.model.arch
         run_dir = new_run_dir(runs_dir, name)
         lock = RunLock.acquire(run_dir)  # free: nobody else can have found a folder without config.json
-        cfg.run.name = run_name(run_dir)
+        decided = Decided(run_name=run_name(run_dir))
         try:
-            write_config(run_dir, cfg)
+            write_config(run_dir, cfg, decided)
         except BaseException:  # e.g. a full disk: leave no folder that looks like a run
             lock.release()
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
         return Session(cfg, run_dir, False, _make_logger(run_dir, cfg), lock,
-                       plan=True, given=frozenset(explicit))
+                       plan=True, given=frozenset(explicit), decided=decided)
 
     lock = RunLock.acquire(existing)  # before anything in the folder changes
     try:
@@ -153,9 +173,8 @@ def _continue(cfg: Config, explicit: set[str], existing: Path, lock: RunLock) ->
             raise ConfigError(
                 f"--{key} {now[key]} differs from run {existing.name}'s {before[key]}; the checkpoint's networks "
                 f"would not fit. Start a new run with another --name (or --init_from {existing.name} to transfer)")
-    saved = overlay(saved, cfg, explicit)
-    saved.run.mode = "train"
-    saved.run.name = run_name(existing)
-    saved.run.resume = str(existing)
-    write_config(existing, saved)
-    return Session(saved, existing, True, _make_logger(existing, saved), lock)
+    decided = RunFolder(existing).load_decided().without(explicit)
+    settings = overlay(saved, cfg, explicit).replace(mode="train", resume=str(existing))
+    decided = decided.but(run_name=run_name(existing))
+    write_config(existing, settings, decided)
+    return Session(settings, existing, True, _make_logger(existing, settings), lock, decided=decided)
