@@ -152,3 +152,24 @@ def test_every_evaluation_is_kept_listed_and_the_newest_is_read(trained, tmp_pat
     page = (run / "report.html").read_text()
     section = page[page.index("<section id=evaluations>"):].split("</section>")[0]
     assert [f in section for f in ("metrics.json", "00001-seed0.json", "00002-seed1.json")] == [True] * 3
+
+
+def test_evaluate_measures_the_spectrum_keeps_both_curves_and_the_report_draws_them(trained, tmp_path: Path) -> None:
+    work, _, env = trained
+    shutil.copytree(work / "runs", tmp_path / "runs")  # evaluations of its own: the shared run keeps its count
+    out = tmp_path / "spectrum.json"
+    p = run_cli_here("evaluate", "--metrics", "spectrum", "--n_samples", "8", "--out", str(out), cwd=tmp_path, env=env)
+    line = next(x for x in p.stdout.splitlines() if x.startswith("spectral_hf"))
+    assert " dB  (" in line and "fine detail than the real images" in line
+    entry = json.loads(out.read_text())["metrics"]["spectral_hf"]
+    assert np.isfinite(entry["value"]) and entry["value"] >= abs(entry["bias"])
+    curves = entry["curves"]
+    assert len(curves["freq"]) == len(curves["real_db"]) == len(curves["generated_db"]) > 4
+    assert "8 generated vs 8 of 8 real images" in entry["protocol"] and "at 16x16" in entry["protocol"]
+    # An evaluation in the run's own folder is what the report's picture shows, being the newest spectrum.
+    run_cli_here("evaluate", "--metrics", "spectrum", "--n_samples", "8", "--seed", "7", cwd=tmp_path, env=env)
+    from snowgan.report.plots import latest_spectrum
+    from snowgan.runfolder import RunFolder
+
+    got = latest_spectrum(RunFolder(tmp_path / "runs" / "00001-tiny"))
+    assert got is not None and got[1].endswith("-seed7.json (step 2, 8 samples)")

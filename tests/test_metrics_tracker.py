@@ -86,9 +86,9 @@ def test_tracker_with_inception_metrics_caches_real_features(tmp_path: Path) -> 
 
 def test_metric_names_and_best_metric_choices() -> None:
     cpu = torch.device("cpu")
-    assert parse_metric_names("auto", cpu) == ["swd", "diversity"]
+    assert parse_metric_names("auto", cpu) == ["swd", "diversity", "spectrum"]
     assert parse_metric_names("swd, kid,fid", cpu) == ["fid", "kid", "swd"]
-    assert parse_metric_names("all", cpu) == ["fid", "kid", "pr", "dc", "swd", "diversity"]
+    assert parse_metric_names("all", cpu) == ["fid", "kid", "pr", "dc", "swd", "diversity", "spectrum"]
     with pytest.raises(ConfigError, match="--metrics 'fid,is'"):
         parse_metric_names("fid,is", cpu)
     assert choose_best_metric("auto", ["kid", "swd"]) == "kid"

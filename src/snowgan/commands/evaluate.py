@@ -76,8 +76,9 @@ def _real_dataset(cfg: Config, explicit: set[str], run_cfg: Config) -> tuple[Pre
     return dataset, source
 
 
-def _metric_entries(values: dict[str, float], proto: dict[str, str]) -> dict[str, dict]:
-    """Group flat values into one entry per reported number, each with its protocol."""
+def _metric_entries(values: dict[str, float], proto: dict[str, str], curves: Optional[dict] = None) -> dict[str, dict]:
+    """Group flat values into one entry per reported number, each with its protocol (and the spectrum's curves,
+    from ``MetricSuite.curves``, for the report's picture)."""
     out: dict[str, dict] = {}
     if "fid" in values:
         out["fid"] = {"value": values["fid"], "protocol": proto["fid"]}
@@ -92,7 +93,12 @@ def _metric_entries(values: dict[str, float], proto: dict[str, str]) -> dict[str
     if "diversity" in values:
         extra = {k: values[k] for k in ("div_fake", "div_real", "dup_rate", "dup_rate_real", "memorised",
                                         "train_nn_ratio", "tau")}
+        if np.isfinite(values.get("feature_coverage", np.nan)):  # measured beside an Inception metric
+            extra["feature_coverage"] = values["feature_coverage"]
         out["diversity"] = {"value": values["diversity"], **extra, "protocol": proto["diversity"]}
+    if "spectral_hf" in values:
+        out["spectral_hf"] = {"value": values["spectral_hf"], "bias": values["spectral_hf_bias"],
+                              "curves": (curves or {}).get("spectrum"), "protocol": proto["spectrum"]}
     return out
 
 
@@ -108,7 +114,11 @@ def format_table(entries: dict[str, dict], protocols: bool = True) -> str:
             v += "  (" + ", ".join(f"{k}: {x:.4g}" for k, x in e["per_level"].items()) + ")"
         if name == "diversity":
             v += (f"  (near-duplicates {e['dup_rate']:.0%} vs real {e['dup_rate_real']:.0%}, "
-                  f"memorised {e['memorised']:.0%})")
+                  f"memorised {e['memorised']:.0%}"
+                  + (f", feature coverage {e['feature_coverage']:.0%}" if "feature_coverage" in e else "") + ")")
+        if name == "spectral_hf":
+            v += (f" dB  ({'more' if e['bias'] > 0 else 'less'} fine detail than the real images: "
+                  f"mean difference {e['bias']:+.2f} dB)")
         lines.append(f"{name:<11} {v}")
     if not protocols:
         return "\n".join(lines)
@@ -143,7 +153,7 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
     labels = proportional_classes(loaded.cfg.class_list, dataset, n)
     fake = generate_images(loaded.G, latents(n, loaded.G.latent_dim, cfg.run.seed), device, labels=labels)
     values, proto = suite.measure(fake)
-    entries = _metric_entries(values, proto)
+    entries = _metric_entries(values, proto, suite.curves)
     warning = collapse_warning(values)
     per_class = _per_class(cfg, names, loaded, dataset, source, n, device)
     result = {
@@ -230,7 +240,7 @@ def _per_class(cfg: Config, names: list[str], loaded, dataset, source: str, n: i
         z = latents(per, loaded.G.latent_dim, cfg.run.seed)
         fake = generate_images(loaded.G, z, device, labels=torch.full((per,), c, dtype=torch.long))
         values, proto = suite.measure(fake)
-        out[name] = _metric_entries(values, proto)
+        out[name] = _metric_entries(values, proto, suite.curves)
     return out
 
 

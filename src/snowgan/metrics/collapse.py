@@ -18,6 +18,17 @@ Signals (generated = a fixed latent batch, real = a same-sized real subset):
   Warns above ``MEMORISED_MAX``. ``train_nn_ratio`` = median distance of generated
   images to their nearest training image / the same for held-out-style real images
   (each real image's nearest *other* training image): well below 1 = copying.
+
+Pixel distances miss *motif collapse*: samples that all show one creature, print or palette, each
+in another layout, are far apart pixel by pixel (a run like that measured 88 % of the real images'
+pixel diversity). In a frozen network's features they sit together. So, when the measurement has
+such features at hand (the quality watch's Inception features; see suite.MetricSuite):
+
+- ``feature_coverage``: coverage (Naeem et al. 2020, k = 5) in those features: the share of real
+  images whose ball — reaching to their 5th nearest real neighbour — holds at least one generated
+  image. Samples spread over the data's variety cover most of them (two halves of a real photo
+  folder: about 0.9); samples repeating a few motifs cover only the balls around those motifs
+  (one photo's crops, recoloured: under 0.1). Warns below ``COVERAGE_MIN``.
 """
 
 from __future__ import annotations
@@ -29,13 +40,14 @@ import numpy as np
 import torch.nn.functional as F
 
 from .features import float_images
-from .prdc import pairwise_distances
+from .prdc import DC_K, density_coverage, pairwise_distances
 
 FEATURE_SIDE = 32
 DIVERSITY_MIN = 0.5
 DUP_FRACTION = 0.25
 DUP_EXCESS = 0.25
 MEMORISED_MAX = 0.25
+COVERAGE_MIN = 0.3
 
 
 @dataclass
@@ -112,6 +124,14 @@ def collapse_signals(fake: np.ndarray, real: np.ndarray, train: Optional[np.ndar
         tau=tau)
 
 
+def feature_coverage(fake_features: np.ndarray, real_features: np.ndarray) -> float:
+    """Share of real images whose k-NN ball (k = DC_K, in their own set) holds a generated image; NaN when
+    either set has too few images for a 5th neighbour (the module docstring says what it sees)."""
+    if len(real_features) <= DC_K or len(fake_features) < 1:
+        return float("nan")
+    return density_coverage(real_features, fake_features)[1]
+
+
 def collapse_warning(values: dict[str, float]) -> Optional[str]:
     """One line naming every signal over its threshold, or None when all are quiet.
 
@@ -125,6 +145,12 @@ def collapse_warning(values: dict[str, float]) -> Optional[str]:
     if dup is not None and dup - dup_real > DUP_EXCESS:
         collapse.append(f"{dup:.0%} of samples have a near-duplicate among them (real images: {dup_real:.0%})")
     parts = ["possible mode collapse: " + "; ".join(collapse)] if collapse else []
+    cov = values.get("feature_coverage")
+    if cov is not None and np.isfinite(cov) and cov < COVERAGE_MIN:
+        parts.append(f"possible motif collapse: the samples reach {cov:.0%} of the real images' variety in the "
+                     f"feature network's view (half the real images reach about 90% of the other half's; warn below "
+                     f"{COVERAGE_MIN:.0%}): they repeat a few motifs or palettes, however different their layouts; "
+                     f"look at the latest grid, and if it does, try an earlier checkpoint, more images or --augment")
     mem = values.get("memorised")
     if mem is not None and mem > MEMORISED_MAX:
         parts.append(f"possible memorisation: {mem:.0%} of samples are near-copies of training images "

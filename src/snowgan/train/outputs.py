@@ -133,13 +133,13 @@ def watch_plan(cfg: Config, iterations: int, device: torch.device, checks: Optio
     off = "--metrics_every 0 turns it off"
     can_measure = uses_own_data(cfg) and weights_available(m.inception_weights)
     if can_measure and quality:
-        m.metrics = "fid,kid,diversity"
+        m.metrics = "fid,kid,diversity,spectrum"
         if m.best_metric not in ("fid", "kid"):
             m.best_metric = "auto"  # -> kid
         n = quality_checks(device) if checks is None else checks
         return WatchPlan(cfg, watch_every(iterations, n), WATCH_REAL,
                          f"quality watch: the run uses --data and the FID Inception weights are here; {off}", True)
-    m.metrics, m.best_metric = "diversity", "auto"
+    m.metrics, m.best_metric = "diversity,spectrum", "auto"
     note = f"collapse watch; {off}"
     if can_measure:
         note += ". No KID/FID during the run: a check would take too large a share of --minutes; " \
@@ -327,6 +327,9 @@ class RunOutputs:
             if div < DIVERSITY_FALL * min(peak, 1.0):
                 text += f", down from {peak:.0%} at step {peak_step}: watch the grids for repeats"
             parts.append(text)
+        hf = values.get("spectral_hf")
+        if hf is not None and math.isfinite(hf):
+            parts.append(f"high-frequency spectrum {hf:.1f} dB off the real images'")
         return "; ".join(parts) or "measured (see log.txt)"
 
     def stats_fields(self) -> dict:
