@@ -176,3 +176,49 @@ def test_import_snowgan_stays_cheap() -> None:
     p = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "load_generator"
+
+
+def test_networks_are_rebuilt_from_their_recorded_init_arguments_alone(exported: tuple[Path, Path, Path],
+                                                                        tmp_path: Path) -> None:
+    """Issue 40: export writes each network's class and init arguments; load_generator rebuilds from
+    them, not from the settings (here scrambled); a folder from before they were recorded still loads;
+    a record naming code outside snowgan's networks is refused, not imported."""
+    from snowgan.config import ConfigError
+    from snowgan.export import load_discriminator, load_generator
+
+    _, _, model = exported
+    cfg = json.loads((model / "config.json").read_text())
+    init = cfg["export"]["generator"]["init"]
+    assert init == {"class": "snowgan.models.dcgan.networks:Generator",
+                    "args": {"image_size": [16, 16], "channels": 3, "latent_dim": 100, "width": 8, "max_width": 512,
+                             "norm": "batch", "num_classes": 0}}
+    assert cfg["export"]["discriminator"]["init"]["class"] == "snowgan.models.dcgan.networks:Discriminator"
+    z = torch.randn(2, 100, generator=torch.Generator().manual_seed(0))
+    want = load_generator(model)(z)
+
+    def variant(name: str, change) -> Path:
+        folder = tmp_path / name
+        shutil.copytree(model, folder)
+        raw = json.loads((folder / "config.json").read_text())
+        change(raw)
+        (folder / "config.json").write_text(json.dumps(raw))
+        return folder
+
+    def scramble(raw: dict) -> None:  # settings that would build other networks: the record wins
+        raw["model"]["g_width"], raw["model"]["latent_dim"], raw["model"]["arch"] = 64, 7, "r3gan"
+
+    assert torch.equal(load_generator(variant("scrambled", scramble))(z), want)
+
+    def old(raw: dict) -> None:  # exported before the init arguments were recorded
+        for which in ("generator", "discriminator"):
+            raw["export"][which].pop("init")
+
+    old_folder = variant("old", old)
+    assert torch.equal(load_generator(old_folder)(z), want)
+    assert load_discriminator(old_folder)(want).shape == (2,)
+
+    def hostile(raw: dict) -> None:
+        raw["export"]["generator"]["init"] = {"class": "os:system", "args": {"command": "echo owned"}}
+
+    with pytest.raises(ConfigError, match="names a network outside snowgan"):
+        load_generator(variant("hostile", hostile))

@@ -23,8 +23,10 @@ with YAML front matter): ``huggingface-cli upload USER/NAME DIR .`` shares it; s
 has no network code.
 
 Like diffusers, a network's init arguments are its config and the weights carry no code:
-``load_generator(DIR)`` / ``load_discriminator(DIR)`` rebuild the network class from
-config.json through the model registry and fill it from safetensors — nothing is
+config.json's export record holds each network's class and init arguments
+(``export.generator.init``, models/init_args.py), and ``load_generator(DIR)`` /
+``load_discriminator(DIR)`` rebuild the network from them alone (a folder exported before they
+were recorded is rebuilt from its settings by the family's builder) and fill it from safetensors — nothing is
 unpickled, so a folder from a stranger cannot run code on load.
 """
 
@@ -40,6 +42,7 @@ from torch import nn
 from . import __version__
 from .config import Config, ConfigError
 from .files import sha256_file
+from .models.init_args import init_record, rebuild
 from .models.registry import build_networks
 from .report.grid import save_grid, save_picture
 from .sample import generate_images, latents
@@ -85,8 +88,7 @@ def _load_network(model_dir: str | Path, which: str, device: str | torch.device)
     if path.stat().st_size != expected.get("size") or sha256_file(path) != expected.get("sha256"):
         raise ConfigError(f"--model {model_dir}: {name} does not match the size/hash in config.json "
                           "(truncated or replaced); export the run again")
-    G, D = build_networks(cfg)
-    net = G if which == "generator" else D
+    net = _fresh_network(cfg, record, which, f"--model {model_dir}: config.json")
     try:
         net.load_state_dict(load_file(str(path), device="cpu"))
     except RuntimeError as e:
@@ -95,6 +97,28 @@ def _load_network(model_dir: str | Path, which: str, device: str | torch.device)
                           f"({first})") from None
     net.class_names = cfg.class_list  # [] unless conditional: generate --class reads the names here
     return net.to(device).eval()
+
+
+def _fresh_network(cfg: Config, record: dict, which: str, where: str) -> nn.Module:
+    """The network ``which`` from its recorded init arguments (record[which]["init"]); a folder exported
+    before they were recorded (or a plugin family's networks, which need not record them) is rebuilt
+    from its settings by the family's builder."""
+    init = (record.get(which) or {}).get("init")
+    if init is not None:
+        net = rebuild(init, where)
+        if hasattr(net, "load_backbone"):  # a frozen pretrained part lives outside the weights file
+            net.load_backbone(required=False)
+        return net
+    G, D = build_networks(cfg)
+    return G if which == "generator" else D
+
+
+def init_of(net: nn.Module) -> dict:
+    """{"init": {"class", "args"}} for the export record, or {} for a network that does not record them."""
+    try:
+        return {"init": init_record(net)}
+    except TypeError:
+        return {}
 
 
 def load_generator(model_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module:

@@ -49,9 +49,9 @@ def main(cfg: Config, explicit: set[str]) -> int:
                    "step": loaded.step, "kimg": round(loaded.kimg, 3)},
         "generator": {"latent_dim": int(loaded.G.latent_dim), "image_size": list(loaded.cfg.image_hw),
                       "channels": loaded.cfg.data.channels, "output_range": [-1, 1],
-                      "parameters": sum(p.numel() for p in loaded.G.parameters())},
+                      "parameters": sum(p.numel() for p in loaded.G.parameters()), **export.init_of(loaded.G)},
         "discriminator": {"blocks": len(loaded.D.blocks), "output": "raw score (logit), no sigmoid",
-                          "parameters": sum(p.numel() for p in loaded.D.parameters())},
+                          "parameters": sum(p.numel() for p in loaded.D.parameters()), **export.init_of(loaded.D)},
         "files": files, "samples": samples, "sample_seed": cfg.run.seed, "license": cfg.cmd.license,
     }
     if graph is not None:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..conditional import ClassProjection, ConditionalBatchNorm2d, class_labels, run_layers
+from ..init_args import RecordsInit
 from ..layers import LeakyReLU, maybe_sn, norm_layer, resolved_d_norm, split_size, widths
 
 
@@ -37,7 +38,7 @@ def _init_weights(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-class Generator(nn.Module):
+class Generator(RecordsInit, nn.Module):
     """z (B, latent_dim) [, labels (B,) int64 in 0..num_classes-1] -> images (B, channels, H, W) in [-1, 1]."""
 
     def __init__(self, image_size: tuple[int, int], channels: int = 3, latent_dim: int = 100,
@@ -72,7 +73,7 @@ class Generator(nn.Module):
         return run_layers(self.main, z.reshape(z.shape[0], -1, 1, 1), y)
 
 
-class Discriminator(nn.Module):
+class Discriminator(RecordsInit, nn.Module):
     """images (B, channels, H, W) in [-1, 1] -> scores (B,), unbounded (no sigmoid).
 
     ``blocks`` are the downsampling stages, highest resolution first, so

@@ -35,6 +35,7 @@ from torch import nn
 
 from ...config import ConfigError
 from ..growing import stage_resolutions
+from ..init_args import RecordsInit
 from ..layers import EqualizedConv2d, EqualizedLinear, LeakyReLU, MinibatchStdDev, PixelNorm, split_size, widths
 
 
@@ -78,7 +79,7 @@ class _Staged(nn.Module):
         return self._level > 0 and self._alpha < 1.0
 
 
-class Generator(_Staged):
+class Generator(RecordsInit, _Staged):
     """z (B, latent_dim) -> images (B, channels, h, w) in [-1, 1] at the current stage's (h, w)."""
 
     def __init__(self, image_size: tuple[int, int], channels: int = 3, latent_dim: int = 512,
@@ -118,7 +119,7 @@ class Generator(_Staged):
         return lo + (hi - lo) * self.stage_alpha.to(hi.dtype)
 
 
-class Discriminator(_Staged):
+class Discriminator(RecordsInit, _Staged):
     """images (B, channels, h, w) at the current stage's (h, w), in [-1, 1] -> scores (B,), no sigmoid.
 
     ``blocks`` holds every level's block, highest resolution first (the registry

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..conditional import ConditionalBatchNorm2d, class_labels
+from ..init_args import RecordsInit
 from ..layers import norm_layer, split_size, widths
 
 
@@ -95,7 +96,7 @@ def sle_pairs(k: int) -> list[tuple[int, int]]:
     return [(j - d, j) for j in range(max(d, k - 3), k + 1)]
 
 
-class FastGANGenerator(nn.Module):
+class FastGANGenerator(RecordsInit, nn.Module):
     """z (B, latent_dim) [, labels (B,)] -> images (B, channels, H, W) in [-1, 1].
 
     Conditional (num_classes > 0): the class enters through every norm (class-conditional

@@ -49,6 +49,7 @@ from ...pretrained.efficientnet_lite import FEATURE_CHANNELS, FEATURE_STRIDES, L
 from ...pretrained.sources import locate
 from ..conditional import ClassProjection, class_labels
 from .fastgan import FastGANGenerator
+from ..init_args import RecordsInit
 from ..layers import LeakyReLU, maybe_sn, norm_layer, resolved_d_norm
 
 MIN_BACKBONE, MAX_BACKBONE = 128, 224
@@ -133,7 +134,7 @@ class Head(nn.Module):
         return self.logits(self.down(x)).float().flatten(1)
 
 
-class ProjectedDiscriminator(nn.Module):
+class ProjectedDiscriminator(RecordsInit, nn.Module):
     """images (B, channels, H, W) in [-1, 1] [, labels (B,)] -> scores (B,), unbounded; with
     per_logit every head's every logit, (B, K) (K = the four heads' map sizes summed).
 

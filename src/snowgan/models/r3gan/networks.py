@@ -42,6 +42,7 @@ from torch import nn
 from ...errors import ConfigError
 from ..conditional import class_labels, embed
 from .grouped_conv import GroupedConv2d
+from ..init_args import RecordsInit
 from ..layers import leaky_relu, split_size, widths
 
 GROUP_CHANNELS = 16  # channels per group of the grouped 3x3: 1536/96, 768/48, 384/24, 192/12 in R3GAN
@@ -211,7 +212,7 @@ class ProjectionHead(nn.Module):
         return self.linear(pooled)
 
 
-class Generator(nn.Module):
+class Generator(RecordsInit, nn.Module):
     """z (B, latent_dim) -> images (B, channels, H, W).
 
     Training mode returns the paper's linear output (no tanh: D sees any overshoot of
@@ -262,7 +263,7 @@ class Generator(nn.Module):
         return x if self.training else x.clamp(-1.0, 1.0)
 
 
-class Discriminator(nn.Module):
+class Discriminator(RecordsInit, nn.Module):
     """images (B, channels, H, W) in [-1, 1] -> scores (B,), raw (no sigmoid).
 
     ``blocks[i]`` holds the residual blocks at resolution H/2^i followed by the
