@@ -127,9 +127,12 @@ COMMANDS: dict[str, Command] = {
     "export": Command(
         "a run's checkpoint as a self-contained model folder with a model card",
         "Copy the chosen checkpoint into a folder with config.json, safetensors weights, samples and a "
-        "README.md model card; `snowgan generate --model DIR` and snowgan.load_generator(DIR) read it.",
+        "README.md model card; `snowgan generate --model DIR` and snowgan.load_generator(DIR) read it. "
+        "--format onnx adds generator.onnx and generate_onnx.py, which run it without PyTorch. The folder is a "
+        "Hugging Face model repository as it is (huggingface-cli upload USER/NAME DIR .).",
         ("pick", "output", "export", "general"),
-        ("snowgan export --out photos-model/", "snowgan export --run photos --checkpoint best --license cc-by-4.0")),
+        ("snowgan export --out photos-model/", "snowgan export --run photos --checkpoint best --license cc-by-4.0",
+         "snowgan export --run photos --format onnx --out photos-model/")),
     "prepare": Command(
         "decode and fit a folder, zip, .npy or JSONL shards once into a dataset",
         "Decode and fit a source to --image_size once (training does this itself and caches it); with "
