@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -77,99 +78,128 @@ def _render(G: torch.nn.Module, device: torch.device, z_of, classes: Optional[to
         yield i, generate_images(G, z_of(i, j), device, labels=None if classes is None else classes[i:j])
 
 
+@dataclass
+class Drawing:
+    """What generate renders: n images, the latents of images i..j (``z_of(i, j)``), their classes
+    (int64 (n,) or None), and the seed of each (or the latent file's rows)."""
+
+    n: int
+    z_of: Callable[[int, int], torch.Tensor]
+    classes: Optional[torch.Tensor]
+    seeds: list[int]
+
+
 def main(cfg: Config, explicit: set[str]) -> int:
     """`snowgan --mode generate`: N images (PNG files or one .npy) or one grid, from the EMA generator."""
     device = device_for(cfg)
     G, channels, source, out_root = _load(cfg, device)
     print(f"generating from {source}, EMA generator, seed {cfg.run.seed}")
     hw = tuple(G.image_size)
-    n = cfg.cmd.n_samples
     rows = cols = None
     grid_out = None
     if cfg.cmd.grid:
         rows, cols = parse_grid(cfg.cmd.grid)
         check_grid_fits(rows, cols, *hw)
-        n = rows * cols
         grid_out = _grid_path(cfg.cmd.out, cfg.cmd.force)
     names: list[str] = list(getattr(G, "class_names", []))
     try:
         wanted = parse_classes(cfg.cmd.classes, names)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    seeds = [cfg.run.seed + i for i in range(n)]
-    classes: Optional[torch.Tensor] = None
+    n = rows * cols if rows is not None else cfg.cmd.n_samples
     if cfg.cmd.latents:
-        # Latents from a file (--mode project writes one): every row, whatever --n_samples says.
-        from ..latentfile import latent_info, load_latents
-
-        z = load_latents(cfg.cmd.latents, G.latent_dim)
-        n = len(z)
-        if rows is not None and rows * cols != n:
-            raise ConfigError(f"--grid {cfg.cmd.grid} has {rows * cols} cells; --latents holds {n} latents")
-        saved_class = latent_info(cfg.cmd.latents).get("class")  # a projection's class (project, studio)
-        if not wanted and saved_class in names:
-            wanted = [names.index(saved_class)]
-        if wanted:
-            classes = torch.tensor([wanted[i % len(wanted)] for i in range(n)])
-        elif names:
-            classes = torch.arange(n) % len(names)
-        print(f"rendering {n} latents from {cfg.cmd.latents}")
-
-        def z_of(i: int, j: int) -> torch.Tensor:
-            return z[i:j]
+        d = _from_latent_file(cfg, G, names, wanted, rows, cols)
     else:
-        if wanted and rows is not None:  # a grid: row r shows class wanted[r mod len]
-            classes = torch.tensor([wanted[(i // cols) % len(wanted)] for i in range(n)])
-        elif wanted:  # files: n images of each class asked for, the same seeds for each
-            classes = torch.tensor(wanted).repeat_interleave(n)
-            seeds = seeds * len(wanted)
-        elif names:  # a conditional model and no --class: every class in turn
-            classes = torch.arange(n) % len(names)
-        n = len(seeds)
-
-        def z_of(i: int, j: int) -> torch.Tensor:
-            # One seed per image (seed, seed+1, ...) so any single image can be regenerated alone.
-            return torch.cat([latents(1, G.latent_dim, s, cfg.cmd.truncation) for s in seeds[i:j]])
-    if classes is not None:
-        print("classes: " + ", ".join(names[i] for i in dict.fromkeys(classes.tolist())))
-    batches = _render(G, device, z_of, classes, n)
+        d = _from_seeds(cfg, G, n, names, wanted, cols)
+    if d.classes is not None:
+        print("classes: " + ", ".join(names[i] for i in dict.fromkeys(d.classes.tolist())))
+    batches = _render(G, device, d.z_of, d.classes, d.n)
     if rows is not None:
-        out = grid_out
-        if out is None:
-            out = _out_dir(cfg, out_root, None, False) / f"grid-{rows}x{cols}.png"
-        labels = [str(s) for s in seeds] if cfg.cmd.label_seeds else None
+        out = grid_out or _out_dir(cfg, out_root, None, False) / f"grid-{rows}x{cols}.png"
+        labels = [str(s) for s in d.seeds] if cfg.cmd.label_seeds else None
         with writing(out):
             save_grid(np.concatenate([b for _, b in batches]), out, nrow=cols, labels=labels)
         print(f"wrote {article(f'{rows}x{cols}')} {rows}x{cols} grid of {_size(hw)} images to {out}")
         return 0
-    npy = cfg.cmd.format == "npy"
     image_bytes = channels * hw[0] * hw[1]
     # Checked against the folder --out names before it exists; PNGs are usually smaller than this.
-    check_room(Path(cfg.cmd.out) if cfg.cmd.out else out_root, n * (image_bytes + (8 if classes is not None else 0)),
-               f"{plural(n, 'image')} of {_size(hw)}, uncompressed", "--out")
+    check_room(Path(cfg.cmd.out) if cfg.cmd.out else out_root,
+               d.n * (image_bytes + (8 if d.classes is not None else 0)),
+               f"{plural(d.n, 'image')} of {_size(hw)}, uncompressed", "--out")
     out_dir = _out_dir(cfg, out_root, cfg.cmd.out, cfg.cmd.force)
-    if npy:
-        from numpy.lib.format import open_memmap
+    if cfg.cmd.format == "npy":
+        _write_npy(out_dir, batches, d, hw, channels)
+    else:
+        _write_pngs(out_dir, batches, d, names, bool(cfg.cmd.latents))
+        print(f"wrote {plural(d.n, 'image')} of {_size(hw)} to {out_dir}")
+    return 0
 
-        path = out_dir / "samples.npy"
-        with writing(path):
-            # (N, H, W, C) uint8, the common layout, filled batch by batch through the page cache.
-            array = open_memmap(path, mode="w+", dtype=np.uint8, shape=(n, hw[0], hw[1], channels))
-            reserve(path)
-            for i, images in batches:
-                array[i:i + len(images)] = images.transpose(0, 2, 3, 1)
-            array.flush()
-            del array
-        if classes is not None:
-            with writing(out_dir / "labels.npy"):
-                np.save(out_dir / "labels.npy", classes.numpy())  # int64 (N,): the class of each image
-        print(f"wrote {plural(n, 'image')} of {_size(hw)} as {path} (uint8, N x H x W x C)"
-              + (" and their classes as labels.npy" if classes is not None else ""))
-        return 0
+
+def _from_latent_file(cfg: Config, G: torch.nn.Module, names: list[str], wanted: list[int],
+                      rows: Optional[int], cols: Optional[int]) -> Drawing:
+    """Latents from a file (--mode project writes one): every row, whatever --n_samples says; a
+    projection's recorded class unless --class names one."""
+    from ..latentfile import latent_info, load_latents
+
+    z = load_latents(cfg.cmd.latents, G.latent_dim)
+    n = len(z)
+    if rows is not None and rows * cols != n:
+        raise ConfigError(f"--grid {cfg.cmd.grid} has {rows * cols} cells; --latents holds {n} latents")
+    saved_class = latent_info(cfg.cmd.latents).get("class")  # a projection's class (project, studio)
+    if not wanted and saved_class in names:
+        wanted = [names.index(saved_class)]
+    classes = None
+    if wanted:
+        classes = torch.tensor([wanted[i % len(wanted)] for i in range(n)])
+    elif names:
+        classes = torch.arange(n) % len(names)
+    print(f"rendering {n} latents from {cfg.cmd.latents}")
+    return Drawing(n, lambda i, j: z[i:j], classes, [cfg.run.seed + i for i in range(n)])
+
+
+def _from_seeds(cfg: Config, G: torch.nn.Module, n: int, names: list[str], wanted: list[int],
+                cols: Optional[int]) -> Drawing:
+    """One seed per image (seed, seed+1, ...), so any single image can be regenerated alone."""
+    seeds = [cfg.run.seed + i for i in range(n)]
+    classes = None
+    if wanted and cols is not None:  # a grid: row r shows class wanted[r mod len]
+        classes = torch.tensor([wanted[(i // cols) % len(wanted)] for i in range(n)])
+    elif wanted:  # files: n images of each class asked for, the same seeds for each
+        classes = torch.tensor(wanted).repeat_interleave(n)
+        seeds = seeds * len(wanted)
+    elif names:  # a conditional model and no --class: every class in turn
+        classes = torch.arange(n) % len(names)
+
+    def z_of(i: int, j: int) -> torch.Tensor:
+        return torch.cat([latents(1, G.latent_dim, s, cfg.cmd.truncation) for s in seeds[i:j]])
+
+    return Drawing(len(seeds), z_of, classes, seeds)
+
+
+def _write_npy(out_dir: Path, batches, d: Drawing, hw: tuple[int, int], channels: int) -> None:
+    """samples.npy, (N, H, W, C) uint8 (the common layout) filled batch by batch through the page cache,
+    and labels.npy (int64 (N,)) for a conditional model."""
+    from numpy.lib.format import open_memmap
+
+    path = out_dir / "samples.npy"
+    with writing(path):
+        array = open_memmap(path, mode="w+", dtype=np.uint8, shape=(d.n, hw[0], hw[1], channels))
+        reserve(path)
+        for i, images in batches:
+            array[i:i + len(images)] = images.transpose(0, 2, 3, 1)
+        array.flush()
+        del array
+    if d.classes is not None:
+        with writing(out_dir / "labels.npy"):
+            np.save(out_dir / "labels.npy", d.classes.numpy())
+    print(f"wrote {plural(d.n, 'image')} of {_size(hw)} as {path} (uint8, N x H x W x C)"
+          + (" and their classes as labels.npy" if d.classes is not None else ""))
+
+
+def _write_pngs(out_dir: Path, batches, d: Drawing, names: list[str], from_file: bool) -> None:
+    """One PNG per image, named by class and seed (or latent row), e.g. snowy-seed000003.png."""
     for i0, images in batches:
         for i, img in enumerate(images, i0):
-            prefix = f"{names[int(classes[i])]}-" if classes is not None else ""
-            name = f"{prefix}latent{i:06d}.png" if cfg.cmd.latents else f"{prefix}seed{seeds[i]:06d}.png"
+            prefix = f"{names[int(d.classes[i])]}-" if d.classes is not None else ""
+            name = f"{prefix}latent{i:06d}.png" if from_file else f"{prefix}seed{d.seeds[i]:06d}.png"
             save_picture(img.transpose(1, 2, 0), out_dir / name)
-    print(f"wrote {plural(n, 'image')} of {_size(hw)} to {out_dir}")
-    return 0
