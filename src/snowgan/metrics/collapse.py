@@ -147,10 +147,11 @@ def collapse_warning(values: dict[str, float]) -> Optional[str]:
     parts = ["possible mode collapse: " + "; ".join(collapse)] if collapse else []
     cov = values.get("feature_coverage")
     if cov is not None and np.isfinite(cov) and cov < COVERAGE_MIN:
-        parts.append(f"possible motif collapse: the samples reach {cov:.0%} of the real images' variety in the "
-                     f"feature network's view (half the real images reach about 90% of the other half's; warn below "
-                     f"{COVERAGE_MIN:.0%}): they repeat a few motifs or palettes, however different their layouts; "
-                     f"look at the latest grid, and if it does, try an earlier checkpoint, more images or --augment")
+        parts.append(f"possible motif collapse: the samples cover {cov:.0%} of the real images' variety as the "
+                     f"Inception network sees it (half of the real images cover about 90% of the other half's; warn "
+                     f"below {COVERAGE_MIN:.0%}): they repeat a few motifs or palettes in different layouts; if the "
+                     f"latest grid shows that, train longer (it often passes early in a run), or try --gen_steps 1 "
+                     f"or more images")
     mem = values.get("memorised")
     if mem is not None and mem > MEMORISED_MAX:
         parts.append(f"possible memorisation: {mem:.0%} of samples are near-copies of training images "
