@@ -203,6 +203,18 @@ def _check_failures(total: int, skipped: list[tuple[str, str]], kept: int, cfg: 
                       "them, or raise --max_bad_fraction")
 
 
+@dataclasses.dataclass
+class _Decoded:
+    """What decoding every input gave: one record per input, the skipped ones with their reasons,
+    the labels of the kept ones (in order), how many were upscaled, and the images written."""
+
+    inputs: list[dict] = dataclasses.field(default_factory=list)
+    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    kept_labels: list[Optional[str]] = dataclasses.field(default_factory=list)
+    upscaled: int = 0
+    n: int = 0
+
+
 def _build(source: Source, fit: FitOptions, dest: Path, cfg: Config, fp: str, progress: str,
            failed_report: Path) -> None:
     """Decode every input of `source` into `dest` (images.npy, labels.npy, skipped.txt, manifest.json)."""
@@ -221,67 +233,75 @@ def _build(source: Source, fit: FitOptions, dest: Path, cfg: Config, fp: str, pr
         cls = lab.folder_classes(names)
         folder_cls = dict(zip(names, cls)) if cls else None
         loose = lab.loose_images(names) if cls is None else 0
+    d = _decode_all(run_all(tasks, total, fit, workers, progress), dest, fit, table, folder_cls)
+    write_skipped(dest / SKIPPED, d.skipped)
+    if d.skipped:
+        shutil.copyfile(dest / SKIPPED, failed_report)
+    _check_failures(len(d.inputs), d.skipped, d.n, cfg, failed_report)
+    failed_report.unlink(missing_ok=True)
 
-    c = fit.decode.channels
-    writer = NpyWriter(dest / IMAGES, (c, *fit.stored_hw))
-    inputs: list[dict] = []
-    skipped: list[tuple[str, str]] = []
-    kept_labels: list[Optional[str]] = []
-    upscaled = 0
+    label_source, notes = _label_source(source, table, folder_cls, d.kept_labels)
+    missing = sum(x is None for x in d.kept_labels)
+    unlabelled = 0 if label_source else (loose or (missing if missing < len(d.kept_labels) else 0))
+    class_names: list[str] = []
+    if label_source:
+        idx, class_names = lab.encode([str(x) for x in d.kept_labels])
+        np.save(dest / LABELS, idx)
+    description = _describe(source, fit, d, class_names, label_source, [p for p in (detail, *notes) if p])
+    c, (th, tw) = fit.decode.channels, fit.stored_hw
+    write_json(dest / MANIFEST, {
+        PREPARED_MARK: PREPARE_VERSION, "fingerprint": fp, "snowgan_version": __version__,
+        "content": fingerprint(source, option_record(cfg, source, fit), times=False),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(time.time() - t0, 3),
+        "description": description,
+        "source": {"kind": source.kind, "path": str(source.path), "detail": detail, "ignored_files": source.ignored},
+        "options": option_record(cfg, source, fit),
+        "counts": {"inputs": len(d.inputs), "images": d.n, "skipped": len(d.skipped), "upscaled": d.upscaled,
+                   "unlabelled": unlabelled},
+        "shape": [d.n, c, th, tw], "class_names": class_names, "label_source": label_source,
+        "inputs": d.inputs,
+    })
+
+
+def _decode_all(results, dest: Path, fit: FitOptions, table: Optional[lab.CsvLabels],
+                folder_cls: Optional[dict]) -> _Decoded:
+    """Append every decoded image to images.npy (uint8 (N, C, H, W)); skip, and record why, the rest."""
+    d = _Decoded()
+    writer = NpyWriter(dest / IMAGES, (fit.decode.channels, *fit.stored_hw))
     try:
-        for r in run_all(tasks, total, fit, workers, progress):
+        for r in results:
             label, reason = _label_for(r, table, folder_cls)
             if reason is not None:
-                skipped.append((r.name, reason))
-                inputs.append({"name": r.name, "status": "skipped", "reason": reason})
+                d.skipped.append((r.name, reason))
+                d.inputs.append({"name": r.name, "status": "skipped", "reason": reason})
                 continue
             writer.append(r.image)  # type: ignore[arg-type]
             entry = {"name": r.name, "status": "ok", "index": writer.n - 1}
             if r.upscaled:
                 entry["upscaled"] = True
-                upscaled += 1
-            inputs.append(entry)
-            kept_labels.append(label)
+                d.upscaled += 1
+            d.inputs.append(entry)
+            d.kept_labels.append(label)
     finally:
-        n = writer.close()
-    write_skipped(dest / SKIPPED, skipped)
-    if skipped:
-        shutil.copyfile(dest / SKIPPED, failed_report)
-    _check_failures(len(inputs), skipped, n, cfg, failed_report)
-    failed_report.unlink(missing_ok=True)
+        d.n = writer.close()
+    return d
 
-    label_source, notes = _label_source(source, table, folder_cls, kept_labels)
-    missing = sum(x is None for x in kept_labels)
-    unlabelled = 0 if label_source else (loose or (missing if missing < len(kept_labels) else 0))
-    class_names: list[str] = []
-    if label_source:
-        idx, class_names = lab.encode([str(x) for x in kept_labels])
-        np.save(dest / LABELS, idx)
-    th, tw = fit.stored_hw
-    parts = [f"{source.summary()}: {n} images {c}x{th}x{tw}"]
+
+def _describe(source: Source, fit: FitOptions, d: _Decoded, class_names: list[str], label_source: Optional[str],
+              extra: list[str]) -> str:
+    """The dataset's one-line description (and a warning on stderr when images were upscaled)."""
+    c, (th, tw) = fit.decode.channels, fit.stored_hw
+    parts = [f"{source.summary()}: {d.n} images {c}x{th}x{tw}"]
     if class_names:
         parts.append(f"{len(class_names)} classes from {label_source}")
-    if skipped:
-        parts.append(f"{len(skipped)} of {len(inputs)} inputs skipped")
-    if upscaled:
-        parts.append(f"{upscaled} upscaled")
-    parts += [p for p in (detail, *notes) if p]
-    if upscaled:
+    if d.skipped:
+        parts.append(f"{len(d.skipped)} of {len(d.inputs)} inputs skipped")
+    if d.upscaled:
+        parts.append(f"{d.upscaled} upscaled")
         margin = " (stored size for --resize random-crop)" if fit.resize == "random-crop" else ""
-        print(f"warning: {upscaled} of {n} images are smaller than {th}x{tw}{margin} and were upscaled (they will "
-              "look soft); a smaller --image_size avoids that", file=sys.stderr)
-    write_json(dest / MANIFEST, {
-        PREPARED_MARK: PREPARE_VERSION, "fingerprint": fp, "snowgan_version": __version__,
-        "content": fingerprint(source, option_record(cfg, source, fit), times=False),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(time.time() - t0, 3),
-        "description": ", ".join(parts),
-        "source": {"kind": source.kind, "path": str(source.path), "detail": detail, "ignored_files": source.ignored},
-        "options": option_record(cfg, source, fit),
-        "counts": {"inputs": len(inputs), "images": n, "skipped": len(skipped), "upscaled": upscaled,
-                   "unlabelled": unlabelled},
-        "shape": [n, c, th, tw], "class_names": class_names, "label_source": label_source,
-        "inputs": inputs,
-    })
+        print(f"warning: {d.upscaled} of {d.n} images are smaller than {th}x{tw}{margin} and were upscaled (they "
+              "will look soft); a smaller --image_size avoids that", file=sys.stderr)
+    return ", ".join(parts + extra)
 
 
 def _label_for(r: Result, table: Optional[lab.CsvLabels], folder_cls: Optional[dict]
