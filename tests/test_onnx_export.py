@@ -264,7 +264,7 @@ def test_format_is_checked_for_each_command_and_onnx_needs_its_packages(workdir:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("exported", ["dcgan"], indirect=True)
-def test_an_existing_folder_is_kept_without_force(exported: tuple[str, Path, Path]) -> None:
+def test_an_existing_folder_is_kept_without_force_and_replaced_whole_with_it(exported: tuple[str, Path, Path]) -> None:
     _, work, model = exported
     before = (model / "generator.onnx").read_bytes()
     p = run_cli_here("export", "--run", "tiny", "--format", "onnx", "--out", model, cwd=work, env=_env(work),
@@ -272,3 +272,8 @@ def test_an_existing_folder_is_kept_without_force(exported: tuple[str, Path, Pat
     assert p.returncode == 2 and "add --force" in p.stderr and (model / "generator.onnx").read_bytes() == before
     run_cli_here("export", "--run", "tiny", "--format", "onnx", "--out", model, "--force", cwd=work, env=_env(work))
     assert onnx.load(str(model / "generator.onnx")).graph.input[0].name == "z"
+    # A plain export over it removes the graph and its script: they would not be the new weights.
+    run_cli_here("export", "--run", "tiny", "--out", model, "--force", cwd=work, env=_env(work))
+    assert not (model / "generator.onnx").exists() and not (model / "generate_onnx.py").exists()
+    assert "onnx" not in json.loads((model / "config.json").read_text())["export"]
+    run_cli_here("export", "--run", "tiny", "--format", "onnx", "--out", model, "--force", cwd=work, env=_env(work))

@@ -35,6 +35,9 @@ def main(cfg: Config, explicit: set[str]) -> int:
         graph, check = onnx_export.export_checked(loaded.G, classes, {"source_run": run_dir.name,
                                                                        "source_step": str(loaded.step)})
     out.mkdir(parents=True, exist_ok=True)  # only now: a failed load leaves no empty folder behind
+    if graph is None:  # --force over an earlier --format onnx export: its graph would not be these weights
+        for stale in (onnx_export.ONNX_FILE, onnx_export.SCRIPT):
+            (out / stale).unlink(missing_ok=True)
 
     files = {export.WEIGHTS["generator"]: export.save_weights(loaded.G, out / export.WEIGHTS["generator"], "generator (EMA)"),
              export.WEIGHTS["discriminator"]: export.save_weights(loaded.D, out / export.WEIGHTS["discriminator"], "discriminator")}
