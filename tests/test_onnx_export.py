@@ -277,3 +277,14 @@ def test_an_existing_folder_is_kept_without_force_and_replaced_whole_with_it(exp
     assert not (model / "generator.onnx").exists() and not (model / "generate_onnx.py").exists()
     assert "onnx" not in json.loads((model / "config.json").read_text())["export"]
     run_cli_here("export", "--run", "tiny", "--format", "onnx", "--out", model, "--force", cwd=work, env=_env(work))
+
+
+def test_front_matter_nests_model_index_and_keeps_numbers_numbers() -> None:
+    from snowgan.modelcard import front_matter
+
+    meta = {"license": "mit", "tags": ["gan", 'a "tag": with a colon'], "model-index": [{"name": "x", "results": [
+        {"metrics": [{"type": "kid", "value": 5e-05, "args": {"protocol": "KID: 1000 vs 500"}},
+                     {"type": "fid", "value": 83.25}, {"type": "n", "value": 3}]}]}], "empty": []}
+    text = front_matter(meta)
+    assert text.startswith("---\n") and text.endswith("\n---\n")
+    assert yaml.safe_load(text[4:-5]) == meta  # 5e-05 stays a float for YAML 1.1 readers too

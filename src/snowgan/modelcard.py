@@ -105,8 +105,11 @@ def front_matter(meta: dict[str, Any]) -> str:
 def _scalar(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, (int, float)) and math.isfinite(v):
-        return repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float) and math.isfinite(v):
+        text = repr(v)  # 5e-05 has no dot: YAML 1.1 readers (PyYAML) take it for a string; 5.0e-05 is a float
+        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
     return json.dumps(str(v))
 
 
