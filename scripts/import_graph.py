@@ -35,7 +35,8 @@ PACKAGE = "snowgan"
 # meant to be read, and the graph is checked against it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundations", ("__init__", "errors", "text", "sizes", "files", "diskspace", "progress", "registries",
-                     "tensorfile", "latentfile", "models.family", "models.families", "models.*.family")),
+                     "tensorfile", "latentfile", "models.family", "models.families", "models.*.family",
+                     "losses.entries")),
     ("settings and run folders", ("config", "decided", "validation", "flags", "runfolder", "runs", "evaluations")),
     ("the GAN's parts", ("data", "models", "losses", "metrics", "pretrained", "augment", "optim", "sample")),
     ("a run's checkpoints, lock and loading", ("run",)),

@@ -211,7 +211,7 @@ def test_help_and_usage_errors_answer_without_importing_torch(tmp_path: Path) ->
     """`snowgan --help` and a bad flag answer in well under a second: torch (2+ s to import) stays out.
 
     Run in a fresh interpreter (this test process has torch already); the loss defaults that
-    flag resolution needs come from the torch-free registries.LOSS_DEFAULTS.
+    flag resolution needs come from the torch-free loss registry (losses/entries.py).
     """
     import subprocess
     import sys
@@ -228,14 +228,16 @@ def test_help_and_usage_errors_answer_without_importing_torch(tmp_path: Path) ->
     assert p.stdout.strip().splitlines()[-1] == "[0, 0, 2, 2, 0] False", p.stdout + p.stderr
 
 
-def test_every_loss_has_its_defaults_in_the_torch_free_table() -> None:
+def test_every_loss_takes_its_facts_from_its_torch_free_entry() -> None:
+    """Issue 40: a loss, like a family, is one module plus one entry holding its facts (losses/entries.py)."""
     from snowgan.losses import loss_class
-    from snowgan.registries import LOSS_DEFAULTS, LOSSES
+    from snowgan.losses.entries import LOSSES
 
-    assert set(LOSS_DEFAULTS) == set(LOSSES)
-    for name in LOSSES:
-        assert loss_class(name).defaults is LOSS_DEFAULTS[name]
-        assert parse_args(["--loss", name])[0].train.disc_lr == LOSS_DEFAULTS[name]["disc_lr"]
+    for name, entry in LOSSES.items():
+        cls = loss_class(name)
+        assert cls.name == name and cls.defaults is entry.defaults and cls.summary == entry.summary
+        assert cls.signed_scores is entry.signed_scores and cls.d_norm == (entry.d_norm or "batch")
+        assert parse_args(["--loss", name])[0].train.disc_lr == entry.defaults["disc_lr"]
 
 
 def _entry(help_text: str, flag: str) -> str:

@@ -47,7 +47,8 @@ def test_overlay_puts_settings_given_now_over_a_saved_run(tmp_path: Path) -> Non
 def test_choices_come_from_the_registries() -> None:
     from snowgan.config import FIELDS
     from snowgan.models.families import FAMILIES, schedules
-    from snowgan.registries import LOSSES, OPTIMIZERS
+    from snowgan.losses.entries import LOSSES
+    from snowgan.registries import OPTIMIZERS
 
     for name, table in (("arch", FAMILIES), ("loss", LOSSES), ("optimizer", OPTIMIZERS), ("schedule", schedules())):
         assert list(FIELDS[name][1].metadata["choices"]) == list(table)

@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from snowgan.flags import parse_args
 from snowgan.losses import build_loss, loss_class, penalties
 from snowgan.losses.base import PenaltyInputs
-from snowgan.registries import LOSSES
+from snowgan.losses.entries import LOSSES
 
 
 def _model_cfg(loss: str, **weights: float) -> SimpleNamespace:

@@ -25,7 +25,8 @@ from .errors import ConfigError, did_you_mean
 from .files import json_text
 from .models.families import DEFAULT as DEFAULT_FAMILY
 from .models.families import FAMILIES, conditional_families, schedules
-from .registries import LOSSES, MODES, OPTIMIZERS
+from .losses.entries import LOSSES
+from .registries import MODES, OPTIMIZERS
 from .sizes import parse_image_size
 
 __all__ = ["Config", "ConfigError", "FIELDS", "SECTIONS", "IDENTITY_FIELDS"]
@@ -144,8 +145,8 @@ class ModelConfig(_Section):
     """Network family, loss and their sizes. A resume must match these."""
 
     arch: str = _f(DEFAULT_FAMILY, "network family", choices=FAMILIES)  # the live registry: register() adds
-    loss: str = _f("wgan-gp", "adversarial loss: wgan-gp (the SnowGAN write-up's), nonsat (DCGAN), hinge, "
-                   "rpgan (relativistic pairing, R3GAN's)", choices=list(LOSSES))
+    loss: str = _f("wgan-gp", "adversarial loss: " + "; ".join(f"{e.name}, {e.summary}" for e in LOSSES.values()),
+                   choices=list(LOSSES))
     latent_dim: int = _f(100, "size of the latent vector z")
     g_width: int = _f(64, "generator channels at the output resolution (doubles per halving)")
     d_width: int = _f(64, "discriminator channels at the input resolution (doubles per halving)")

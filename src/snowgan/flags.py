@@ -52,16 +52,14 @@ DATA_SOURCE_FIELDS = frozenset({
 
 
 def loss_defaults(loss: str) -> dict[str, Any]:
-    """The settings that follow ``--loss`` unless set (the loss class's ``defaults``).
+    """The settings that follow ``--loss`` unless set (its entry's ``defaults``, losses/entries.py).
 
-    Read from the torch-free table the classes use (registries.LOSS_DEFAULTS): parsing flags, --help
-    and every usage error answer without importing torch. An unknown name is the registry's error.
+    Torch-free: parsing flags, --help and every usage error answer without importing torch. An
+    unknown name is the registry's error.
     """
-    from .registries import LOSS_DEFAULTS, LOSSES, resolve
+    from .losses.entries import loss_entry
 
-    if loss not in LOSSES:
-        resolve(LOSSES, loss)  # raises ConfigError naming --loss and the choices
-    return dict(LOSS_DEFAULTS.get(loss, {}))
+    return dict(loss_entry(loss).defaults)
 
 
 def apply_loss_defaults(cfg: Config, already_set: set[str]) -> None:

@@ -247,7 +247,7 @@ def _recipe_values(recipe: str) -> dict[str, Any]:
 
 def _schema_default_text(name: str, mode: Optional[str]) -> Optional[str]:
     from .flags import loss_defaults
-    from .registries import LOSSES
+    from .losses.entries import LOSSES
 
     _, f, _ = FIELDS[name]
     if "shown_default" in f.metadata:

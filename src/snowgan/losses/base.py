@@ -14,11 +14,11 @@ an interval k > 1, with the term scaled by k to keep its average strength. Penal
 the gradient of D's scores w.r.t. its real (R1) or fake (R2) input reuse the main
 forward: the step marks that input ``requires_grad`` when the penalty is due.
 
-A loss class also carries ``defaults``: the settings that belong to it (n_critic, Adam
-rates and betas, penalty weights), which flags.resolve gives to every field no recipe,
-config file or flag set; the values live in registries.LOSS_DEFAULTS (torch-free, so that
-resolving flags needs no torch) and the class points at its entry. Adding a loss is one module
-with a GANLoss subclass plus its lines in registries.LOSSES and registries.LOSS_DEFAULTS.
+A loss's facts (its ``defaults``: the settings that belong to it, n_critic, Adam rates and
+betas, penalty weights, which flags.resolve gives to every field no recipe, config file or flag
+set; whether D may batch-normalise; whether its scores are signed) live in its entry in
+losses/entries.py (torch-free, so resolving flags needs no torch); the class takes them from
+there. Adding a loss is one module with a GANLoss subclass plus its entry.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any, Callable, ClassVar, Optional
 import torch
 
 from . import penalties
+from .entries import LOSSES
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -113,13 +114,10 @@ class Drift(Regularizer):
 class GANLoss:
     """A loss's two phases, its regularisers and its defaults.
 
-    Class attributes a subclass sets:
-      name, summary (a phrase for the model card),
-      defaults: settings that follow this loss unless set (flag name -> value),
-      d_norm: D normalisation chosen by ``--d_norm auto`` ("none" for critics with
-              gradient penalties, which BatchNorm would break),
-      signed_scores: whether sign(D(real)) means real vs fake (adaptive augmentation reads it),
-      g_uses_real: whether the G phase needs D's scores on real images.
+    A subclass sets ``name`` (its entry in losses/entries.py, which gives it ``summary`` (a phrase
+    for the model card), ``defaults`` (settings that follow this loss unless set), ``d_norm``
+    ("none" where D must not batch-normalise) and ``signed_scores`` (whether sign(D(real)) means
+    real vs fake)), and ``g_uses_real`` when the G phase needs D's scores on real images.
     """
 
     name: ClassVar[str] = ""
@@ -128,6 +126,13 @@ class GANLoss:
     d_norm: ClassVar[str] = "batch"
     signed_scores: ClassVar[bool] = True
     g_uses_real: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:  # the facts are the entry's: one place, read without torch everywhere else
+            entry = LOSSES[cls.name]
+            cls.summary, cls.defaults = entry.summary, entry.defaults
+            cls.d_norm, cls.signed_scores = entry.d_norm or "batch", entry.signed_scores
 
     def __init__(self, model_cfg: Any, reg_interval: int = 1) -> None:
         """model_cfg: the ``model`` section (penalty weights); reg_interval: lazy interval of gradient penalties."""

@@ -12,7 +12,6 @@ from typing import Any, Optional
 import torch
 import torch.nn.functional as F
 
-from ..registries import LOSS_DEFAULTS
 from .base import GANLoss, GradientPenalty, Regularizer
 
 
@@ -20,8 +19,6 @@ class NonSaturating(GANLoss):
     """-log sigmoid(D(x)) - log(1 - sigmoid(D(G(z)))) for D; -log sigmoid(D(G(z))) for G (Goodfellow 2014)."""
 
     name = "nonsat"
-    summary = "non-saturating GAN loss"
-    defaults = LOSS_DEFAULTS["nonsat"]  # the DCGAN paper's Adam (2e-4, beta1 0.5), one D step
 
     def d_main(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return F.softplus(-real.float()).mean() + F.softplus(fake.float()).mean()
@@ -37,8 +34,6 @@ class Hinge(GANLoss):
     """max(0, 1 - D(x)) + max(0, 1 + D(G(z))) for D; -D(G(z)) for G (Lim & Ye 2017, SAGAN)."""
 
     name = "hinge"
-    summary = "hinge loss"
-    defaults = LOSS_DEFAULTS["hinge"]
 
     def d_main(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return F.relu(1 - real.float()).mean() + F.relu(1 + fake.float()).mean()
@@ -56,10 +51,6 @@ class WassersteinGP(GANLoss):
     """
 
     name = "wgan-gp"
-    summary = "Wasserstein loss with gradient penalty"
-    defaults = LOSS_DEFAULTS["wgan-gp"]
-    d_norm = "none"  # BatchNorm couples the samples the gradient penalty treats one by one
-    signed_scores = False  # critic values drift; their sign says nothing
 
     def own_regularizers(self, m: Any, k: int) -> list[Regularizer]:
         return [GradientPenalty("gp", m.gp_weight, k)] if m.gp_weight > 0 else []

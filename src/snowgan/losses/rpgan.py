@@ -17,17 +17,12 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from ..registries import LOSS_DEFAULTS
 from .base import GANLoss
 
 
 class RelativisticPairing(GANLoss):
     name = "rpgan"
-    summary = "relativistic pairing loss (RpGAN)"
-    defaults = LOSS_DEFAULTS["rpgan"]  # Adam (0, 0.99), lr 2e-4, one D step, R1 = R2 gamma 1
-    d_norm = "none"  # R3GAN has no normalisation layers; BatchNorm would couple the pairs
     g_uses_real = True
-    signed_scores = False  # only differences of scores carry meaning; their level drifts
 
     def d_main(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return F.softplus(-(real.float() - fake.float())).mean()

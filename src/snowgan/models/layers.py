@@ -16,12 +16,12 @@ def resolved_d_norm(model_cfg) -> str:
     The one rule every family's discriminator follows, and the model card reports; the family's
     entry says whether spectral norm replaces the normalisation (``spectral_norm_is_d_norm``:
     Projected GAN's heads keep BatchNorm beside it, as in the paper)."""
-    from ..losses import loss_class
+    from ..losses.entries import loss_entry
     from .families import family
 
     if model_cfg.d_norm != "auto":
         return model_cfg.d_norm
-    if loss_class(model_cfg.loss).d_norm == "none":
+    if loss_entry(model_cfg.loss).d_norm == "none":
         return "none"
     replaces = family(model_cfg.arch).spectral_norm_is_d_norm
     return "none" if (model_cfg.spectral_norm and replaces) else "batch"

@@ -32,7 +32,7 @@ from torch import nn
 from .. import augment as aug_mod
 from ..config import Config
 from ..data.dataset import Batch
-from ..losses import loss_class
+from ..losses.entries import loss_entry
 from ..models.families import family
 from ..models.growing import Schedule, Stage, apply_stage, real_for_stage
 
@@ -147,7 +147,7 @@ def start_warnings(cfg: Config) -> list[str]:
 
 def ada_warning(cfg: Config) -> Optional[str]:
     """Adaptive augmentation reads sign(D(real)), which means nothing for a WGAN critic (see AdaptiveP)."""
-    if cfg.aug.ada_target is None or loss_class(cfg.model.loss).signed_scores:
+    if cfg.aug.ada_target is None or loss_entry(cfg.model.loss).signed_scores:
         return None
     return (f"warning: --ada_target reads the sign of D's real scores, which a {cfg.model.loss} critic's scores "
             "do not carry (they drift); use it with --loss nonsat or hinge, or set a fixed --aug_p instead")
