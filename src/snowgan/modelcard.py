@@ -354,16 +354,16 @@ def render_model_card(cfg: Config, record: dict, facts: dict, has_reals: bool) -
     """The README.md text for an exported model. record: the export record of config.json."""
     name = record["source"]["run"]
     h, w = cfg.image_hw
-    c = cfg.data.channels
-    g, d = record["generator"], record["discriminator"]
-    kind = "RGB" if c == 3 else "grayscale"
+    g = record["generator"]
+    kind = "RGB" if cfg.data.channels == 3 else "grayscale"
     dataset = facts.get("dataset")
     what = (dataset or {}).get("description", "an image collection")
     classes = cfg.class_list
-    meta = hub_metadata(cfg, record, facts)
     title = name.split("-", 1)[-1] if name[:5].isdigit() else name  # 00003-snow -> snow
-    out = [front_matter(meta), f"# {title}: a snowgan {cfg.model.arch.upper()}", "", "## Model Description",
-           f"A generative adversarial network ({cfg.model.arch.upper()}, {cfg.model.loss} loss) trained with "
+    family_title = family(cfg.model.arch).title
+    out = [front_matter(hub_metadata(cfg, record, facts)), f"# {title}: a snowgan {family_title}", "",
+           "## Model Description",
+           f"A generative adversarial network ({family_title}, {cfg.model.loss} loss) trained with "
            f"snowgan on {what}. The generator turns a "
            f"{g['latent_dim']}-dimensional random vector into a {h}x{w} {kind} image; the discriminator, "
            "trained to tell those images from real ones, is included as well, so its features can be reused "
@@ -381,9 +381,25 @@ def render_model_card(cfg: Config, record: dict, facts: dict, has_reals: bool) -
             "validation.",
             f"- Generates only {h}x{w} images resembling its training data; it does not generalise to other "
             "domains. Trained on a small collection, it may reproduce training images closely.", "",
-            "## Training data", *_training_data(dataset, cfg.class_list), "",
+            "## Training data", *_training_data(dataset, classes), "",
             "## Training procedure", *_training_procedure(cfg, record, dataset), "",
-            "## Model Details",
+            *_model_details(cfg, record, kind),
+            "## Metrics", *_metrics(facts), "",
+            "## Ethical considerations",
+            "- Generated images are synthetic; do not present them as real observations or photographs.",
+            "- The model reflects its training data, including its biases and any personal content in it.", "",
+            *_how_to_use(cfg, classes), *_onnx_usage(record, classes), *_sharing(title),
+            "## Provenance",
+            f"Exported by snowgan {record['snowgan_version']} on {record['exported']} from run `{name}`, "
+            f"{record['source']['checkpoint']} (step {record['source']['step']}, {record['source']['kimg']:g} kimg). "
+            "`config.json` holds the full resolved training configuration and the SHA-256 of each weight file.", ""]
+    return "\n".join(out)
+
+
+def _model_details(cfg: Config, record: dict, kind: str) -> list[str]:
+    h, w = cfg.image_hw
+    g, d, classes = record["generator"], record["discriminator"], cfg.class_list
+    return ["## Model Details",
             f"- **Framework**: PyTorch, via snowgan {record['snowgan_version']}; weights in safetensors",
             f"- **Generator Input**: {g['latent_dim']}-dimensional latent vector z ~ N(0, I)"
             + (f" and a class index y: {', '.join(f'{i} {n}' for i, n in enumerate(classes))}" if classes else ""),
@@ -391,12 +407,13 @@ def render_model_card(cfg: Config, record: dict, facts: dict, has_reals: bool) -
             f"({g['parameters']:,} parameters, EMA weights)",
             f"- **Discriminator Input**: {h}x{w} {kind} image, values in [-1, 1]",
             f"- **Discriminator Output**: 1 raw score (logit) of real vs generated; {d['blocks']} feature blocks "
-            f"({d['parameters']:,} parameters)", "",
-            "## Metrics", *_metrics(facts), "",
-            "## Ethical considerations",
-            "- Generated images are synthetic; do not present them as real observations or photographs.",
-            "- The model reflects its training data, including its biases and any personal content in it.", "",
-            "## How to Use", "", "With the snowgan package installed, in this folder:", "", "```bash",
+            f"({d['parameters']:,} parameters)", ""]
+
+
+def _how_to_use(cfg: Config, classes: list[str]) -> list[str]:
+    """The card's commands and Python lines for generating and reusing the discriminator."""
+    (h, w), c = cfg.image_hw, cfg.data.channels
+    return ["## How to Use", "", "With the snowgan package installed, in this folder:", "", "```bash",
             "# 10 images (seed000000.png ...) from this folder",
             "snowgan --mode generate --model . --n_samples 10", "",
             "# one 4x8 grid, seeds 100..131",
@@ -413,10 +430,4 @@ def render_model_card(cfg: Config, record: dict, facts: dict, has_reals: bool) -
              else f"images = G(z, torch.full((16,), 0))                 # (16, {c}, {h}, {w}) in [-1, 1], "
                   f"class 0 ({classes[0]}); G.class_names lists them"),
             'D = snowgan.load_discriminator(".", device="cpu")',
-            "features = D.forward_features(images)[-1].mean((2, 3))  # pooled last-block features", "```", "",
-            *_onnx_usage(record, classes), *_sharing(title),
-            "## Provenance",
-            f"Exported by snowgan {record['snowgan_version']} on {record['exported']} from run `{name}`, "
-            f"{record['source']['checkpoint']} (step {record['source']['step']}, {record['source']['kimg']:g} kimg). "
-            "`config.json` holds the full resolved training configuration and the SHA-256 of each weight file.", ""]
-    return "\n".join(out)
+            "features = D.forward_features(images)[-1].mean((2, 3))  # pooled last-block features", "```", ""]
