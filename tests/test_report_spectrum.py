@@ -76,3 +76,16 @@ def test_no_spectrum_no_picture_and_an_old_one_is_removed(tmp_path: Path) -> Non
     assert "spectrum.png" not in [p.name for p in plot_stats(run)]
     assert not (run / "plots" / "spectrum.png").exists()
     assert "Power spectrum" not in write_report(run).read_text()
+
+
+def test_coverage_and_the_spectral_error_are_curves_and_latest_rows_with_their_direction(tmp_path: Path) -> None:
+    from snowgan.report.plots import better, metric_curves
+
+    rows = [{"step": s, "kimg": s / 10, "kid": 1 / s, "feature_coverage": 0.1 * s, "spectral_hf": 3.0 / s}
+            for s in (1, 2, 3)]
+    assert metric_curves(rows) == ["kid", "feature_coverage", "spectral_hf"]
+    assert better("feature_coverage").startswith("higher") and better("spectral_hf") == "lower"
+    run = write_run_folder(tmp_path / "run")
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = write_report(run).read_text().split("id=summary")[1].split("</section>")[0]
+    assert "feature coverage" in summary and "higher is better" in summary and "lower is better" in summary

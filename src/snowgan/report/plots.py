@@ -30,12 +30,14 @@ STATS_PANELS = [
 ]
 # The metrics a user reads as curves; the rest of metrics.jsonl (div_real and tau: references;
 # swd per level; dup_rate, memorised) stays in the table and the file.
-USER_METRICS = ("kid", "fid", "swd", "swd/avg", "diversity", "spectral_hf")
+USER_METRICS = ("kid", "fid", "swd", "swd/avg", "diversity", "feature_coverage", "spectral_hf")
 # Keys of metrics.jsonl lines that locate a measurement rather than being one ("time" is a Unix
 # timestamp; "time_metrics_s" how long measuring took).
 NOT_METRICS = {"step", "kimg", "epoch", "time", "time_s", "time_metrics_s", "n_samples", "n_real", "n_fake", "seed"}
 MAX_METRICS = 12
-SPECTRUM_HF_FROM = 0.25  # cycles per pixel: metrics/spectrum.HF_FROM (a test keeps them equal; this module is torch-free)
+# Cycles per pixel where the spectral error's band starts: metrics/spectrum.HF_FROM (a test keeps them equal; this
+# module is torch-free, that one is not).
+SPECTRUM_HF_FROM = 0.25
 
 # Which way each metric improves, shown beside it in the report. Keys without an entry
 # (div_real, dup_rate_real, tau: the real data's own values and a threshold) are references.
@@ -43,7 +45,7 @@ BETTER = {"fid": "lower", "kid": "lower", "swd": "lower", "precision": "higher",
           "density": "higher", "coverage": "higher", "diversity": "higher, up to 1 (as varied as the data)",
           "div_fake": "higher", "dup_rate": "lower", "memorised": "lower",
           "train_nn_ratio": "higher (well below 1 = copying)", "spectral_hf": "lower",
-          "motif_coverage": "higher"}
+          "feature_coverage": "higher, up to about 0.96 (two halves of a photo folder)"}
 
 
 def better(key: str) -> Optional[str]:
