@@ -14,7 +14,7 @@ and run folders (config, validation, flags, runfolder, runs, evaluations) < the 
 and loading (run: what training writes and every trained-model command reads) < run outputs (report:
 grids, videos, plots, the report page; training writes them live) < training (train) < trained
 models (export, modelcard, project, studio, probe) < commands < the command line (cli, __main__,
-helptext, checks). A module imports its own layer and those below; an import of a higher layer
+helptext, checks) < the Python API (api: the same settings and commands as the CLI). A module imports its own layer and those below; an import of a higher layer
 is a back-edge. tests/test_import_graph.py keeps module-level cycles and back-edges at 0 and
 every module in exactly one layer.
 """
@@ -45,6 +45,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("trained models", ("export", "onnx_export", "templates", "modelcard", "project", "studio", "probe")),
     ("commands", ("commands",)),
     ("command line", ("cli", "__main__", "helptext", "checks")),
+    ("Python API", ("api",)),
 ]
 
 

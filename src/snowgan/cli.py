@@ -19,11 +19,11 @@ import importlib
 import signal
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from .checks import before_start
 from .commands.common import warnings_as_notes
-from .config import ConfigError
+from .config import Config, ConfigError
 from .errors import did_you_mean
 from .flags import parse_typed, resolve
 from .helptext import EXTRA_COMMANDS, command_help, full_help, overview, recipes_help, recipes_text, version_text
@@ -60,6 +60,16 @@ def _help_for(mode: Optional[str]) -> str:
     return command_help(mode)
 
 
+def settings(typed: dict[str, Any]) -> tuple[Config, set[str]]:
+    """One command's settings from the values typed for it (a command line's flags, or the Python API's
+    keyword arguments: snowgan/api.py): resolved (flags.resolve), checked before anything starts
+    (checks.before_start), and the notes on flags that will not act printed. Returns (cfg, given)."""
+    cfg, given = resolve(typed)
+    for note in before_start(cfg, set(typed) - {"mode"}, given):
+        print(f"note: {note}", file=sys.stderr, flush=True)
+    return cfg, given
+
+
 def run(argv: list[str]) -> int:
     """Dispatch one command line; ConfigError propagates (main prints it)."""
     if not argv:
@@ -88,9 +98,7 @@ def run(argv: list[str]) -> int:
     if typed.get("recipe") == "list":
         print(recipes_text(), end="")
         return 0
-    cfg, given = resolve(typed)
-    for note in before_start(cfg, set(typed) - {"mode"}, given):
-        print(f"note: {note}", file=sys.stderr, flush=True)
+    cfg, given = settings(typed)
     module, fn = MODES[cfg.run.mode].split(":")
     entry = getattr(importlib.import_module(module), fn)
     with warnings_as_notes():

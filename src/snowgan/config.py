@@ -100,8 +100,8 @@ class RunConfig(_Section):
     device: str = _f("auto", "compute device (auto: cuda, then mps, then cpu)", choices=["auto", "cpu", "cuda", "mps"],
                      topic="general")
     deterministic: bool = _f(False, "bit-reproducible kernels (slower); resume is then bit-exact", topic="general")
-    progress: str = _f("auto", "progress display (auto: a bar on a terminal, else a line every 10 s; none: "
-                       "no progress, and training prints nothing: RUN/log.txt still has every line)",
+    progress: str = _f("auto", "progress display (auto: a bar on a terminal or in a notebook, else a line every "
+                       "10 s; none: no progress, and training prints nothing: RUN/log.txt still has every line)",
                        choices=["auto", "bar", "lines", "none"], topic="general")
     verbose: bool = _f(False, "also print the details RUN/log.txt keeps: the device's kernels, each metric's "
                               "protocol and every value a check measures", topic="general")
@@ -255,8 +255,8 @@ class LogConfig(_Section):
 class MetricsConfig(_Section):
     """Metrics during training and in --mode evaluate."""
 
-    metrics: str = _f("auto", "comma-separated: fid,kid,pr,dc,swd,diversity (auto: swd,diversity, plus fid,kid "
-                               "when the Inception weights are at hand)")
+    metrics: str = _f("auto", "comma-separated: fid,kid,pr,dc,swd,diversity,spectrum (auto: swd,diversity,spectrum, "
+                               "plus fid,kid when the Inception weights are at hand)")
     metrics_every: int = _f(-1, "iterations between in-training metrics (0 = off; -1 = automatic: KID/FID on "
                                     "--data runs when the Inception weights are at hand, else a cheap collapse watch)")
     metrics_samples: int = _f(500, "generated images per in-training metric")

@@ -1,4 +1,4 @@
-"""Progress display: a tqdm bar (rate, ETA) on a terminal, plain periodic lines otherwise.
+"""Progress display: a tqdm bar (rate, ETA) on a terminal or in a notebook, plain periodic lines otherwise.
 
 Both show the same status, e.g. for training ``step 120/2,000 · epoch 3.40 · 36.0/80.0 kimg``,
 and numbers as people read them (``2,346 img/s``, never ``2.35e+03``). A ``sink`` (the
@@ -18,12 +18,20 @@ T = TypeVar("T")
 
 
 def use_bar(mode: str = "auto") -> bool:
-    """True when a live bar should be drawn: mode 'bar', or 'auto' on a terminal."""
+    """True when a live bar should be drawn: mode 'bar', or 'auto' on a terminal or in a Jupyter notebook."""
     if mode == "bar":
         return True
     if mode in ("lines", "none"):
         return False
-    return sys.stderr.isatty()
+    return sys.stderr.isatty() or in_notebook()
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (Jupyter, Colab, VS Code notebooks): its stderr is no terminal, yet it
+    draws a live bar. tqdm.autonotebook's test; IPython is only looked at when something imported it."""
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 class Progress:
@@ -54,7 +62,10 @@ class Progress:
         self._last = self._t0
         self._bar = None
         if use_bar(mode):
-            from tqdm import tqdm
+            if in_notebook():  # a notebook's own bar (ipywidgets), else tqdm's text bar
+                from tqdm.auto import tqdm
+            else:
+                from tqdm import tqdm
 
             fmt = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]" if own_eta else None
             self._bar = tqdm(total=total, desc=desc, unit=unit, initial=initial,

@@ -21,6 +21,12 @@ from .common import check_out
 
 def main(cfg: Config, explicit: set[str]) -> int:
     """`snowgan --mode export`: the chosen checkpoint of a run as a self-contained model folder."""
+    export_run(cfg)
+    return 0
+
+
+def export_run(cfg: Config) -> Path:
+    """What main makes (`snowgan export` and the Python API's export); returns the folder written."""
     onnx = cfg.cmd.format == "onnx"
     if onnx:
         onnx_export.require_onnx()  # before anything is read or made
@@ -74,4 +80,4 @@ def main(cfg: Config, explicit: set[str]) -> int:
     print(f"wrote {out}: config.json, {export.WEIGHTS['generator']}, {export.WEIGHTS['discriminator']}{extra}, "
           f"README.md, {len(samples)} samples + grid")
     print(f"generate with: snowgan --mode generate --model {out} --n_samples 10")
-    return 0
+    return out

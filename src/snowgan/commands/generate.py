@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -91,6 +91,37 @@ class Drawing:
 
 def main(cfg: Config, explicit: set[str]) -> int:
     """`snowgan --mode generate`: N images (PNG files or one .npy) or one grid, from the EMA generator."""
+    req = prepare(cfg)
+    write(cfg, req, req.batches())
+    return 0
+
+
+@dataclass
+class Request:
+    """What generate renders, decided before the first image: the generator and its device, the drawing,
+    the image size and channels, the classes' names, a --grid's rows and columns and the file it goes to,
+    and the folder numbered outputs go under."""
+
+    G: torch.nn.Module
+    device: torch.device
+    drawing: Drawing
+    hw: tuple[int, int]
+    channels: int
+    names: list[str]
+    rows: Optional[int]
+    cols: Optional[int]
+    grid_out: Optional[Path]
+    out_root: Path
+
+    def batches(self) -> Iterator[tuple[int, np.ndarray]]:
+        """(index of the first image, uint8 (B, C, H, W)) for every image, BATCH at a time."""
+        d = self.drawing
+        return _render(self.G, self.device, d.z_of, d.classes, d.n)
+
+
+def prepare(cfg: Config) -> Request:
+    """Load the generator of --model or --run, check --grid, --out (for a grid) and --class, and draw the
+    latents and classes (`snowgan generate` and the Python API's generate); says what it loaded."""
     device = device_for(cfg)
     G, channels, source, out_root = _load(cfg, device)
     print(f"generating from {source}, EMA generator, seed {cfg.run.seed}")
@@ -113,26 +144,32 @@ def main(cfg: Config, explicit: set[str]) -> int:
         d = _from_seeds(cfg, G, n, names, wanted, cols)
     if d.classes is not None:
         print("classes: " + ", ".join(names[i] for i in dict.fromkeys(d.classes.tolist())))
-    batches = _render(G, device, d.z_of, d.classes, d.n)
+    return Request(G, device, d, hw, channels, names, rows, cols, grid_out, out_root)
+
+
+def write(cfg: Config, req: Request, batches: Iterable[tuple[int, np.ndarray]]) -> Path:
+    """Write the images as --grid, --format and --out ask (batches: Request.batches(), or the same held in
+    a list); returns the grid file or the folder written."""
+    d, hw, rows, cols = req.drawing, req.hw, req.rows, req.cols
     if rows is not None:
-        out = grid_out or _out_dir(cfg, out_root, None, False) / f"grid-{rows}x{cols}.png"
+        out = req.grid_out or _out_dir(cfg, req.out_root, None, False) / f"grid-{rows}x{cols}.png"
         labels = [str(s) for s in d.seeds] if cfg.cmd.label_seeds else None
         with writing(out):
             save_grid(np.concatenate([b for _, b in batches]), out, nrow=cols, labels=labels)
         print(f"wrote {article(f'{rows}x{cols}')} {rows}x{cols} grid of {_size(hw)} images to {out}")
-        return 0
-    image_bytes = channels * hw[0] * hw[1]
+        return out
+    image_bytes = req.channels * hw[0] * hw[1]
     # Checked against the folder --out names before it exists; PNGs are usually smaller than this.
-    check_room(Path(cfg.cmd.out) if cfg.cmd.out else out_root,
+    check_room(Path(cfg.cmd.out) if cfg.cmd.out else req.out_root,
                d.n * (image_bytes + (8 if d.classes is not None else 0)),
                f"{plural(d.n, 'image')} of {_size(hw)}, uncompressed", "--out")
-    out_dir = _out_dir(cfg, out_root, cfg.cmd.out, cfg.cmd.force)
+    out_dir = _out_dir(cfg, req.out_root, cfg.cmd.out, cfg.cmd.force)
     if cfg.cmd.format == "npy":
-        _write_npy(out_dir, batches, d, hw, channels)
+        _write_npy(out_dir, batches, d, hw, req.channels)
     else:
-        _write_pngs(out_dir, batches, d, names, bool(cfg.cmd.latents))
+        _write_pngs(out_dir, batches, d, req.names, bool(cfg.cmd.latents))
         print(f"wrote {plural(d.n, 'image')} of {_size(hw)} to {out_dir}")
-    return 0
+    return out_dir
 
 
 def _from_latent_file(cfg: Config, G: torch.nn.Module, names: list[str], wanted: list[int],

@@ -184,6 +184,12 @@ def _save_picture(image: np.ndarray, path: Path) -> None:
 def interpolate_main(cfg: Config, explicit: set[str]) -> int:
     """Looping GIF + MP4 through --keyframes latents (or a --walk), one image or a --grid of them;
     with --grid (keyframes) also a still PNG whose rows each move between two latents."""
+    interpolate(cfg)
+    return 0
+
+
+def interpolate(cfg: Config) -> list[Path]:
+    """What interpolate_main makes (`snowgan interpolate` and the Python API's); returns the files written."""
     from ..report.render import check_video_fits, interpolation_frames, pair_images
 
     spec = _spec(cfg)
@@ -224,7 +230,8 @@ def interpolate_main(cfg: Config, explicit: set[str]) -> int:
         save_grid(pair_images(loaded.G, spec, device, cfg.run.progress), pairs, nrow=spec.grid[1])
         print(f"wrote {pairs}: {plural(spec.grid[0], 'row')}, each from one latent to another in "
               f"{plural(spec.grid[1], 'step')}")
-    return 0
+        paths.append(pairs)
+    return paths
 
 
 def average_main(cfg: Config, explicit: set[str]) -> int:

@@ -8,7 +8,9 @@ optimisation.gif + .mp4, projection.json (the figures). See snowgan/project.py f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,6 +76,23 @@ def write_outputs(result, out: Path, info: dict) -> dict[str, Path]:
 
 def main(cfg: Config, explicit: set[str]) -> int:
     """Project --image into the model's latent space; print the figures and where the files are."""
+    project_photo(cfg)
+    return 0
+
+
+@dataclass
+class Projected:
+    """What a projection made: the folder, its files ({kind: path}, write_outputs'), the figures
+    (projection.json's) and the result (project.ProjectionResult: the latent, the images, the losses)."""
+
+    out: Path
+    paths: dict[str, Path]
+    info: dict
+    result: Any
+
+
+def project_photo(cfg: Config) -> Projected:
+    """`snowgan project` (and the Python API's project): the photo's latent, every file, the lines printed."""
     from ..data.decode import SkipImage
     from ..progress import Progress
     from ..project import ProjectOptions, load_perceptual, load_photo, project, random_pair_distance
@@ -127,4 +146,4 @@ def main(cfg: Config, explicit: set[str]) -> int:
           "compare side-by-side.png before trusting the numbers")
     print(f"wrote {out}: " + ", ".join(p.name for p in paths.values()))
     print(f"use the latent: snowgan --mode generate --latents {paths['latent']}")
-    return 0
+    return Projected(out, paths, info, result)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -30,30 +31,53 @@ from .common import device_for, warnings_as_notes
 _FAILED = "\0failed:"  # rank 0's marker, in place of the run folder, when it could not open the run
 
 
-class _Refused(Exception):
-    """The run folder could not be opened (on rank 0); every rank leaves with ``code``, rank 0 says why."""
+class Refused(Exception):
+    """The run folder could not be opened (on rank 0); every rank leaves with ``code``, rank 0 says why.
+    cause: rank 0's own error (a ConfigError such as RunLocked, or an OSError), which the Python API raises."""
 
-    def __init__(self, code: int, line: str) -> None:
+    def __init__(self, code: int, line: str, cause: Optional[BaseException] = None) -> None:
         super().__init__(line)
         self.code = code
+        self.cause = cause
+        self.say = True  # rank 0 prints the line; the other ranks leave quietly
+
+
+@dataclass
+class Trained:
+    """What a training command made: its exit code (0 done or stopped by the collapse signal, 128+signal
+    interrupted with a checkpoint saved, 3 stopped), the run folder, and for 3 the line that says why."""
+
+    code: int
+    run_dir: Path
+    why: str = ""
 
 
 def main(cfg: Config, explicit: set[str]) -> int:
+    try:
+        return train(cfg, explicit).code
+    except Refused as e:  # every rank raised it, so no rank waits at train's barrier
+        if e.say:
+            print(e, file=sys.stderr, flush=True)
+        return e.code
+
+
+def train(cfg: Config, explicit: set[str]) -> Trained:
+    """The training command (`snowgan train` and snowgan.train): raises Refused when the run folder
+    cannot be opened; else what it made, whatever the exit code."""
     info = dist_util.init_distributed(device_for(cfg).type)
     try:
-        rc = _train(cfg, explicit, info)
+        made = _train(cfg, explicit, info)
         # All ranks leave together: with gloo, a rank tearing its process group down while
         # its peer is still finishing (rank 0 writes the last files) was seen to abort the
         # other side at exit ("terminate called without an active exception").
         dist_util.barrier(info.world)
         if info.enabled:
             dist_util.cleanup()
-            _leave_now(rc)
-        return rc
-    except _Refused as e:  # every rank raised it, so no rank waits at the barrier above
-        if info.is_main:
-            print(e, file=sys.stderr, flush=True)
-        return e.code
+            _leave_now(made.code)
+        return made
+    except Refused as e:
+        e.say = info.is_main
+        raise
     except Exception as e:
         if info.enabled:  # say which process failed; torchrun then stops the others
             print(f"snowgan: rank {info.rank} of {info.world} failed: {type(e).__name__}: {e}", flush=True)
@@ -75,19 +99,21 @@ def _leave_now(rc: int) -> None:
     os._exit(rc)
 
 
-def _train(cfg: Config, explicit: set[str], info: dist_util.DistInfo) -> int:
+def _train(cfg: Config, explicit: set[str], info: dist_util.DistInfo) -> Trained:
     if info.enabled and cfg.train.batch_size % info.world:
         raise ConfigError(f"--batch_size {cfg.train.batch_size} must be divisible by the {info.world} processes")
     session = _open_session_all_ranks(cfg, explicit, info)
     if session.lock is not None and session.lock.stale:
         session.log(stale_note(session.lock.stale, session.run_dir))
     try:
-        return _train_in(session, info)
+        code, why = _train_in(session, info)
+        return Trained(code, session.run_dir, why)
     finally:
         session.close()  # the run lock; the OS would drop it at exit anyway
 
 
-def _train_in(session: Session, info: dist_util.DistInfo) -> int:
+def _train_in(session: Session, info: dist_util.DistInfo) -> tuple[int, str]:
+    """(exit code, for 3 the line that says why)."""
     try:
         with warnings_as_notes(session.log):  # e.g. a dataset smaller than the batch: one line, in log.txt too
             trainer = Trainer(session, info)
@@ -104,37 +130,38 @@ def _train_in(session: Session, info: dist_util.DistInfo) -> int:
         again = ("run the same command again" if not session.run_dir.exists()
                  else f"resume with: snowgan --mode train --resume {session.run_dir}")
         flag = "--runs_dir" if session.run_dir in where.parents or where == session.run_dir else "--cache_dir"
-        print(f"snowgan: could not set up the run, {describe(code, where)}; {what_to_do(code, flag)}, then {again}",
-              file=sys.stderr, flush=True)
-        return 3
+        why = f"snowgan: could not set up the run, {describe(code, where)}; {what_to_do(code, flag)}, then {again}"
+        print(why, file=sys.stderr, flush=True)
+        return 3, why
     try:
         with warnings_as_notes(session.log):
-            return trainer.run()
+            return trainer.run(), ""
     except TrainingFailed as e:  # includes WriteFailed: a checkpoint the disk would not take
-        _say(session, f"snowgan: training stopped: {e}")
+        why = _say(session, f"snowgan: training stopped: {e}")
         trainer.outputs.refresh_report(live=False)  # the page stops reloading: nothing will change it now
-        return 3
+        return 3, why
     except Exception as e:  # out of memory: advice instead of a traceback; anything else propagates
         if is_out_of_memory(e):
             release_cached(trainer.device)
-            session.log(oom_advice(e, trainer.cfg, trainer.device, trainer.precision.name, trainer.counters["step"]))
+            why = oom_advice(e, trainer.cfg, trainer.device, trainer.precision.name, trainer.counters["step"])
+            session.log(why)
             trainer.outputs.refresh_report(live=False)
-            return 3
+            return 3, why
         code = write_errno(e)
         if code is None:
             raise
         filename = getattr(e, "filename", None)
         last = ckpt.latest_valid(session.run_dir, warn=lambda msg: None)
-        _say(session, "snowgan: training stopped: " + stop_message(
+        return 3, _say(session, "snowgan: training stopped: " + stop_message(
             "to", code, Path(filename) if filename else session.run_dir, None, last, session.run_dir))
-        return 3
 
 
-def _say(session: Session, line: str) -> None:
+def _say(session: Session, line: str) -> str:
     """The last line of a failed run: in the log, and on stderr when the terminal gets no log lines."""
     session.log(line)
     if session.cfg.run.progress == "none":
         print(line, file=sys.stderr, flush=True)
+    return line
 
 
 def _setup_folder(cfg: Config, run_dir: Path) -> Path:
@@ -149,22 +176,22 @@ def _open_session_all_ranks(cfg: Config, explicit: set[str], info: dist_util.Dis
     """Rank 0 creates or reopens the run folder and holds its lock; the other ranks read its resolved config.
 
     When rank 0 cannot (another trainer holds the run, bad flags, an unwritable folder),
-    every rank raises _Refused with the same exit code, so none waits for the others.
+    every rank raises Refused with the same exit code, so none waits for the others.
     """
     session: Optional[Session] = None
-    refused: Optional[_Refused] = None
+    refused: Optional[Refused] = None
     if info.is_main:
         try:
             session = open_session(cfg, explicit)
         except ConfigError as e:  # RunLocked included
-            refused = _Refused(2, f"snowgan: error: {e}")
+            refused = Refused(2, f"snowgan: error: {e}", e)
         except OSError as e:
             code = write_errno(e)
             if code is None:
                 raise
             where = Path(e.filename) if e.filename else Path(cfg.run.runs_dir)
-            refused = _Refused(3, f"snowgan: could not create or lock the run folder, {describe(code, where)}; "
-                                  f"{what_to_do(code)}")
+            refused = Refused(3, f"snowgan: could not create or lock the run folder, {describe(code, where)}; "
+                                 f"{what_to_do(code)}", e)
     if not info.enabled:
         if refused is not None:
             raise refused
@@ -175,7 +202,7 @@ def _open_session_all_ranks(cfg: Config, explicit: set[str], info: dist_util.Dis
         info)
     if shared.startswith(_FAILED):
         code, _, line = shared[len(_FAILED):].partition(":")
-        raise refused or _Refused(int(code), line)
+        raise refused or Refused(int(code), line)
     if info.is_main:
         assert session is not None
         return session
