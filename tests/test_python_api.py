@@ -240,9 +240,9 @@ def test_progress_draws_a_bar_in_a_notebook_and_lines_elsewhere(tmp_path: Path) 
 # The page's examples with tiny sizes and lengths (each replacement must still be found in the page).
 SMALLER = {
     'snowgan.train("photos/", minutes=20, image_size=128)': 'snowgan.train("photos/", steps=4, image_size=16, '
-                                                           'batch_size=8)',
+                                                           'batch_size=8, backbone_size=64)',
     'run.interpolate("walk.gif")': 'run.interpolate("walk.gif", frames=8, keyframes=2)',
-    'model.project("photo.jpg")': 'model.project("photo.jpg", project_steps=3)',
+    'model.project("photo.jpg")': 'model.project("photo.jpg", project_steps=3, perceptual_weight=0)',
     "snowgan.train(resume=run, kimg=50)": "snowgan.train(resume=run, steps=6)",
 }
 
