@@ -115,6 +115,7 @@ def test_settings_are_the_clis_flags_with_the_clis_errors(trained: tuple[Path, "
     """A bad value raises the CLI's one-line message as snowgan.ConfigError (never SystemExit), before
     anything is made; a misspelt keyword names the closest setting."""
     work, run = trained
+    before = sorted((work / "runs").iterdir())
     cases = [(dict(image_size=100), ["--image_size", "100"]),
              (dict(arch="dcgna"), ["--arch", "dcgna"]),
              (dict(data="no-such-folder"), ["--data", "no-such-folder"]),
@@ -137,7 +138,28 @@ def test_settings_are_the_clis_flags_with_the_clis_errors(trained: tuple[Path, "
             run.generate(2, run="runs/00002-cli")
         with pytest.raises(snowgan.ConfigError, match="not found in runs/"):
             snowgan.load("no-such-run")
-    assert sorted(p.name for p in (work / "runs").iterdir()) == ["00001-api", "00002-cli"]  # nothing made
+    assert sorted((work / "runs").iterdir()) == before  # nothing made
+
+
+def test_a_locked_run_and_a_run_that_cannot_go_on_raise_what_the_cli_says(trained: tuple[Path, "snowgan.Run"]) -> None:
+    """Where `snowgan train` exits 2 (another process trains the run) the API raises its RunLocked, a
+    ConfigError; where it exits 3 (non-finite losses after the allowed rollbacks) TrainingStopped."""
+    from snowgan.run.lock import RunLock, RunLocked
+
+    work, run = trained
+    with working_in(work):
+        with RunLock.acquire(run.path):  # as a trainer in another process holds it
+            cli = run_cli_here("train", "--resume", run.path, "--steps", "8", cwd=work, check=False)
+            with pytest.raises(RunLocked) as e:
+                snowgan.train(resume=run, steps=8)
+        assert cli.returncode == 2 and cli.stderr == f"snowgan: error: {e.value}\n"
+        with pytest.raises(snowgan.TrainingStopped) as stopped, contextlib.redirect_stdout(io.StringIO()) as out:
+            # Adam moves every weight by ~lr on its first step: 1e38 overflows the next forward pass.
+            snowgan.train(**{**TINY, "steps": 200, "progress": "lines"}, gen_lr=1e38, disc_lr=1e38, max_bad_steps=2,
+                          max_rollbacks=2, precision="fp32", name="nan")
+        assert str(stopped.value).startswith("snowgan: training stopped: ") and "learning rate" in str(stopped.value)
+        assert stopped.value.run_dir.name.endswith("-nan") and out.getvalue().count("rolled back") == 2
+        assert RunFolder(run.path).read_stats()[-1]["step"] == 4  # the locked run was not touched
 
 
 def test_load_reprs_and_what_a_notebook_shows(trained: tuple[Path, "snowgan.Run"]) -> None:
