@@ -175,7 +175,13 @@ def test_load_reprs_and_what_a_notebook_shows(trained: tuple[Path, "snowgan.Run"
         assert "data:image/png;base64," in run._repr_html_()
         assert run.config.model.arch == "dcgan" and run.config.image_hw == (16, 16)
         assert run.report == RunFolder(run.path).report
-        exported = snowgan.load(run.export("plain"))
+        # load's settings are defaults for the calls that read them: generate's truncation, not export's
+        truncated = snowgan.load(run.path, truncation=1.5)
+        assert np.array_equal(pixels(truncated.generate(3, seed=1)), pixels(run.generate(3, seed=1, truncation=1.5)))
+        assert not np.array_equal(pixels(truncated.generate(3, seed=1)), pixels(run.generate(3, seed=1)))
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            exported = snowgan.load(truncated.export("plain"))
+        assert "note:" not in err.getvalue()
         assert type(exported) is snowgan.Model
         assert repr(exported) == "<snowgan.Model plain: dcgan, 16x16 px, latent 100; from run 00001-api, step 4>"
         assert exported._repr_png_() == (work / "plain" / "samples" / "grid.png").read_bytes()

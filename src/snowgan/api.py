@@ -117,9 +117,8 @@ def train(data: Optional[PathLike] = None, **settings: Any) -> "Run":
 
 def load(path: PathLike, **settings: Any) -> "Model":
     """A trained model: a run folder (a Run; also a run's number or name under ``runs_dir``, as --run takes)
-    or a folder ``snowgan export`` wrote (a Model). settings: defaults for its calls, e.g.
-    ``checkpoint="best"``, ``device="cpu"``."""
-    typed_values("generate", settings, "snowgan.load()")  # unknown names and bad values: now, not later
+    or a folder ``snowgan export`` wrote (a Model). settings: defaults for each of its calls that reads
+    them (as its command's flags), e.g. ``checkpoint="best"``, ``device="cpu"``, ``truncation=1.5``."""
     where = Path(os.fspath(path)).expanduser()
     if where.is_dir() and "export" in (RunFolder(where).read_config() or {}):
         from .export import read_model_config
@@ -170,18 +169,24 @@ class Model(_Shows):
     _source = "model"  # the flag that names this object to a command (--model DIR; a Run: --run DIR)
 
     def __init__(self, path: PathLike, **settings: Any) -> None:
+        typed_values("generate", settings, "snowgan.load()")  # unknown names and bad values: now, not at a call
         self.path = Path(path)
-        self._settings = settings
+        self._settings = {ALIASES.get(k, k): v for k, v in settings.items()}  # load's defaults
 
     def __fspath__(self) -> str:
         return os.fspath(self.path)
 
     def _resolve(self, mode: str, what: str, **values: Any) -> Config:
+        """The command's settings: load's defaults that it reads, this folder (--run or --model), the call's."""
+        from .helptext import COMMANDS, topic_of
+
         for taken in ("run", "model"):
             if values.get(taken) is not None:
                 raise ConfigError(f"{what}: --{taken} is this {type(self).__name__.lower()}'s own "
                                   f"({self.path}); snowgan.load(...) gives another")
-        return resolve(mode, {**self._settings, self._source: self.path, **values}, what)[0]
+        defaults = {k: v for k, v in self._settings.items() if topic_of(k) in COMMANDS[mode].topics}
+        given = {k: v for k, v in values.items() if v is not None}  # None: not given, so load's default holds
+        return resolve(mode, {**defaults, self._source: self.path, **given}, what)[0]
 
     def generate(self, n: Optional[int] = None, *, seed: Optional[int] = None, cls: Any = None,
                  truncation: Optional[float] = None, **settings: Any) -> list["Image.Image"]:
