@@ -169,21 +169,26 @@ class Model(_Shows):
     _source = "model"  # the flag that names this object to a command (--model DIR; a Run: --run DIR)
 
     def __init__(self, path: PathLike, **settings: Any) -> None:
-        typed_values("generate", settings, "snowgan.load()")  # unknown names and bad values: now, not at a call
         self.path = Path(path)
+        self._own(settings, "snowgan.load()")
+        typed_values("generate", settings, "snowgan.load()")  # unknown names and bad values: now, not at a call
         self._settings = {ALIASES.get(k, k): v for k, v in settings.items()}  # load's defaults
 
     def __fspath__(self) -> str:
         return os.fspath(self.path)
 
-    def _resolve(self, mode: str, what: str, **values: Any) -> Config:
-        """The command's settings: load's defaults that it reads, this folder (--run or --model), the call's."""
-        from .helptext import COMMANDS, topic_of
-
+    def _own(self, values: dict[str, Any], what: str) -> None:
+        """--run and --model are this object's own folder; naming another is a ConfigError."""
         for taken in ("run", "model"):
             if values.get(taken) is not None:
                 raise ConfigError(f"{what}: --{taken} is this {type(self).__name__.lower()}'s own "
                                   f"({self.path}); snowgan.load(...) gives another")
+
+    def _resolve(self, mode: str, what: str, **values: Any) -> Config:
+        """The command's settings: load's defaults that it reads, this folder (--run or --model), the call's."""
+        from .helptext import COMMANDS, topic_of
+
+        self._own(values, what)
         defaults = {k: v for k, v in self._settings.items() if topic_of(k) in COMMANDS[mode].topics}
         given = {k: v for k, v in values.items() if v is not None}  # None: not given, so load's default holds
         return resolve(mode, {**defaults, self._source: self.path, **given}, what)[0]
