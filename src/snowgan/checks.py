@@ -17,7 +17,7 @@ import importlib.util
 from pathlib import Path
 from typing import Optional
 
-from .config import Config, ConfigError
+from .config import LENGTH_FIELDS, Config, ConfigError
 from .errors import check_path
 from .helptext import COMMANDS, commands_reading, topic_of
 from .runfolder import RunFolder
@@ -25,7 +25,6 @@ from .runfolder import RunFolder
 # Topics that describe how a run is trained: fixed once it is, so commands that read a
 # trained run use the run's own values.
 TRAINING_TOPICS = frozenset({"start", "size", "model", "train", "aug", "log", "metrics"})
-LENGTH_ORDER = ("steps", "kimg", "epochs", "minutes")  # the first one set decides the training length
 
 
 # Flags that name something a command reads: (what it must be, errors.PATH_KINDS; what to give).
@@ -135,7 +134,7 @@ def ignored_flags(mode: str, typed: set[str], cfg: Config) -> list[str]:
 def length_notes(cfg: Config, typed: set[str], given: set[str]) -> list[str]:
     """Which training length wins when more than one is set, and which are not used."""
     t = cfg.train
-    set_now = [n for n in LENGTH_ORDER if n in given and getattr(t, n) is not None]
+    set_now = [n for n in LENGTH_FIELDS if n in given and getattr(t, n) is not None]
     if len(set_now) < 2:
         return []
     winner, losers = set_now[0], set_now[1:]

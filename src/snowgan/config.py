@@ -334,6 +334,10 @@ SECTIONS: dict[str, type] = {
 }
 
 # Sections whose values define what a checkpoint contains; a resume must match them.
+# The training length fields, in the order they win: the first one set decides (--steps over --kimg over
+# --epochs over --minutes); plan.py, checks.py and the report read it here.
+LENGTH_FIELDS = ("steps", "kimg", "epochs", "minutes")
+
 IDENTITY_FIELDS = ("arch", "loss", "latent_dim", "g_width", "d_width", "max_width", "g_norm",
                    "d_norm", "spectral_norm", "image_size", "channels", "pg_start",
                    "blocks_per_stage", "conditional", "class_names")

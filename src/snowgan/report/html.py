@@ -307,10 +307,10 @@ NOT_SHAPING = {"cache_dir", "workers", "max_bad_fraction", "compile", "channels_
 
 
 def _unused_lengths(train: dict) -> set[str]:
-    """The training lengths to leave out: every one set but the one that decided (checks.LENGTH_ORDER)."""
-    from ..checks import LENGTH_ORDER
+    """The training lengths to leave out: every one set but the one that decided (config.LENGTH_FIELDS)."""
+    from ..config import LENGTH_FIELDS
 
-    set_now = [n for n in LENGTH_ORDER if train.get(n) is not None]
+    set_now = [n for n in LENGTH_FIELDS if train.get(n) is not None]
     return set(set_now[1:])
 
 

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Optional
 
-from ..config import Config
+from ..config import LENGTH_FIELDS, Config
 from ..flags import DATA_RECIPE, DATA_RECIPE_WITHOUT_WEIGHTS
 from ..text import duration, number, plural
 from . import distributed as dist_util
@@ -44,7 +44,6 @@ CALIBRATION_STEPS = 8    # iterations timed before the length is fixed (the firs
 LOG_LINES = 200
 SAMPLE_GRIDS = 24
 CHECKPOINTS = 8
-LENGTH_FIELDS = ("steps", "kimg", "epochs", "minutes")
 INTERVAL_FIELDS = ("log_every", "sample_every", "checkpoint_every")
 
 
