@@ -78,14 +78,14 @@ def test_no_spectrum_no_picture_and_an_old_one_is_removed(tmp_path: Path) -> Non
     assert "Power spectrum" not in write_report(run).read_text()
 
 
-def test_coverage_and_the_spectral_error_are_curves_and_latest_rows_with_their_direction(tmp_path: Path) -> None:
+def test_variety_and_the_spectral_error_are_curves_and_latest_rows_with_their_direction(tmp_path: Path) -> None:
     from snowgan.report.plots import better, metric_curves
 
-    rows = [{"step": s, "kimg": s / 10, "kid": 1 / s, "feature_coverage": 0.1 * s, "spectral_hf": 3.0 / s}
-            for s in (1, 2, 3)]
-    assert metric_curves(rows) == ["kid", "feature_coverage", "spectral_hf"]
-    assert better("feature_coverage").startswith("higher") and better("spectral_hf") == "lower"
+    rows = [{"step": s, "kimg": s / 10, "kid": 1 / s, "feature_variety": 0.1 * s, "feature_coverage": 0.2 * s,
+             "spectral_hf": 3.0 / s} for s in (1, 2, 3)]
+    assert metric_curves(rows) == ["kid", "feature_variety", "spectral_hf"]  # coverage: in the table only
+    assert better("feature_variety").startswith("higher") and better("spectral_hf") == "lower"
     run = write_run_folder(tmp_path / "run")
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = write_report(run).read_text().split("id=summary")[1].split("</section>")[0]
-    assert "feature coverage" in summary and "higher is better" in summary and "lower is better" in summary
+    assert "feature variety" in summary and "higher is better" in summary and "lower is better" in summary

@@ -93,8 +93,9 @@ def _metric_entries(values: dict[str, float], proto: dict[str, str], curves: Opt
     if "diversity" in values:
         extra = {k: values[k] for k in ("div_fake", "div_real", "dup_rate", "dup_rate_real", "memorised",
                                         "train_nn_ratio", "tau")}
-        if np.isfinite(values.get("feature_coverage", np.nan)):  # measured beside an Inception metric
-            extra["feature_coverage"] = values["feature_coverage"]
+        for k in ("feature_variety", "feature_coverage"):  # measured beside an Inception metric
+            if np.isfinite(values.get(k, np.nan)):
+                extra[k] = values[k]
         out["diversity"] = {"value": values["diversity"], **extra, "protocol": proto["diversity"]}
     if "spectral_hf" in values:
         out["spectral_hf"] = {"value": values["spectral_hf"], "bias": values["spectral_hf_bias"],
@@ -115,7 +116,8 @@ def format_table(entries: dict[str, dict], protocols: bool = True) -> str:
         if name == "diversity":
             v += (f"  (near-duplicates {e['dup_rate']:.0%} vs real {e['dup_rate_real']:.0%}, "
                   f"memorised {e['memorised']:.0%}"
-                  + (f", feature coverage {e['feature_coverage']:.0%}" if "feature_coverage" in e else "") + ")")
+                  + (f", feature variety {e['feature_variety']:.0%}" if "feature_variety" in e else "")
+                  + (f", coverage {e['feature_coverage']:.0%}" if "feature_coverage" in e else "") + ")")
         if name == "spectral_hf":
             v += (f" dB  ({'more' if e['bias'] > 0 else 'less'} fine detail than the real images: "
                   f"mean difference {e['bias']:+.2f} dB)")

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import ConfigError
-from .collapse import collapse_signals, feature_coverage
+from .collapse import collapse_signals, feature_coverage, feature_variety
 from .features import float_images, inception_features, real_features, real_features_cached, subset_indices
 from .fid import fid_from_features
 from .kid import kid_from_features
@@ -178,7 +178,8 @@ class MetricSuite:
 
         values keys: fid; kid, kid_std; precision, recall; density, coverage; swd and
         swd_<HxW> per level; diversity, div_fake, div_real, dup_rate, dup_rate_real,
-        memorised, train_nn_ratio (and feature_coverage when an Inception metric is measured too);
+        memorised, train_nn_ratio (and feature_coverage, feature_variety when an Inception metric is
+        measured too);
         spectral_hf, spectral_hf_bias; plus time_metrics_s.
         ``self.curves`` then holds the spectrum's two curves (``spectrum.spectrum_record``).
         """
@@ -239,8 +240,10 @@ class MetricSuite:
                                   f"near-duplicate tau={sig.tau:.4f}")
             if features is not None:  # motif collapse, seen in the features the Inception metrics computed
                 values["feature_coverage"] = feature_coverage(features[1][:n_eq], features[0][eq])
-                proto["diversity"] += (f"; feature_coverage: coverage (Naeem 2020, k={DC_K}) in the Inception pool3 "
-                                       f"features, {n_eq} generated vs {n_eq} real")
+                values["feature_variety"] = feature_variety(features[1][:n_eq], features[0][eq])
+                proto["diversity"] += (f"; feature_coverage: coverage (Naeem 2020, k={DC_K}), feature_variety: recall "
+                                       f"(Kynkaanniemi 2019, k={PR_K}) of the samples moved onto the real mean, in the "
+                                       f"Inception pool3 features, {n_eq} generated vs {n_eq} real")
         if "spectrum" in self.names:
             key = ("spectrum", hw, n_eq)
             if key not in self._by_size:

@@ -131,7 +131,7 @@ def _warnings(run_dir: Path, **_) -> str:
 # for whoever tunes the run and goes under "Details" (issue 42: the table read like a lab notebook).
 HEADLINE_STATS = ("step", "kimg", "time_s")
 HEADLINE_METRICS = {"kid": "KID", "fid": "FID", "swd": "SWD", "diversity": "diversity",
-                    "feature_coverage": "feature coverage", "spectral_hf": "high-frequency error (dB)"}
+                    "feature_variety": "feature variety", "spectral_hf": "high-frequency error (dB)"}
 SPECTRUM_CAPTION = ("Power spectrum of the generated and the real images, averaged over directions: how much of "
                     "each fineness of detail they hold. A generated curve above the real one at high frequencies is "
                     "noise or checkerboard texture; below it, blur.")

@@ -30,7 +30,7 @@ STATS_PANELS = [
 ]
 # The metrics a user reads as curves; the rest of metrics.jsonl (div_real and tau: references;
 # swd per level; dup_rate, memorised) stays in the table and the file.
-USER_METRICS = ("kid", "fid", "swd", "swd/avg", "diversity", "feature_coverage", "spectral_hf")
+USER_METRICS = ("kid", "fid", "swd", "swd/avg", "diversity", "feature_variety", "spectral_hf")
 # Keys of metrics.jsonl lines that locate a measurement rather than being one ("time" is a Unix
 # timestamp; "time_metrics_s" how long measuring took).
 NOT_METRICS = {"step", "kimg", "epoch", "time", "time_s", "time_metrics_s", "n_samples", "n_real", "n_fake", "seed"}
@@ -45,6 +45,7 @@ BETTER = {"fid": "lower", "kid": "lower", "swd": "lower", "precision": "higher",
           "density": "higher", "coverage": "higher", "diversity": "higher, up to 1 (as varied as the data)",
           "div_fake": "higher", "dup_rate": "lower", "memorised": "lower",
           "train_nn_ratio": "higher (well below 1 = copying)", "spectral_hf": "lower",
+          "feature_variety": "higher, up to about 0.75 (two halves of a photo folder)",
           "feature_coverage": "higher, up to about 0.96 (two halves of a photo folder)"}
 
 
