@@ -3,11 +3,13 @@
     python bench/projected_throughput.py                          # both cases, 5 repeats
     python bench/projected_throughput.py --cases projected64 --repeats 3 --block_s 8 --json out.json
     python bench/projected_throughput.py --min_backbone 224       # the paper's backbone size
+    python bench/projected_throughput.py --cases photos64,photos128,photos256,photos512 --share --memory
 
 Cases (built-in dataset, the ``projected`` recipe through the real flag machinery: hinge,
 DiffAugment color,translation,cutout, Adam (0, 0.99), batch 16, widths 32, EMA):
 projected64 (64x64 images, backbone input 128x128) and projected32 (32x32, also 128x128);
-photos64 is the ``photos`` recipe (the default for ``--data``: G width 16, two G steps per D step).
+photos64 is the ``photos`` recipe (the default for ``--data``: G width 16, two G steps per D step);
+photos128, photos256 and photos512 are the same recipe at those sizes (backbone input 128, 224, 224).
 
 snowgan side: what ``snowgan --mode train`` runs per iteration (bench/train_throughput.py's
 SnowganIteration: Batches.next -> GANSteps.d_step -> g_step -> EMA), precision auto (bf16
@@ -22,11 +24,17 @@ blocks of ``--block_s`` seconds (order swapped each repeat) so a shared machine 
 both alike; the ratio per repeat, its median and range are reported, with the FLOPs per
 image and the fraction of the measured matmul peak (bf16, or fp32 on CPUs without bf16 units,
 as train_throughput.py does).
+
+``--share``: the frozen feature network's share of snowgan's timed blocks (its forward, and its
+backward in the G steps) and G's, by timing hooks (bench/step_parts.py). ``--memory``: the peak
+memory of each case's snowgan step, built and run in a fresh process (resident set and torch's
+own allocations; bench/step_parts.py); ``--repeats 0 --memory`` measures only that.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import os
 import platform
@@ -44,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_throughput import PEAK_DTYPE, PEAK_NAME, SnowganIteration, count_flops, matmul_peak, spread, timed_block  # noqa: E402
 from plain_reference import plain_activations  # noqa: E402
 from resultfile import write_results  # noqa: E402
+from step_parts import StepParts, peak_memory  # noqa: E402
 
 from snowgan.augment import DiffAugment  # noqa: E402
 from snowgan.models.projected import networks as projected  # noqa: E402
@@ -54,6 +63,9 @@ CASES = {
     "projected64": ["--recipe", "projected", "--image_size", "64"],
     "projected32": ["--recipe", "projected", "--image_size", "32"],
     "photos64": ["--recipe", "photos", "--image_size", "64"],  # the --data default: g_width 16, two G steps
+    "photos128": ["--recipe", "photos", "--image_size", "128"],
+    "photos256": ["--recipe", "photos", "--image_size", "256"],
+    "photos512": ["--recipe", "photos", "--image_size", "512"],
 }
 
 
@@ -135,8 +147,8 @@ def run_case(name: str, args: argparse.Namespace, peaks: list[float]) -> dict:
     for _ in range(args.warmup):
         snow()
         ref.iteration()
-    flops_snow, flops_ref = count_flops(snow), count_flops(ref.iteration)
-    ratios, ips_snow, ips_ref, fractions = [], [], [], []
+    flops_snow, flops_ref = (count_flops(snow), count_flops(ref.iteration)) if args.flops else (0, 0)
+    ratios, ips_snow, ips_ref, fractions, shares, loads = [], [], [], [], [], []
     for r in range(args.repeats):
         threads = configure_threads(torch.device("cpu")) if args.threads == 0 else str(args.threads)
         order = [("snow", snow), ("ref", ref.iteration)]
@@ -144,27 +156,56 @@ def run_case(name: str, args: argparse.Namespace, peaks: list[float]) -> dict:
             order.reverse()
         got = {}
         for key, fn in order:
-            n, dt = timed_block(fn, args.block_s)
+            parts = StepParts(snow.steps) if args.share and key == "snow" else contextlib.nullcontext()
+            with parts:
+                n, dt = timed_block(fn, args.block_s)
             got[key] = n * per_iter / dt
+            if args.share and key == "snow":
+                shares.append(parts.shares(dt))
         ips_snow.append(got["snow"])
         ips_ref.append(got["ref"])
         ratios.append(got["snow"] / got["ref"])
         peaks.append(matmul_peak(PEAK_DTYPE))
         fractions.append(got["snow"] * flops_snow / per_iter / peaks[-1])
-        print(f"  repeat {r + 1}/{args.repeats}: snowgan {got['snow']:.1f} img/s, reference {got['ref']:.1f} img/s, "
-              f"ratio {ratios[-1]:.2f}; {threads}; load average {os.getloadavg()[0]:.2f}", flush=True)
+        loads.append(os.getloadavg()[0])
+        share = (f"; frozen network {100 * shares[-1]['frozen']:.0f}% (forward {100 * shares[-1]['frozen_forward']:.0f}%), "
+                 f"G {100 * shares[-1]['G']:.0f}%" if shares else "")
+        print(f"  repeat {r + 1}/{args.repeats}: snowgan {got['snow']:.2f} img/s, reference {got['ref']:.2f} img/s, "
+              f"ratio {ratios[-1]:.2f}{share}; {threads}; load average {loads[-1]:.2f}", flush=True)
     med = statistics.median(ips_snow)
     out = {"case": name, "argv": argv, "backbone_hw": list(D.backbone_hw), "precision": snow.precision.name,
            "images_per_iteration": per_iter, "ratio": spread(ratios), "snowgan_img_s": spread(ips_snow),
            "reference_img_s": spread(ips_ref), "flops_per_image_snowgan": flops_snow / per_iter,
            "flops_per_image_reference": flops_ref / per_iter, "snowgan_gflops": med * flops_snow / per_iter / 1e9,
-           "fraction_of_peak": spread(fractions), "load_average_1min": os.getloadavg()[0]}
+           "fraction_of_peak": spread(fractions), "load_average_1min": os.getloadavg()[0],
+           "load_average_per_repeat": loads}
+    if not args.flops:  # not counted
+        for k in ("flops_per_image_snowgan", "flops_per_image_reference", "snowgan_gflops", "fraction_of_peak"):
+            out[k] = None
+    if shares:
+        out["share"] = {k: spread([s[k] for s in shares]) for k in shares[0]}
     r = out["ratio"]
+    flops = (f", {flops_snow / per_iter / 1e9:.2f} GFLOP per image = {med * flops_snow / per_iter / 1e9:.1f} GFLOP/s "
+             f"= {100 * statistics.median(fractions):.1f}% of the {PEAK_NAME} matmul peak (best {max(peaks) / 1e9:.0f} "
+             f"GFLOP/s)" if args.flops else "")
     print(f"[{name}] ratio median {r['median']:.2f} (min {r['min']:.2f}, max {r['max']:.2f}, n={r['n']}); snowgan "
-          f"{med:.1f} img/s, {flops_snow / per_iter / 1e9:.2f} GFLOP per image = {out['snowgan_gflops']:.1f} GFLOP/s "
-          f"= {100 * statistics.median(fractions):.1f}% of the {PEAK_NAME} matmul peak (best {max(peaks) / 1e9:.0f} GFLOP/s)",
-          flush=True)
+          f"{med:.2f} img/s{flops}", flush=True)
+    if shares:
+        sh = {k: 100 * v["median"] for k, v in out["share"].items()}
+        print(f"[{name}] share of snowgan's step (median): frozen network {sh['frozen']:.0f}% (forward "
+              f"{sh['frozen_forward']:.0f}%, backward {sh['frozen_backward']:.0f}%), G {sh['G']:.0f}%, the rest "
+              f"{sh['rest']:.0f}%", flush=True)
     return out
+
+
+def memory_case(name: str, args: argparse.Namespace) -> dict:
+    """Peak memory of the case's snowgan step, built and run in a fresh process."""
+    argv = CASES[name] + ["--progress", "none"] + args.snowgan_flags.split()
+    m = peak_memory(argv, args.memory_iterations)
+    print(f"[{name}] memory: peak resident {m['rss_peak_mb']:.0f} MB, torch's allocations at most "
+          f"{m['torch_peak_allocated_mb']:.0f} MB (batch {m['batch_size']}, dataset {m['dataset_images']} images = "
+          f"{m['dataset_mb']:.0f} MB); load average {os.getloadavg()[0]:.2f}", flush=True)
+    return m
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="smallest backbone input side (snowgan's rule: 128; the paper: 224)")
     p.add_argument("--snowgan_flags", default="", help="extra snowgan flags, e.g. '--batch_size 32'")
     p.add_argument("--threads", type=int, default=0, help="fixed intra-op threads (0: snowgan's choice)")
+    p.add_argument("--share", action="store_true", help="time the frozen network and G inside snowgan's blocks")
+    p.add_argument("--memory", action="store_true", help="peak memory of each case's step, in a fresh process")
+    p.add_argument("--memory_iterations", type=int, default=2, help="iterations the memory process runs")
+    p.add_argument("--no_flops", dest="flops", action="store_false", help="skip counting FLOPs (one "
+                   "iteration of each side under a dispatch mode: minutes at 512 px)")
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args(argv)
     projected.MIN_BACKBONE = args.min_backbone  # read by backbone_size() when D is built
@@ -187,8 +233,14 @@ def main(argv: list[str] | None = None) -> int:
             "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:])}
     print(f"torch {info['torch']}, {threads}", flush=True)
     peaks = [matmul_peak(PEAK_DTYPE)]
-    results = [run_case(name, args, peaks) for name in args.cases.split(",") if name]
-    info.update(peak_dtype=PEAK_NAME, matmul_peak_gflops=spread([x / 1e9 for x in peaks]), results=results)
+    results = []
+    for name in (n for n in args.cases.split(",") if n):
+        out = run_case(name, args, peaks) if args.repeats else {"case": name}
+        if args.memory:
+            out["memory"] = memory_case(name, args)
+        results.append(out)
+    info.update(peak_dtype=PEAK_NAME, matmul_peak_gflops=spread([x / 1e9 for x in peaks]), results=results,
+                load_average_end=list(os.getloadavg()))
     if args.json:
         write_results(args.json, info)
     return 0

@@ -1,0 +1,224 @@
+"""Where a training step's time and memory go: the frozen network's and G's share, and the step's peak memory.
+
+Used by bench/projected_throughput.py (``--share``, ``--memory``); on its own it measures the peak memory
+of any snowgan command line's step in this process:
+
+    python bench/step_parts.py --iterations 2 -- --recipe photos --image_size 256
+
+Time: timing hooks (not torch.profiler, which slows every small op and so inflates a network of
+many small layers). A part's forward is the time from its forward pre-hook to its forward hook; its
+backward runs from the moment the first of its outputs' gradients is complete (a tensor hook) to the
+moment its input's gradient is (a tensor hook: the frozen network) or its last parameter's gradient
+is accumulated (a post-accumulate hook: G, whose latents need no gradient). The frozen network's
+outputs are taken along one chain, so its deepest output's gradient is complete first and none of
+its backward can run before; autograd runs ready nodes newest first, so what runs between the two
+moments is the part's own backward (and at most the last of the 1x1 projections that read its
+outputs). On a CPU every kernel is synchronous, so wall-clock stamps time the work.
+
+Memory: in a fresh process (the resident-set peak only grows, and snowgan keeps freed memory in its
+heap), build the step as ``snowgan train`` does and run ``iterations`` of it: the peak resident set
+(VmHWM), and torch's own figure, the peak of the bytes its CPU allocator holds for tensors,
+summed from torch.profiler's allocation events (recorded from before anything is built, so weights,
+optimizer states, activations and the dataset's tensors all count; the profiler records only
+allocations here, its own cost is a few MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+class PartTimer:
+    """Forward and backward wall time of one module, by hooks (see the module docstring).
+
+    end: "input" (the backward ends when the module's input has its gradient) or "params" (when
+    the last of its parameters has).
+    """
+
+    def __init__(self, module: nn.Module, end: str) -> None:
+        self.module, self.end = module, end
+        self.forward_s, self.calls = 0.0, 0
+        self._passes: list[list] = []  # [first output gradient complete, end of backward] per forward with grad
+        self._t0 = 0.0
+        self._input_pass: list | None = None
+        self._handles: list = []
+
+    def __enter__(self) -> "PartTimer":
+        self._handles = [self.module.register_forward_pre_hook(self._pre),
+                         self.module.register_forward_hook(self._post)]
+        if self.end == "params":
+            self._handles += [p.register_post_accumulate_grad_hook(self._param_done)
+                              for p in self.module.parameters()]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    def _pre(self, module, args) -> None:
+        self._input_pass = None
+        x = args[0] if args else None
+        if self.end == "input" and torch.is_tensor(x) and x.requires_grad and torch.is_grad_enabled():
+            self._input_pass = [None, None]
+            x.register_hook(lambda g, rec=self._input_pass: rec.__setitem__(1, time.perf_counter()))
+        self._t0 = time.perf_counter()
+
+    def _post(self, module, args, out) -> None:
+        self.forward_s += time.perf_counter() - self._t0
+        self.calls += 1
+        outs = [t for t in (out if isinstance(out, (list, tuple)) else [out]) if torch.is_tensor(t) and t.requires_grad]
+        if not outs:
+            return
+        rec = self._input_pass if self.end == "input" else [None, None]
+        if rec is None:
+            return
+        self._passes.append(rec)
+
+        def arrived(g, rec=rec):
+            if rec[0] is None:
+                rec[0] = time.perf_counter()
+
+        for t in outs:
+            t.register_hook(arrived)
+
+    def _param_done(self, p) -> None:
+        if self._passes:
+            self._passes[-1][1] = time.perf_counter()
+
+    @property
+    def backward_s(self) -> float:
+        return sum(b - a for a, b in self._passes if a is not None and b is not None and b >= a)
+
+    @property
+    def backward_passes(self) -> int:
+        return sum(1 for a, b in self._passes if a is not None and b is not None)
+
+
+class StepParts:
+    """Times the frozen feature network and G inside a projected-family step (snowgan's GANSteps).
+
+    ``with StepParts(steps): ...`` then ``shares(seconds)``: each part's time as a fraction of the
+    wall time the block took (and the calls and backward passes each part saw).
+    """
+
+    def __init__(self, steps) -> None:
+        backbone = steps.D_module.load_backbone()
+        self.frozen = PartTimer(backbone, end="input")
+        self.G = PartTimer(steps.G_module, end="params")
+
+    def __enter__(self) -> "StepParts":
+        self.frozen.__enter__()
+        self.G.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.frozen.__exit__()
+        self.G.__exit__()
+
+    def seconds(self) -> dict:
+        f, g = self.frozen, self.G
+        return {"frozen_forward": f.forward_s, "frozen_backward": f.backward_s, "frozen": f.forward_s + f.backward_s,
+                "G_forward": g.forward_s, "G_backward": g.backward_s, "G": g.forward_s + g.backward_s,
+                "frozen_calls": f.calls, "frozen_backward_passes": f.backward_passes,
+                "G_calls": g.calls, "G_backward_passes": g.backward_passes}
+
+    def shares(self, wall_s: float) -> dict:
+        s = self.seconds()
+        out = {k: s[k] / wall_s for k in ("frozen_forward", "frozen_backward", "frozen", "G_forward", "G_backward", "G")}
+        out["rest"] = 1.0 - out["frozen"] - out["G"]
+        out.update((k, s[k]) for k in ("frozen_calls", "frozen_backward_passes", "G_calls", "G_backward_passes"))
+        return out
+
+
+# ---- peak memory ------------------------------------------------------------------------------
+
+def rss_peak_bytes() -> int:
+    """This process's peak resident set: VmHWM on Linux (ru_maxrss would carry the peak of the parent
+    a subprocess was forked from across exec), else ru_maxrss."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024  # bytes on macOS, KiB elsewhere
+
+
+def measure_memory(argv: list[str], iterations: int) -> dict:
+    """Peak memory of building snowgan's step for argv and running it ``iterations`` times, here.
+
+    Meaningful in a fresh process only (see peak_memory)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from train_throughput import SnowganIteration
+
+    from snowgan.train.device import configure_threads
+
+    threads = configure_threads(torch.device("cpu"))
+    rss_before = rss_peak_bytes()
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        snow = SnowganIteration(argv)
+        rss_built = rss_peak_bytes()
+        t0 = time.perf_counter()
+        for _ in range(iterations):
+            snow()
+        seconds = time.perf_counter() - t0
+    rss_peak = rss_peak_bytes()
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]")
+    live = peak = 0
+    for _, nbytes in events:
+        live += nbytes
+        peak = max(peak, live)
+    data = snow.dataset.images
+    return {"argv": argv, "threads": threads, "iterations": iterations, "batch_size": snow.batch_size,
+            "precision": snow.precision.name, "seconds_per_iteration": seconds / iterations,
+            "rss_peak_mb": rss_peak / 2 ** 20, "rss_after_imports_mb": rss_before / 2 ** 20,
+            "rss_after_build_mb": rss_built / 2 ** 20, "torch_peak_allocated_mb": peak / 2 ** 20,
+            "dataset_images": int(data.shape[0]), "dataset_mb": data.nbytes / 2 ** 20}
+
+
+def peak_memory(argv: list[str], iterations: int = 2, timeout: float | None = None) -> dict:
+    """measure_memory(argv, iterations) in a fresh Python process (this script), its result."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--iterations", str(iterations), "--json_line", "--", *argv]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--iterations", type=int, default=2, help="iterations of the step after building it")
+    p.add_argument("--json_line", action="store_true", help="print the result as one JSON line (for peak_memory)")
+    p.add_argument("snowgan", nargs=argparse.REMAINDER, help="snowgan flags, after --")
+    args = p.parse_args(argv)
+    flags = args.snowgan[1:] if args.snowgan[:1] == ["--"] else list(args.snowgan)
+    if "--progress" not in flags:
+        flags += ["--progress", "none"]
+    out = measure_memory(flags, args.iterations)
+    if args.json_line:
+        print(json.dumps(out), flush=True)
+    else:
+        print(f"peak resident {out['rss_peak_mb']:.0f} MB (after imports {out['rss_after_imports_mb']:.0f}, built "
+              f"{out['rss_after_build_mb']:.0f}); torch's allocations at most {out['torch_peak_allocated_mb']:.0f} MB; "
+              f"batch {out['batch_size']}, {out['precision']}, {out['seconds_per_iteration']:.1f} s per iteration; "
+              f"dataset {out['dataset_images']} images, {out['dataset_mb']:.0f} MB", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
