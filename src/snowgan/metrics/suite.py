@@ -189,70 +189,90 @@ class MetricSuite:
             raise ConfigError(f"generated images have {fake.shape[1]} channels, the real images "
                               f"{self.real.shape[1]}; use data with the run's --channels")
         real = self._real_at(hw)
-        n_fake = len(fake)
-        n_eq = min(len(real), n_fake)
-        eq = self._equal_subset(n_eq)
+        eq = self._equal_subset(min(len(real), len(fake)))  # the real images measured at equal counts
         values: dict[str, float] = {}
         proto: dict[str, str] = {}
         self.curves = {}
-        features = None  # (real, generated) Inception features, when an Inception metric computes them
-        if NEEDS_INCEPTION & set(self.names):
-            f_fake = inception_features(self._net, fake, self.device, progress=self.progress,
-                                        desc="generated-image features")
-            f_real = self._real_inception(hw)
-            features = (f_real, f_fake)
-            inc = self._inception_protocol()
-            if "fid" in self.names:
-                values["fid"] = fid_from_features(f_real, f_fake)
-                proto["fid"] = (f"{inc}; {n_fake} generated vs {self._real_desc(len(real), hw)} "
-                                f"(biased upwards at small counts: compare at equal counts only)")
-            if "kid" in self.names:
-                kid = kid_from_features(f_real, f_fake, seed=self.seed)
-                values["kid"], values["kid_std"] = kid.mean, kid.std
-                subsets = (f"both sets whole ({kid.subset_size} each), so no spread over subsets" if kid.whole
-                           else f"{kid.n_subsets} subsets of {kid.subset_size}, std over subsets")
-                proto["kid"] = (f"{inc}; unbiased MMD^2, cubic kernel, {subsets}; "
-                                f"{n_fake} generated vs {self._real_desc(len(real), hw)}")
-            same = f"{n_eq} generated vs {self._real_desc(n_eq, hw)}"
-            if "pr" in self.names:
-                values["precision"], values["recall"] = precision_recall(f_real[eq], f_fake[:n_eq])
-                proto["pr"] = f"{inc}; k={PR_K} (Kynkaanniemi 2019); {same}"
-            if "dc" in self.names:
-                values["density"], values["coverage"] = density_coverage(f_real[eq], f_fake[:n_eq])
-                proto["dc"] = f"{inc}; k={DC_K} (Naeem 2020); {same}"
+        features = self._inception_metrics(fake, real, hw, eq, values, proto) \
+            if NEEDS_INCEPTION & set(self.names) else None  # (real, generated) Inception features
         if "swd" in self.names:
-            key = ("swd", hw, n_eq)
-            if key not in self._by_size:
-                self._by_size[key] = descriptors(real[eq], self.seed, device=self.device)
-            sizes = level_sizes(*hw)
-            per = swd_from_descriptors(self._by_size[key], descriptors(fake[:n_eq], self.seed + 1,
-                                                                         device=self.device), sizes, self.seed)
-            values["swd"] = float(np.mean(list(per.values())))
-            values.update({f"swd_{k}": v for k, v in per.items()})
-            proto["swd"] = (f"SWD x1e3, Laplacian pyramid levels {', '.join(per)}, 128 7x7 patches per image, "
-                            f"4x128 directions, mean over levels; {n_eq} generated vs {self._real_desc(n_eq, hw)}")
+            self._swd(fake, real, hw, eq, values, proto)
         if "diversity" in self.names:
-            train = self._train_at(hw)
-            sig = collapse_signals(fake[:n_eq], real[eq], train)
-            values.update(sig.as_dict())
-            proto["diversity"] = (f"RMS pixel distance at <=32 px; {n_eq} generated vs {self._real_desc(n_eq, hw)}; "
-                                  f"memorisation vs {len(train)} training images; "
-                                  f"near-duplicate tau={sig.tau:.4f}")
-            if features is not None:  # motif collapse, seen in the features the Inception metrics computed
-                values["feature_coverage"] = feature_coverage(features[1][:n_eq], features[0][eq])
-                values["feature_variety"] = feature_variety(features[1][:n_eq], features[0][eq])
-                proto["diversity"] += (f"; feature_coverage: coverage (Naeem 2020, k={DC_K}), feature_variety: recall "
-                                       f"(Kynkaanniemi 2019, k={PR_K}) of the samples moved onto the real mean, in the "
-                                       f"Inception pool3 features, {n_eq} generated vs {n_eq} real")
+            self._diversity(fake, real, hw, eq, features, values, proto)
         if "spectrum" in self.names:
-            key = ("spectrum", hw, n_eq)
-            if key not in self._by_size:
-                self._by_size[key] = power_spectrum(real[eq])
-            real_spec, fake_spec = self._by_size[key], power_spectrum(fake[:n_eq])
-            err = spectral_error(real_spec, fake_spec)
-            values["spectral_hf"], values["spectral_hf_bias"] = err.hf, err.bias
-            self.curves["spectrum"] = spectrum_record(real_spec, fake_spec)
-            proto["spectrum"] = (f"{SPECTRUM_PROTOCOL}; at {hw[0]}x{hw[1]}; "
-                                 f"{n_eq} generated vs {self._real_desc(n_eq, hw)}")
+            self._spectrum(fake, real, hw, eq, values, proto)
         values["time_metrics_s"] = time.time() - t0
         return values, proto
+
+    def _inception_metrics(self, fake: np.ndarray, real: np.ndarray, hw: tuple[int, int], eq: np.ndarray,
+                           values: dict, proto: dict) -> tuple[np.ndarray, np.ndarray]:
+        """FID, KID, precision/recall, density/coverage from one pass of Inception features; returns
+        (real, generated) features for the motif measures."""
+        n_fake, n_eq = len(fake), len(eq)
+        f_fake = inception_features(self._net, fake, self.device, progress=self.progress,
+                                    desc="generated-image features")
+        f_real = self._real_inception(hw)
+        inc = self._inception_protocol()
+        if "fid" in self.names:
+            values["fid"] = fid_from_features(f_real, f_fake)
+            proto["fid"] = (f"{inc}; {n_fake} generated vs {self._real_desc(len(real), hw)} "
+                            f"(biased upwards at small counts: compare at equal counts only)")
+        if "kid" in self.names:
+            kid = kid_from_features(f_real, f_fake, seed=self.seed)
+            values["kid"], values["kid_std"] = kid.mean, kid.std
+            subsets = (f"both sets whole ({kid.subset_size} each), so no spread over subsets" if kid.whole
+                       else f"{kid.n_subsets} subsets of {kid.subset_size}, std over subsets")
+            proto["kid"] = (f"{inc}; unbiased MMD^2, cubic kernel, {subsets}; "
+                            f"{n_fake} generated vs {self._real_desc(len(real), hw)}")
+        same = f"{n_eq} generated vs {self._real_desc(n_eq, hw)}"
+        if "pr" in self.names:
+            values["precision"], values["recall"] = precision_recall(f_real[eq], f_fake[:n_eq])
+            proto["pr"] = f"{inc}; k={PR_K} (Kynkaanniemi 2019); {same}"
+        if "dc" in self.names:
+            values["density"], values["coverage"] = density_coverage(f_real[eq], f_fake[:n_eq])
+            proto["dc"] = f"{inc}; k={DC_K} (Naeem 2020); {same}"
+        return f_real, f_fake
+
+    def _swd(self, fake: np.ndarray, real: np.ndarray, hw: tuple[int, int], eq: np.ndarray, values: dict,
+             proto: dict) -> None:
+        n_eq = len(eq)
+        key = ("swd", hw, n_eq)
+        if key not in self._by_size:
+            self._by_size[key] = descriptors(real[eq], self.seed, device=self.device)
+        sizes = level_sizes(*hw)
+        per = swd_from_descriptors(self._by_size[key], descriptors(fake[:n_eq], self.seed + 1,
+                                                                     device=self.device), sizes, self.seed)
+        values["swd"] = float(np.mean(list(per.values())))
+        values.update({f"swd_{k}": v for k, v in per.items()})
+        proto["swd"] = (f"SWD x1e3, Laplacian pyramid levels {', '.join(per)}, 128 7x7 patches per image, "
+                        f"4x128 directions, mean over levels; {n_eq} generated vs {self._real_desc(n_eq, hw)}")
+
+    def _diversity(self, fake: np.ndarray, real: np.ndarray, hw: tuple[int, int], eq: np.ndarray,
+                   features: Optional[tuple[np.ndarray, np.ndarray]], values: dict, proto: dict) -> None:
+        """The collapse signals in pixels, and in the Inception features when they were computed."""
+        n_eq = len(eq)
+        train = self._train_at(hw)
+        sig = collapse_signals(fake[:n_eq], real[eq], train)
+        values.update(sig.as_dict())
+        proto["diversity"] = (f"RMS pixel distance at <=32 px; {n_eq} generated vs {self._real_desc(n_eq, hw)}; "
+                              f"memorisation vs {len(train)} training images; "
+                              f"near-duplicate tau={sig.tau:.4f}")
+        if features is not None:  # motif collapse, seen in the features the Inception metrics computed
+            values["feature_coverage"] = feature_coverage(features[1][:n_eq], features[0][eq])
+            values["feature_variety"] = feature_variety(features[1][:n_eq], features[0][eq])
+            proto["diversity"] += (f"; feature_coverage: coverage (Naeem 2020, k={DC_K}), feature_variety: recall "
+                                   f"(Kynkaanniemi 2019, k={PR_K}) of the samples moved onto the real mean, in the "
+                                   f"Inception pool3 features, {n_eq} generated vs {n_eq} real")
+
+    def _spectrum(self, fake: np.ndarray, real: np.ndarray, hw: tuple[int, int], eq: np.ndarray, values: dict,
+                  proto: dict) -> None:
+        n_eq = len(eq)
+        key = ("spectrum", hw, n_eq)
+        if key not in self._by_size:
+            self._by_size[key] = power_spectrum(real[eq])
+        real_spec, fake_spec = self._by_size[key], power_spectrum(fake[:n_eq])
+        err = spectral_error(real_spec, fake_spec)
+        values["spectral_hf"], values["spectral_hf_bias"] = err.hf, err.bias
+        self.curves["spectrum"] = spectrum_record(real_spec, fake_spec)
+        proto["spectrum"] = (f"{SPECTRUM_PROTOCOL}; at {hw[0]}x{hw[1]}; "
+                             f"{n_eq} generated vs {self._real_desc(n_eq, hw)}")
