@@ -76,3 +76,14 @@ def test_commands_that_use_a_trained_model_never_reach_train() -> None:
                 assert not nxt.startswith("snowgan.train"), f"{start} reaches {nxt}"
                 seen.add(nxt)
                 todo.append(nxt)
+
+
+def test_no_function_in_snowgan_is_longer_than_60_lines() -> None:
+    """Issue 40: a reader holds any function at once (scripts/function_sizes.py lists the largest)."""
+    spec = importlib.util.spec_from_file_location("function_sizes", SCRIPT.parent / "function_sizes.py")
+    sizes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sizes)  # type: ignore[union-attr]
+    found = sizes.sizes(SCRIPT.parents[1] / "src" / "snowgan")
+    assert len(found) > 1000
+    long = [f"{s.where} {s.lines} lines ({s.path})" for s in found if s.lines > 60]
+    assert not long, "split these into functions named for what they do: " + "; ".join(long)

@@ -181,8 +181,14 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
         print(format_table(class_entries, cfg.run.verbose))
     if warning:
         print(f"warning: {warning}")
-    # A new numbered file per call: a second evaluation (another --seed, --n_samples, checkpoint) keeps the first.
-    target = out_path or claim_numbered(RunFolder(run_dir).evaluations, f"seed{cfg.run.seed}", ".json")
+    _write_evaluation(result, run_dir, out_path, cfg.run.seed)
+    return 0
+
+
+def _write_evaluation(result: dict, run_dir: Path, out_path: Optional[Path], seed: int) -> None:
+    """RUN/evaluations/NNNNN-seedS.json (or --out): a new numbered file per call, so a second evaluation
+    (another --seed, --n_samples, checkpoint) keeps the first; written whole or not at all."""
+    target = out_path or claim_numbered(RunFolder(run_dir).evaluations, f"seed{seed}", ".json")
     tmp = target.with_name(target.name + ".tmp")
     try:
         with writing(target):
@@ -196,7 +202,6 @@ def evaluate_main(cfg: Config, explicit: set[str]) -> int:
     earlier = len(RunFolder(run_dir).evaluation_files()) - 1 if out_path is None else 0
     print(f"wrote {target}, the protocol of each number with it (--verbose prints them)"
           + (f"; earlier evaluations kept: {earlier} (snowgan evaluate --list shows them)" if earlier else ""))
-    return 0
 
 
 def _list(cfg: Config) -> int:
