@@ -153,7 +153,7 @@ def main() -> None:
         values["feature_variety"] = feature_variety(f, f_real)
         err = spectral_error(power_spectrum(real), power_spectrum(x))
         warning = collapse_warning(values)
-        print(f"  {name:<22} pixel diversity {values['diversity']:.2f}, feature_coverage "
+        print(f"  {name:<28} pixel diversity {values['diversity']:.2f}, feature_coverage "
               f"{values['feature_coverage']:.3f}, feature_variety {values['feature_variety']:.3f}, "
               f"spectral_hf {err.hf:.2f} dB: "
               f"{'WARNING ' + warning if warning else 'no warning'}")
