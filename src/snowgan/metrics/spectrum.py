@@ -83,18 +83,25 @@ def power_spectrum(images: np.ndarray) -> Spectrum:
     n, _, h, w = images.shape
     if min(h, w) < 4:
         raise ValueError(f"images of {h}x{w} are too small for a spectrum (need 4 px a side)")
-    window = torch.outer(torch.hann_window(h, periodic=False, dtype=torch.float64),
-                         torch.hann_window(w, periodic=False, dtype=torch.float64))
+    window = torch.outer(torch.hann_window(h, periodic=False), torch.hann_window(w, periodic=False))
     bins, nb, freq = _radial_bins(h, w)
-    flat = torch.from_numpy(bins.ravel())
     counts = np.bincount(bins.ravel(), minlength=nb)[1:]
     freq = freq[1:]
+    # A real image's spectrum is symmetric, F(-k) = conj F(k): rfft2 computes the columns 0..w//2, and each
+    # column that stands for itself and its mirror (all but 0 and, for an even width, w/2) counts twice.
+    half = w // 2 + 1
+    mirror = np.full(half, 2.0)
+    mirror[0] = 1.0
+    if w % 2 == 0:
+        mirror[-1] = 1.0
+    flat = torch.from_numpy(np.ascontiguousarray(bins[:, :half]).ravel())
+    weight = torch.from_numpy(np.broadcast_to(mirror, (h, half)).ravel().copy())
     low = torch.from_numpy(freq <= HF_FROM)
     total = torch.zeros(nb - 1, dtype=torch.float64)
     for i in range(0, n, _BATCH):
-        x = torch.from_numpy(np.ascontiguousarray(images[i:i + _BATCH])).to(torch.float64).mean(dim=1) / 255.0
+        x = torch.from_numpy(np.ascontiguousarray(images[i:i + _BATCH])).float().mean(dim=1) / 255.0
         x = (x - x.mean(dim=(1, 2), keepdim=True)) * window
-        power = (torch.fft.fft2(x).abs() ** 2).reshape(len(x), -1)
+        power = (torch.fft.rfft2(x).abs() ** 2).reshape(len(x), -1).double() * weight
         sums = torch.zeros(len(x), nb, dtype=torch.float64).index_add_(1, flat, power)[:, 1:]
         curve = sums / torch.from_numpy(counts)
         ref = curve[:, low].sum(dim=1, keepdim=True)
