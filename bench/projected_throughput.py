@@ -26,7 +26,8 @@ image and the fraction of the measured matmul peak (bf16, or fp32 on CPUs withou
 as train_throughput.py does).
 
 ``--share``: the frozen feature network's share of snowgan's timed blocks (its forward, and its
-backward in the G steps) and G's, by timing hooks (bench/step_parts.py). ``--memory``: the peak
+backward in the G steps), and G's, the rest of D's and DiffAugment's, by timing hooks
+(bench/step_parts.py). ``--memory``: the peak
 memory of each case's snowgan step, built and run in a fresh process (resident set and torch's
 own allocations; bench/step_parts.py); ``--repeats 0 --memory`` measures only that.
 """
@@ -169,7 +170,8 @@ def run_case(name: str, args: argparse.Namespace, peaks: list[float]) -> dict:
         fractions.append(got["snow"] * flops_snow / per_iter / peaks[-1])
         loads.append(os.getloadavg()[0])
         share = (f"; frozen network {100 * shares[-1]['frozen']:.0f}% (forward {100 * shares[-1]['frozen_forward']:.0f}%), "
-                 f"G {100 * shares[-1]['G']:.0f}%" if shares else "")
+                 f"G {100 * shares[-1]['G']:.0f}%, rest of D {100 * shares[-1]['D_other']:.0f}%, DiffAugment "
+                 f"{100 * shares[-1]['augment']:.0f}%" if shares else "")
         print(f"  repeat {r + 1}/{args.repeats}: snowgan {got['snow']:.2f} img/s, reference {got['ref']:.2f} img/s, "
               f"ratio {ratios[-1]:.2f}{share}; {threads}; load average {loads[-1]:.2f}", flush=True)
     med = statistics.median(ips_snow)
@@ -193,8 +195,9 @@ def run_case(name: str, args: argparse.Namespace, peaks: list[float]) -> dict:
     if shares:
         sh = {k: 100 * v["median"] for k, v in out["share"].items()}
         print(f"[{name}] share of snowgan's step (median): frozen network {sh['frozen']:.0f}% (forward "
-              f"{sh['frozen_forward']:.0f}%, backward {sh['frozen_backward']:.0f}%), G {sh['G']:.0f}%, the rest "
-              f"{sh['rest']:.0f}%", flush=True)
+              f"{sh['frozen_forward']:.0f}%, backward {sh['frozen_backward']:.0f}%), G {sh['G']:.0f}% (forward "
+              f"{sh['G_forward']:.0f}%), rest of D (resize, projection, heads) {sh['D_other']:.0f}%, DiffAugment "
+              f"{sh['augment']:.0f}%, the remainder (losses, Adam, EMA, batch) {sh['rest']:.0f}%", flush=True)
     return out
 
 
@@ -218,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="smallest backbone input side (snowgan's rule: 128; the paper: 224)")
     p.add_argument("--snowgan_flags", default="", help="extra snowgan flags, e.g. '--batch_size 32'")
     p.add_argument("--threads", type=int, default=0, help="fixed intra-op threads (0: snowgan's choice)")
-    p.add_argument("--share", action="store_true", help="time the frozen network and G inside snowgan's blocks")
+    p.add_argument("--share", action="store_true", help="time the frozen network, D, G and DiffAugment inside "
+                   "snowgan's blocks")
     p.add_argument("--memory", action="store_true", help="peak memory of each case's step, in a fresh process")
     p.add_argument("--memory_iterations", type=int, default=2, help="iterations the memory process runs")
     p.add_argument("--no_flops", dest="flops", action="store_false", help="skip counting FLOPs (one "

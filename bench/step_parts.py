@@ -1,4 +1,4 @@
-"""Where a training step's time and memory go: the frozen network's and G's share, and the step's peak memory.
+"""Where a training step's time and memory go: the frozen network's, D's, G's and DiffAugment's share, and peak memory.
 
 Used by bench/projected_throughput.py (``--share``, ``--memory``); on its own it measures the peak memory
 of any snowgan command line's step in this process:
@@ -6,10 +6,11 @@ of any snowgan command line's step in this process:
     python bench/step_parts.py --iterations 2 -- --recipe photos --image_size 256
 
 Time: timing hooks (not torch.profiler, which slows every small op and so inflates a network of
-many small layers). A part's forward is the time from its forward pre-hook to its forward hook; its
-backward runs from the moment the first of its outputs' gradients is complete (a tensor hook) to the
-moment its input's gradient is (a tensor hook: the frozen network) or its last parameter's gradient
-is accumulated (a post-accumulate hook: G, whose latents need no gradient). The frozen network's
+many small layers). A part's forward is the time from its forward pre-hook to its forward hook (or
+around the call, for DiffAugment, which is no module); its backward runs from the moment the first
+of its outputs' gradients is complete (a tensor hook) to the moment its input's gradient is (a
+tensor hook: the frozen network, DiffAugment, D in the G step) or its last parameter's gradient is
+accumulated (a post-accumulate hook: G, whose latents need no gradient; D in its own step). The frozen network's
 outputs are taken along one chain, so its deepest output's gradient is complete first and none of
 its backward can run before; autograd runs ready nodes newest first, so what runs between the two
 moments is the part's own backward (and at most the last of the 1x1 projections that read its
@@ -41,105 +42,140 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 class PartTimer:
-    """Forward and backward wall time of one module, by hooks (see the module docstring).
+    """Forward and backward wall time of one part of a step, by hooks (see the module docstring).
 
-    end: "input" (the backward ends when the module's input has its gradient) or "params" (when
-    the last of its parameters has).
+    The part is a module (``on_module``) or a callable attribute (``on_call``, replaced by a timed
+    wrapper while the timer is entered). A call's backward ends when its input has its gradient,
+    or, when the input needs none, when the last of ``params`` has had its gradient accumulated.
     """
 
-    def __init__(self, module: nn.Module, end: str) -> None:
-        self.module, self.end = module, end
+    def __init__(self, params=()) -> None:
+        self.params = list(params)
         self.forward_s, self.calls = 0.0, 0
-        self._passes: list[list] = []  # [first output gradient complete, end of backward] per forward with grad
+        self._passes: list[list] = []  # [first output gradient complete, end of backward, ends at params]
         self._t0 = 0.0
-        self._input_pass: list | None = None
-        self._handles: list = []
+        self._open: list | None = None
+        self._install: list = []
+        self._undo: list = []
+
+    def on_module(self, module: nn.Module) -> "PartTimer":
+        def install():
+            pre = module.register_forward_pre_hook(lambda m, args: self.before(args[0] if args else None))
+            post = module.register_forward_hook(lambda m, args, out: self.after(out))
+            return [pre.remove, post.remove]
+        self._install.append(install)
+        return self
+
+    def on_call(self, obj, name: str) -> "PartTimer":
+        def install():
+            fn, own = getattr(obj, name), name in vars(obj)
+
+            def timed(x, *a, **k):
+                self.before(x)
+                out = fn(x, *a, **k)
+                self.after(out)
+                return out
+            setattr(obj, name, timed)
+            return [lambda: setattr(obj, name, fn) if own else delattr(obj, name)]
+        self._install.append(install)
+        return self
 
     def __enter__(self) -> "PartTimer":
-        self._handles = [self.module.register_forward_pre_hook(self._pre),
-                         self.module.register_forward_hook(self._post)]
-        if self.end == "params":
-            self._handles += [p.register_post_accumulate_grad_hook(self._param_done)
-                              for p in self.module.parameters()]
+        for install in self._install:
+            self._undo += install()
+        for p in self.params:  # a hook needs requires_grad at registration; the step toggles it later
+            was = p.requires_grad
+            p.requires_grad_(True)
+            self._undo.append(p.register_post_accumulate_grad_hook(self._param_done).remove)
+            p.requires_grad_(was)
         return self
 
     def __exit__(self, *exc) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles = []
+        for undo in reversed(self._undo):
+            undo()
+        self._undo = []
 
-    def _pre(self, module, args) -> None:
-        self._input_pass = None
-        x = args[0] if args else None
-        if self.end == "input" and torch.is_tensor(x) and x.requires_grad and torch.is_grad_enabled():
-            self._input_pass = [None, None]
-            x.register_hook(lambda g, rec=self._input_pass: rec.__setitem__(1, time.perf_counter()))
+    def before(self, x) -> None:
+        self._open = None
+        if torch.is_grad_enabled() and torch.is_tensor(x) and x.requires_grad:
+            rec = self._open = [None, None, False]
+            x.register_hook(lambda g: rec.__setitem__(1, time.perf_counter()))
         self._t0 = time.perf_counter()
 
-    def _post(self, module, args, out) -> None:
+    def after(self, out) -> None:
         self.forward_s += time.perf_counter() - self._t0
         self.calls += 1
         outs = [t for t in (out if isinstance(out, (list, tuple)) else [out]) if torch.is_tensor(t) and t.requires_grad]
         if not outs:
             return
-        rec = self._input_pass if self.end == "input" else [None, None]
+        rec = self._open if self._open is not None else ([None, None, True] if self.params else None)
         if rec is None:
             return
         self._passes.append(rec)
 
-        def arrived(g, rec=rec):
+        def arrived(g):
             if rec[0] is None:
                 rec[0] = time.perf_counter()
-
         for t in outs:
             t.register_hook(arrived)
 
     def _param_done(self, p) -> None:
-        if self._passes:
-            self._passes[-1][1] = time.perf_counter()
+        # Calls whose gradients meet in one backward (D on reals and fakes) share one accumulation:
+        # the last such call's pass spans them all, the earlier ones stay open and are not counted.
+        for rec in reversed(self._passes):
+            if rec[2]:
+                rec[1] = time.perf_counter()
+                return
 
     @property
     def backward_s(self) -> float:
-        return sum(b - a for a, b in self._passes if a is not None and b is not None and b >= a)
+        return sum(b - a for a, b, _ in self._passes if a is not None and b is not None and b >= a)
 
     @property
     def backward_passes(self) -> int:
-        return sum(1 for a, b in self._passes if a is not None and b is not None)
+        return sum(1 for a, b, _ in self._passes if a is not None and b is not None)
 
 
 class StepParts:
-    """Times the frozen feature network and G inside a projected-family step (snowgan's GANSteps).
+    """Times the parts of a projected-family step (snowgan's GANSteps): the frozen feature network,
+    D (its resize, the frozen network, the projection and heads; D - frozen is the rest of D), G and
+    DiffAugment; the remainder (losses, Adam, EMA, drawing the batch) is what none of them took.
 
     ``with StepParts(steps): ...`` then ``shares(seconds)``: each part's time as a fraction of the
     wall time the block took (and the calls and backward passes each part saw).
     """
 
     def __init__(self, steps) -> None:
-        backbone = steps.D_module.load_backbone()
-        self.frozen = PartTimer(backbone, end="input")
-        self.G = PartTimer(steps.G_module, end="params")
+        D = steps.D_module
+        self.frozen = PartTimer().on_module(D.load_backbone())  # frozen: its backward ends at its input
+        self.D = PartTimer([p for p in D.parameters() if p.is_floating_point()]).on_module(D)
+        self.G = PartTimer(steps.G_module.parameters()).on_module(steps.G_module)
+        self.augment = PartTimer().on_call(steps, "_aug")
+        self.parts = {"frozen": self.frozen, "D": self.D, "G": self.G, "augment": self.augment}
 
     def __enter__(self) -> "StepParts":
-        self.frozen.__enter__()
-        self.G.__enter__()
+        for t in self.parts.values():
+            t.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.frozen.__exit__()
-        self.G.__exit__()
+        for t in self.parts.values():
+            t.__exit__()
 
     def seconds(self) -> dict:
-        f, g = self.frozen, self.G
-        return {"frozen_forward": f.forward_s, "frozen_backward": f.backward_s, "frozen": f.forward_s + f.backward_s,
-                "G_forward": g.forward_s, "G_backward": g.backward_s, "G": g.forward_s + g.backward_s,
-                "frozen_calls": f.calls, "frozen_backward_passes": f.backward_passes,
-                "G_calls": g.calls, "G_backward_passes": g.backward_passes}
+        out: dict = {}
+        for name, t in self.parts.items():
+            out.update({f"{name}_forward": t.forward_s, f"{name}_backward": t.backward_s,
+                        name: t.forward_s + t.backward_s, f"{name}_calls": t.calls,
+                        f"{name}_backward_passes": t.backward_passes})
+        return out
 
     def shares(self, wall_s: float) -> dict:
         s = self.seconds()
-        out = {k: s[k] / wall_s for k in ("frozen_forward", "frozen_backward", "frozen", "G_forward", "G_backward", "G")}
-        out["rest"] = 1.0 - out["frozen"] - out["G"]
-        out.update((k, s[k]) for k in ("frozen_calls", "frozen_backward_passes", "G_calls", "G_backward_passes"))
+        out = {k: s[k] / wall_s for k in s if not k.endswith(("_calls", "_passes"))}
+        out["D_other"] = out["D"] - out["frozen"]
+        out["rest"] = 1.0 - out["D"] - out["G"] - out["augment"]
+        out.update((k, s[k]) for k in s if k.endswith(("_calls", "_passes")))
         return out
 
 
@@ -174,8 +210,10 @@ def measure_memory(argv: list[str], iterations: int) -> dict:
         snow = SnowganIteration(argv)
         rss_built = rss_peak_bytes()
         t0 = time.perf_counter()
+        rss_each = []
         for _ in range(iterations):
             snow()
+            rss_each.append(rss_peak_bytes() / 2 ** 20)
         seconds = time.perf_counter() - t0
     rss_peak = rss_peak_bytes()
     events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]")
@@ -187,7 +225,8 @@ def measure_memory(argv: list[str], iterations: int) -> dict:
     return {"argv": argv, "threads": threads, "iterations": iterations, "batch_size": snow.batch_size,
             "precision": snow.precision.name, "seconds_per_iteration": seconds / iterations,
             "rss_peak_mb": rss_peak / 2 ** 20, "rss_after_imports_mb": rss_before / 2 ** 20,
-            "rss_after_build_mb": rss_built / 2 ** 20, "torch_peak_allocated_mb": peak / 2 ** 20,
+            "rss_after_build_mb": rss_built / 2 ** 20, "rss_peak_mb_after_each_iteration": rss_each,
+            "torch_peak_allocated_mb": peak / 2 ** 20,
             "dataset_images": int(data.shape[0]), "dataset_mb": data.nbytes / 2 ** 20}
 
 
@@ -214,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out), flush=True)
     else:
         print(f"peak resident {out['rss_peak_mb']:.0f} MB (after imports {out['rss_after_imports_mb']:.0f}, built "
-              f"{out['rss_after_build_mb']:.0f}); torch's allocations at most {out['torch_peak_allocated_mb']:.0f} MB; "
+              f"{out['rss_after_build_mb']:.0f}; after each iteration "
+              f"{', '.join(f'{v:.0f}' for v in out['rss_peak_mb_after_each_iteration'])}); torch's allocations at most {out['torch_peak_allocated_mb']:.0f} MB; "
               f"batch {out['batch_size']}, {out['precision']}, {out['seconds_per_iteration']:.1f} s per iteration; "
               f"dataset {out['dataset_images']} images, {out['dataset_mb']:.0f} MB", flush=True)
     return 0

@@ -38,18 +38,39 @@ class Chain(nn.Module):
 
 def test_part_timer_closes_one_backward_per_forward_with_grad() -> None:
     net = Chain().requires_grad_(False)
-    with sp.PartTimer(net, end="input") as t:
+    with sp.PartTimer().on_module(net) as t:
         with torch.no_grad():
             net(torch.randn(4, 8))  # a D step: forward only
         for _ in range(2):
             x = torch.randn(4, 8, requires_grad=True)
             sum(o.sum() for o in net(x)).backward()
     assert t.calls == 3 and t.backward_passes == 2 and t.backward_s > 0 and t.forward_s > 0
+    assert not net._forward_hooks and not net._forward_pre_hooks  # removed on exit
     g = nn.Linear(8, 8)
-    with sp.PartTimer(g, end="params") as t:
+    with sp.PartTimer(g.parameters()).on_module(g) as t:
         g(torch.randn(4, 8)).sum().backward()
     assert t.calls == 1 and t.backward_passes == 1 and t.backward_s > 0
-    assert not g._forward_hooks and not g._forward_pre_hooks  # removed on exit
+
+
+def test_two_calls_meeting_in_one_backward_count_it_once() -> None:
+    d = nn.Linear(8, 1)
+    with sp.PartTimer(d.parameters()).on_module(d) as t:  # D on reals and on fakes, one loss
+        (d(torch.randn(4, 8)).mean() - d(torch.randn(4, 8)).mean()).backward()
+    assert t.calls == 2 and t.backward_passes == 1
+
+
+class Steps:
+    def _aug(self, x):
+        return x * 2
+
+
+def test_a_timed_callable_is_restored() -> None:
+    steps = Steps()
+    with sp.PartTimer().on_call(steps, "_aug") as t:
+        x = torch.randn(3, requires_grad=True)
+        steps._aug(x).sum().backward()
+    assert t.calls == 1 and t.backward_passes == 1
+    assert "_aug" not in vars(steps) and steps._aug(torch.ones(1)).item() == 2
 
 
 def test_the_bench_runs_a_tiny_case_with_share_and_memory(tmp_path: Path) -> None:
@@ -65,6 +86,8 @@ def test_the_bench_runs_a_tiny_case_with_share_and_memory(tmp_path: Path) -> Non
     share = {k: v["median"] for k, v in case["share"].items()}
     assert 0 < share["frozen"] < 1 and 0 < share["G"] < 1 and share["frozen_backward_passes"] >= 2
     assert share["frozen_calls"] == 2 * share["frozen_backward_passes"]  # D step: real + fake; each G step: one
+    assert share["D"] >= share["frozen"] and share["D_calls"] == share["frozen_calls"]  # D holds the frozen network
+    assert share["augment_calls"] == share["frozen_calls"] and share["G_backward_passes"] == share["frozen_backward_passes"]
     mem = case["memory"]
     assert mem["batch_size"] == 2 and mem["torch_peak_allocated_mb"] > 0
     assert mem["rss_after_imports_mb"] <= mem["rss_after_build_mb"] <= mem["rss_peak_mb"]
