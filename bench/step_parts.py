@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -39,6 +40,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from resultfile import write_results  # noqa: E402
 
 
 class PartTimer:
@@ -243,12 +246,17 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--iterations", type=int, default=2, help="iterations of the step after building it")
     p.add_argument("--json_line", action="store_true", help="print the result as one JSON line (for peak_memory)")
+    p.add_argument("--json", default=None, help="also write the result here (a bare name: bench/results/)")
     p.add_argument("snowgan", nargs=argparse.REMAINDER, help="snowgan flags, after --")
     args = p.parse_args(argv)
     flags = args.snowgan[1:] if args.snowgan[:1] == ["--"] else list(args.snowgan)
     if "--progress" not in flags:
         flags += ["--progress", "none"]
     out = measure_memory(flags, args.iterations)
+    if args.json:
+        write_results(args.json, dict(out, command=" ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
+                                      torch=torch.__version__, load_average_end=list(os.getloadavg()),
+                                      malloc_env={k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}))
     if args.json_line:
         print(json.dumps(out), flush=True)
     else:
